@@ -1,0 +1,13 @@
+//! One module per subcommand. Each is `impl flags::X { fn run(self, ctx) }`.
+
+pub mod ci;
+pub mod doctor;
+pub mod env;
+pub mod gate;
+pub mod images;
+pub mod integration;
+pub mod k6;
+pub mod ops;
+pub mod release_gate;
+pub mod report;
+pub mod setup;

@@ -1,0 +1,65 @@
+//! `cargo xtask report [SUITE] [--json]`: prints the latest report.
+
+use anyhow::Context;
+
+use crate::{
+    context::{Ctx, Exit},
+    flags, report,
+};
+
+impl flags::ReportCmd {
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        let Some(suite) = self.suite else {
+            return list(ctx, self.json);
+        };
+        let ext = if self.json { "json" } else { "md" };
+        let path = ctx.layout.latest(&suite, ext);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("no {ext} report for suite `{suite}` ({}); run it first, or `cargo xtask report` to list suites", ctx.relative(&path))
+        })?;
+        print!("{text}");
+        Ok(Exit::OK)
+    }
+}
+
+/// One line per suite that has a latest report.
+fn list(ctx: &Ctx, json: bool) -> anyhow::Result<Exit> {
+    let mut suites: Vec<String> = std::fs::read_dir(&ctx.layout.reports_dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    suites.sort();
+    let reports: Vec<_> = suites
+        .iter()
+        .filter_map(|s| report::load_latest(&ctx.layout, s).ok())
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(Exit::OK);
+    }
+    if reports.is_empty() {
+        println!(
+            "no reports yet in {}",
+            ctx.relative(&ctx.layout.reports_dir)
+        );
+        return Ok(Exit::OK);
+    }
+    println!(
+        "{:<26} {:<6} {:<22} {:<10} commit",
+        "suite", "result", "finished", "duration"
+    );
+    for r in reports {
+        println!(
+            "{:<26} {:<6} {:<22} {:<10} {}",
+            r.suite,
+            r.result.as_str(),
+            r.ended,
+            report::fmt_ms(r.duration_ms),
+            r.git.describe()
+        );
+    }
+    Ok(Exit::OK)
+}

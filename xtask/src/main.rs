@@ -1,0 +1,79 @@
+//! `cargo xtask`: the verification tasks of ticket-core-service.
+//!
+//! This file only parses flags, builds the context and dispatches; each
+//! subcommand lives in `cmd/`. See ARCHITECTURE.md for the map.
+
+// Interfaces (env, gradle, probes) are declared ahead of the subcommands that
+// use them; this goes once every subcommand is built.
+#![allow(dead_code)]
+
+mod cmd;
+mod config;
+mod context;
+mod env;
+mod flags;
+mod git;
+mod github;
+mod gradle;
+mod images;
+mod probe;
+mod redact;
+mod report;
+mod runner;
+mod tools;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::{
+    context::{Ctx, Exit},
+    flags::{Cmd, EnvCmd, K6Cmd, OpsCmd},
+    runner::{Interrupted, MissingTool},
+};
+
+fn main() -> ExitCode {
+    let flags = flags::Xtask::parse();
+    redact::note_process_env();
+    let result = runner::install_signal_handlers().and_then(|()| {
+        let ctx = Ctx::new(&flags)?;
+        dispatch(flags.cmd, &ctx)
+    });
+    match result {
+        Ok(Exit(code)) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            // One line: what failed, with which input, and what to do.
+            eprintln!("error: {}", redact::text(&format!("{e:#}")));
+            let code = if e.downcast_ref::<MissingTool>().is_some() {
+                127
+            } else if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {
+                128 + sig
+            } else {
+                1
+            };
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn dispatch(cmd: Cmd, ctx: &Ctx) -> anyhow::Result<Exit> {
+    match cmd {
+        Cmd::Doctor(c) => c.run(ctx),
+        Cmd::Setup(c) => c.run(ctx),
+        Cmd::Ci(c) => c.run(ctx),
+        Cmd::ReleaseGate(c) => c.run(ctx),
+        Cmd::Integration(c) => c.run(ctx),
+        Cmd::K6(K6Cmd::Run(c)) => c.run(ctx),
+        Cmd::K6(K6Cmd::Baseline(c)) => c.run(ctx),
+        Cmd::K6(K6Cmd::Distributed(c)) => c.run(ctx),
+        Cmd::Ops(OpsCmd::Health(c)) => c.run(ctx),
+        Cmd::Ops(OpsCmd::Monitor(c)) => c.run(ctx),
+        Cmd::Env(EnvCmd::Up(c)) => cmd::env::up(c, ctx),
+        Cmd::Env(EnvCmd::Down(c)) => cmd::env::down(c, ctx),
+        Cmd::Env(EnvCmd::Status(c)) => cmd::env::status(c, ctx),
+        Cmd::Gate(c) => c.run(ctx),
+        Cmd::Report(c) => c.run(ctx),
+        Cmd::Images(c) => c.run(ctx),
+    }
+}

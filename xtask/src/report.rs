@@ -1,0 +1,617 @@
+//! The one report model and its one writer.
+//!
+//! A suite run owns `reports/<suite>/<stamp>/` (logs, artifacts) and, when it
+//! ends, replaces `reports/<suite>/latest/<suite>-latest.{md,json}` atomically
+//! (write beside, rename), so a crash never leaves half a report there. The
+//! Markdown's first bullet is `- Result: PASS|FAIL`, as the legacy scripts
+//! wrote it; people and documents grep that line. The JSON follows
+//! `reports/schema/report.schema.json`.
+
+use std::{
+    fs::File,
+    io::Write,
+    time::{Instant, SystemTime},
+};
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
+
+use crate::{git::GitInfo, github, redact, runner::StepRecord};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub suite: String,
+    pub title: String,
+    pub result: Verdict,
+    pub run_stamp: String,
+    pub started: String,
+    pub ended: String,
+    pub duration_ms: u64,
+    pub git: GitInfo,
+    pub parameters: Vec<Param>,
+    pub steps: Vec<StepView>,
+    pub metrics: Vec<Metric>,
+    pub thresholds: Vec<Threshold>,
+    pub tables: Vec<Table>,
+    pub notes: Vec<String>,
+    pub artifacts: Vec<Artifact>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub value: String,
+}
+
+/// A step as reports show it (the runner's record, serialised flat).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepView {
+    pub name: String,
+    pub argv: Vec<String>,
+    pub outcome: String,
+    pub exit_code: i32,
+    pub ok: bool,
+    pub duration_ms: u64,
+    pub log: Option<String>,
+}
+
+impl From<&StepRecord> for StepView {
+    fn from(r: &StepRecord) -> StepView {
+        StepView {
+            name: r.name.clone(),
+            argv: r.argv.clone(),
+            outcome: r.outcome.describe(),
+            exit_code: r.outcome.exit_code(),
+            ok: r.ok(),
+            duration_ms: r.duration_ms,
+            log: r.log.as_ref().map(|p| p.to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: String,
+    /// `None` is shown as N/A: the value was absent.
+    pub value: Option<f64>,
+    pub unit: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub name: String,
+    pub observed: Option<f64>,
+    /// `<=`, `<`, `>=` or `>`.
+    pub op: String,
+    pub limit: f64,
+    pub ok: bool,
+}
+
+impl Threshold {
+    /// A missing observation never passes.
+    pub fn check(name: &str, observed: Option<f64>, op: &str, limit: f64) -> Threshold {
+        let ok = observed.is_some_and(|v| match op {
+            "<=" => v <= limit,
+            "<" => v < limit,
+            ">=" => v >= limit,
+            ">" => v > limit,
+            _ => false,
+        });
+        Threshold {
+            name: name.into(),
+            observed,
+            op: op.into(),
+            limit,
+            ok,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub name: String,
+    /// Repo-relative.
+    pub path: String,
+}
+
+impl Report {
+    pub fn new(suite: &str, title: &str) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            suite: suite.into(),
+            title: title.into(),
+            result: Verdict::Pass,
+            run_stamp: String::new(),
+            started: String::new(),
+            ended: String::new(),
+            duration_ms: 0,
+            git: GitInfo::default(),
+            parameters: vec![],
+            steps: vec![],
+            metrics: vec![],
+            thresholds: vec![],
+            tables: vec![],
+            notes: vec![],
+            artifacts: vec![],
+        }
+    }
+
+    /// Records a parameter; secret-looking names are masked.
+    pub fn param(&mut self, name: &str, value: impl ToString) {
+        let value = redact::param(name, &value.to_string());
+        match self.parameters.iter_mut().find(|p| p.name == name) {
+            Some(p) => p.value = value,
+            None => self.parameters.push(Param {
+                name: name.into(),
+                value,
+            }),
+        }
+    }
+    pub fn step(&mut self, rec: &StepRecord) {
+        self.steps.push(rec.into());
+        if !rec.ok() {
+            self.result = Verdict::Fail;
+        }
+    }
+    pub fn metric(&mut self, name: &str, value: Option<f64>, unit: &str) {
+        self.metrics.push(Metric {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+        });
+    }
+    pub fn threshold(&mut self, t: Threshold) {
+        if !t.ok {
+            self.result = Verdict::Fail;
+        }
+        self.thresholds.push(t);
+    }
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(redact::text(&note.into()));
+    }
+    /// FAIL with a reason.
+    pub fn fail(&mut self, why: impl Into<String>) {
+        self.result = Verdict::Fail;
+        self.note(why);
+    }
+    pub fn table(&mut self, title: &str, columns: &[&str], rows: Vec<Vec<String>>) {
+        self.tables.push(Table {
+            title: title.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: rows
+                .into_iter()
+                .map(|r| r.into_iter().map(|c| redact::text(&c)).collect())
+                .collect(),
+        });
+    }
+    pub fn artifact(&mut self, name: &str, path: impl Into<String>) {
+        self.artifacts.push(Artifact {
+            name: name.into(),
+            path: path.into(),
+        });
+    }
+    pub fn passed(&self) -> bool {
+        self.result == Verdict::Pass
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serialises") + "\n"
+    }
+
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let w = &mut md;
+        use std::fmt::Write as _;
+        let _ = writeln!(w, "# {}\n", self.title);
+        let _ = writeln!(w, "- Result: {}", self.result.as_str());
+        let _ = writeln!(w, "- Suite: {}", self.suite);
+        let _ = writeln!(w, "- Run: {}", self.run_stamp);
+        let _ = writeln!(w, "- Started: {}", self.started);
+        let _ = writeln!(w, "- Finished: {}", self.ended);
+        let _ = writeln!(w, "- Duration: {}", fmt_ms(self.duration_ms));
+        let _ = writeln!(w, "- Commit: {}", self.git.describe());
+        for p in &self.parameters {
+            let _ = writeln!(w, "- {}: {}", p.name, md_inline(&p.value));
+        }
+        if !self.steps.is_empty() {
+            let _ = writeln!(w, "\n## Steps\n");
+            let _ = writeln!(w, "| Step | Outcome | Duration | Command |");
+            let _ = writeln!(w, "|---|---|---|---|");
+            for s in &self.steps {
+                let _ = writeln!(
+                    w,
+                    "| {} | {} | {} | `{}` |",
+                    cell(&s.name),
+                    if s.ok {
+                        s.outcome.clone()
+                    } else {
+                        format!("**{}**", s.outcome)
+                    },
+                    fmt_ms(s.duration_ms),
+                    cell(&s.argv.join(" ")).replace('`', "'"),
+                );
+            }
+        }
+        if !self.metrics.is_empty() {
+            let _ = writeln!(w, "\n## Metrics\n");
+            let _ = writeln!(w, "| Metric | Value |");
+            let _ = writeln!(w, "|---|---|");
+            for m in &self.metrics {
+                let _ = writeln!(w, "| {} | {} |", cell(&m.name), fmt_value(m.value, &m.unit));
+            }
+        }
+        if !self.thresholds.is_empty() {
+            let _ = writeln!(w, "\n## Thresholds\n");
+            let _ = writeln!(w, "| Check | Observed | Limit | OK |");
+            let _ = writeln!(w, "|---|---|---|---|");
+            for t in &self.thresholds {
+                let _ = writeln!(
+                    w,
+                    "| {} | {} | {} {} | {} |",
+                    cell(&t.name),
+                    fmt_value(t.observed, ""),
+                    t.op,
+                    fmt_num(t.limit),
+                    if t.ok { "yes" } else { "**no**" }
+                );
+            }
+        }
+        for t in &self.tables {
+            let _ = writeln!(w, "\n## {}\n", t.title);
+            let _ = writeln!(
+                w,
+                "| {} |",
+                t.columns
+                    .iter()
+                    .map(|c| cell(c))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+            let _ = writeln!(w, "|{}", "---|".repeat(t.columns.len()));
+            for r in &t.rows {
+                let _ = writeln!(
+                    w,
+                    "| {} |",
+                    r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+                );
+            }
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(w, "\n## Notes\n");
+            for n in &self.notes {
+                let _ = writeln!(w, "- {}", md_inline(n));
+            }
+        }
+        if !self.artifacts.is_empty() {
+            let _ = writeln!(w, "\n## Artifacts\n");
+            for a in &self.artifacts {
+                let _ = writeln!(w, "- {}: `{}`", a.name, a.path);
+            }
+        }
+        md
+    }
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn md_inline(s: &str) -> String {
+    s.replace('\n', " ")
+}
+
+pub fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+pub fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+pub fn fmt_value(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "N/A".into(),
+        Some(v) if unit.is_empty() => fmt_num(v),
+        Some(v) => format!("{} {unit}", fmt_num(v)),
+    }
+}
+
+/// UTC `YYYYMMDDTHHMMSSZ`, the legacy run-folder name.
+pub fn stamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace(['-', ':'], "")
+}
+
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Where a suite's files live and how a run of it ends.
+pub struct Layout {
+    pub root: Utf8PathBuf,
+    pub reports_dir: Utf8PathBuf,
+}
+
+impl Layout {
+    pub fn suite_dir(&self, suite: &str) -> Utf8PathBuf {
+        self.reports_dir.join(suite)
+    }
+    pub fn latest(&self, suite: &str, ext: &str) -> Utf8PathBuf {
+        self.suite_dir(suite)
+            .join("latest")
+            .join(format!("{suite}-latest.{ext}"))
+    }
+    pub fn relative(&self, p: &Utf8Path) -> String {
+        p.strip_prefix(&self.root)
+            .map(|p| p.to_string())
+            .unwrap_or_else(|_| p.to_string())
+    }
+}
+
+/// Options a legacy script took per run (`*_RUN_STAMP`, `*_LOG_FILE`, `*_REPORT_FILE`).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub stamp: Option<String>,
+    pub log_file: Option<Utf8PathBuf>,
+    /// An extra copy of the Markdown report, where the legacy variable asked for it.
+    pub report_file: Option<Utf8PathBuf>,
+}
+
+/// One run of one suite: holds the suite lock from start to finish.
+pub struct Run {
+    pub suite: String,
+    pub stamp: String,
+    pub dir: Utf8PathBuf,
+    pub log: Utf8PathBuf,
+    started_wall: SystemTime,
+    started: Instant,
+    report_file: Option<Utf8PathBuf>,
+    _lock: Option<SuiteLock>,
+}
+
+impl Run {
+    /// Takes the suite lock and creates the run folder. In a dry run nothing is
+    /// created and no lock is taken.
+    pub fn start(
+        layout: &Layout,
+        suite: &str,
+        opts: RunOptions,
+        dry_run: bool,
+    ) -> anyhow::Result<Run> {
+        let started_wall = SystemTime::now();
+        let suite_dir = layout.suite_dir(suite);
+        let mut stamp = opts
+            .stamp
+            .clone()
+            .unwrap_or_else(|| self::stamp(started_wall));
+        validate_stamp(&stamp)?;
+        let lock = if dry_run {
+            None
+        } else {
+            std::fs::create_dir_all(&suite_dir).with_context(|| {
+                format!("cannot create report folder {suite_dir}: check that the reports folder is writable")
+            })?;
+            Some(SuiteLock::acquire(&suite_dir, suite)?)
+        };
+        let mut dir = suite_dir.join(&stamp);
+        if !dry_run {
+            // Two runs in one second (or a reused legacy stamp) get distinct folders.
+            let mut n = 1;
+            while opts.stamp.is_none() && dir.exists() {
+                stamp = format!("{}-{n}", self::stamp(started_wall));
+                dir = suite_dir.join(&stamp);
+                n += 1;
+            }
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create run folder {dir}"))?;
+        }
+        let log = opts
+            .log_file
+            .clone()
+            .unwrap_or_else(|| dir.join(format!("{suite}.log")));
+        Ok(Run {
+            suite: suite.into(),
+            stamp,
+            dir,
+            log,
+            started_wall,
+            started: Instant::now(),
+            report_file: opts.report_file,
+            _lock: lock,
+        })
+    }
+
+    /// Stamps times and commit on the report, writes it (atomically), prunes
+    /// old run folders and mirrors it to the GitHub summary.
+    pub fn finish(
+        self,
+        layout: &Layout,
+        mut report: Report,
+        keep_runs: usize,
+        dry_run: bool,
+    ) -> anyhow::Result<Report> {
+        report.suite = self.suite.clone();
+        report.run_stamp = self.stamp.clone();
+        report.started = rfc3339(self.started_wall);
+        report.ended = rfc3339(SystemTime::now());
+        report.duration_ms = self.started.elapsed().as_millis() as u64;
+        report.git = GitInfo::read(&layout.root);
+        if self.log.exists() && !report.artifacts.iter().any(|a| a.name == "log") {
+            report.artifact("log", layout.relative(&self.log));
+        }
+        if !report.passed() {
+            github::errors(&format!("{} FAIL", self.suite), &report.notes);
+        }
+        if dry_run {
+            println!(
+                "[dry-run] would write {}",
+                layout.relative(&layout.latest(&self.suite, "md"))
+            );
+            return Ok(report);
+        }
+        let md = report.to_markdown();
+        write_atomic(
+            &layout.latest(&self.suite, "json"),
+            report.to_json().as_bytes(),
+        )?;
+        write_atomic(&layout.latest(&self.suite, "md"), md.as_bytes())?;
+        if let Some(extra) = &self.report_file {
+            write_atomic(extra, md.as_bytes())?;
+        }
+        prune_runs(&layout.suite_dir(&self.suite), keep_runs, &self.stamp)?;
+        github::append_summary(&md);
+        Ok(report)
+    }
+}
+
+fn validate_stamp(s: &str) -> anyhow::Result<()> {
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        bail!("bad run stamp `{s}`: use letters, digits, `-` and `_` only (e.g. 20261124T101500Z)");
+    }
+    Ok(())
+}
+
+/// Writes beside the target and renames over it: readers see the old file or
+/// the new one, never half of one.
+pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Utf8Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create {dir}: check that it is writable"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or("report"),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {path}"));
+    }
+    Ok(())
+}
+
+fn is_run_folder(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+}
+
+/// Keeps the newest `keep` run folders (by name: stamps sort by time).
+pub fn prune_runs(suite_dir: &Utf8Path, keep: usize, current: &str) -> anyhow::Result<Vec<String>> {
+    let mut runs: Vec<String> = std::fs::read_dir(suite_dir)
+        .with_context(|| format!("cannot list {suite_dir}"))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| is_run_folder(n))
+        .collect();
+    runs.sort();
+    let excess = runs.len().saturating_sub(keep.max(1));
+    let mut removed = vec![];
+    for name in runs.into_iter().take(excess) {
+        if name == current {
+            continue;
+        }
+        let p = suite_dir.join(&name);
+        std::fs::remove_dir_all(&p).with_context(|| format!("cannot remove old run folder {p}"))?;
+        removed.push(name);
+    }
+    Ok(removed)
+}
+
+/// One run per suite at a time. The lock is an OS file lock (released even
+/// if we are killed); the file holds the owner's pid for the message.
+pub struct SuiteLock {
+    _file: File,
+}
+
+impl SuiteLock {
+    pub fn acquire(suite_dir: &Utf8Path, suite: &str) -> anyhow::Result<SuiteLock> {
+        let path = suite_dir.join(".lock");
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {path}"))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                bail!(
+                    "suite `{suite}` is already running (pid {}, lock {path}); wait for it or stop it",
+                    if holder.is_empty() { "unknown" } else { holder }
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {path}"))
+            }
+        }
+        file.set_len(0)?;
+        write!(file, "{}", std::process::id())?;
+        Ok(SuiteLock { _file: file })
+    }
+}
+
+/// Reads the latest report of a suite.
+pub fn load_latest(layout: &Layout, suite: &str) -> anyhow::Result<Report> {
+    let path = layout.latest(suite, "json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no report for `{suite}` yet ({path})"))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{path} is not a report of this xtask (schema {SCHEMA_VERSION})"))
+}
+
+#[cfg(test)]
+mod tests;

