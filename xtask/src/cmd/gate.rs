@@ -6,11 +6,10 @@ use crate::{
 };
 
 impl flags::Gate {
-    pub fn run(self, _ctx: &Ctx) -> anyhow::Result<Exit> {
-        not_built(if self.sub.is_some() {
-            "gate status"
-        } else {
-            "gate"
-        })
+    pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        if let Some(flags::GateSub::Status(s)) = self.sub {
+            return s.run(ctx);
+        }
+        not_built("gate")
     }
 }

@@ -4,6 +4,7 @@ pub mod ci;
 pub mod doctor;
 pub mod env;
 pub mod gate;
+pub mod gate_status;
 pub mod images;
 pub mod integration;
 pub mod k6;

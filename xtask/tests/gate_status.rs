@@ -1,0 +1,128 @@
+//! `gate status` answers from the latest reports and file conditions:
+//! READY only when every required report is PASS from HEAD on a clean tree.
+
+use std::{path::PathBuf, process::Command};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("xtask-gate-status-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn head() -> String {
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn write_report(reports: &std::path::Path, suite: &str, result: &str, commit: &str, dirty: bool) {
+    let dir = reports.join(suite).join("latest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = serde_json::json!({
+        "schema_version": 1, "suite": suite, "title": suite, "result": result,
+        "run_stamp": "20261124T000000Z", "started": "2026-11-24T00:00:00Z", "ended": "2026-11-24T00:01:00Z",
+        "duration_ms": 60000, "git": {"commit": commit, "branch": "main", "dirty": dirty},
+        "parameters": [], "steps": [], "metrics": [], "thresholds": [], "tables": [],
+        "notes": if result == "FAIL" { vec!["p95 too high"] } else { vec![] }, "artifacts": []
+    });
+    std::fs::write(dir.join(format!("{suite}-latest.json")), json.to_string()).unwrap();
+}
+
+fn gate_status(dir: &std::path::Path, config: &str) -> (i32, String) {
+    let cfg = dir.join("xtask.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--reports-dir",
+            dir.join("reports").to_str().unwrap(),
+            "gate",
+            "status",
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn ready_only_when_every_report_passes_from_head_and_every_file_condition_holds() {
+    let d = tmp("ready");
+    let reports = d.join("reports");
+    std::fs::write(
+        d.join("task.md"),
+        "| TCS-SC-027 | frontend handoff | DONE |\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[gate]\nrequired = [\"release-gate\", \"k6-baseline\"]\n[[gate.conditions]]\nname = \"TCS-SC-027 done\"\npath = \"{}\"\npattern = 'TCS-SC-027 \\|[^|]*\\| DONE'\n",
+        d.join("task.md").display()
+    );
+    write_report(&reports, "release-gate", "PASS", &head(), false);
+    write_report(&reports, "k6-baseline", "PASS", &head(), false);
+    let (code, out) = gate_status(&d, &config);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("frontend gate: READY"), "{out}");
+
+    // A PASS from another commit is STALE, naming that commit.
+    write_report(
+        &reports,
+        "k6-baseline",
+        "PASS",
+        "0123456789abcdef0123456789abcdef01234567",
+        false,
+    );
+    let (code, out) = gate_status(&d, &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("STALE") && out.contains("PASS from 0123456789ab"),
+        "{out}"
+    );
+
+    // A PASS from HEAD with uncommitted changes is STALE too.
+    write_report(&reports, "k6-baseline", "PASS", &head(), true);
+    let (_, out) = gate_status(&d, &config);
+    assert!(out.contains("with uncommitted changes"), "{out}");
+
+    // A FAIL says why; a missing report says how to produce it.
+    write_report(&reports, "k6-baseline", "FAIL", &head(), false);
+    let (_, out) = gate_status(&d, &config);
+    assert!(
+        out.contains("FAIL") && out.contains("p95 too high"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(reports.join("k6-baseline")).unwrap();
+    let (_, out) = gate_status(&d, &config);
+    assert!(
+        out.contains("MISSING") && out.contains("cargo xtask k6 baseline"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_file_condition_that_does_not_hold_blocks_the_gate() {
+    let d = tmp("files");
+    std::fs::write(
+        d.join("task.md"),
+        "| TCS-SC-027 | frontend handoff | IN PROGRESS |\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[gate]\nrequired = []\n[[gate.conditions]]\nname = \"TCS-SC-027 done\"\npath = \"{}\"\npattern = 'TCS-SC-027 \\|[^|]*\\| DONE'\n[[gate.conditions]]\nname = \"incident guide\"\npath = \"{}\"\n",
+        d.join("task.md").display(),
+        d.join("no-such-guide.md").display()
+    );
+    let (code, out) = gate_status(&d, &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("does not match"), "{out}");
+    assert!(
+        out.contains("MISSING") && out.contains("no-such-guide.md does not exist"),
+        "{out}"
+    );
+}
