@@ -113,6 +113,9 @@ impl Ctx {
         body: impl FnOnce(&mut Report, &Run) -> anyhow::Result<()>,
     ) -> anyhow::Result<(Report, Exit)> {
         let run = Run::start(&self.layout, suite, opts, self.dry_run)?;
+        // A suite inside another (a gate stage) logs to its own file, then
+        // hands the log back.
+        let outer_log = self.runner.log_path();
         if !self.dry_run {
             self.runner.set_log(&run.log)?;
         }

@@ -15,6 +15,13 @@ impl flags::Ci {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         if !self.no_setup {
             crate::cmd::setup::ensure(ctx)?;
+            // The compose end-to-end tests run on the offline image: no registry here.
+            let images = flags::Images { force: false }
+                .run(ctx)
+                .context("cannot build the offline images the compose tests use")?;
+            if images != Exit::OK {
+                return Ok(images);
+            }
         }
         let minute = std::time::Duration::from_secs(60);
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
