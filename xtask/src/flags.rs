@@ -70,6 +70,18 @@ pub enum Cmd {
     Report(ReportCmd),
     /// Build the offline container images (debootstrap + docker import) for compose without a registry
     Images(Images),
+    /// Measure overhead, readiness latency, gate time, build time and memory (results for BENCHMARKS.md)
+    Bench(Bench),
+}
+
+#[derive(Debug, Args)]
+pub struct Bench {
+    /// Only these benchmarks (P1..P5; repeatable) [default: all]
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Timed runs per measurement
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: u32,
 }
 
 #[derive(Debug, Args)]

@@ -75,5 +75,6 @@ fn dispatch(cmd: Cmd, ctx: &Ctx) -> anyhow::Result<Exit> {
         Cmd::Gate(c) => c.run(ctx),
         Cmd::Report(c) => c.run(ctx),
         Cmd::Images(c) => c.run(ctx),
+        Cmd::Bench(c) => c.run(ctx),
     }
 }

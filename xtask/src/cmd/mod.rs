@@ -1,5 +1,6 @@
 //! One module per subcommand. Each is `impl flags::X { fn run(self, ctx) }`.
 
+pub mod bench;
 pub mod ci;
 pub mod doctor;
 pub mod env;
