@@ -150,6 +150,9 @@ impl Ctx {
             self.config.reports.keep_runs,
             self.dry_run,
         )?;
+        if let Some(outer) = outer_log {
+            self.runner.set_log(&outer)?;
+        }
         let exit = exit.unwrap_or_else(|| exit_for(&report));
         let md = self.relative(&self.layout.latest(suite, "md"));
         if self.dry_run {
