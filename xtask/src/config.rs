@@ -544,6 +544,8 @@ impl Default for Gate {
 pub struct FileCondition {
     pub name: String,
     pub path: Utf8PathBuf,
+    /// A regular expression searched in the whole file; `(?m)` makes `^` and
+    /// `$` match at line ends (task boards put the status on the next line).
     #[serde(default)]
     pub pattern: Option<String>,
     /// `YYYY-MM-DD`: the file's last commit must be on or after this day.
@@ -754,6 +756,88 @@ mod tests {
         let e = parse(text).unwrap_err().to_string();
         assert!(e.starts_with("xtask.toml:5:11: "), "{e}");
         assert!(e.contains("ops.health.components[0].address"), "{e}");
+    }
+
+    /// The shipped configurations: the demo's and the real service's.
+    fn shipped(name: &str) -> Config {
+        let path = crate::context::project_root().join(name);
+        Config::load(&path, true).unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    #[test]
+    fn demo_config_parses() {
+        let c = shipped("xtask.toml");
+        assert_eq!(c.project.service_dir, "demo");
+        assert_eq!(c.environment.default, EnvKind::Local);
+    }
+
+    #[test]
+    fn real_service_config_parses_with_the_legacy_values() {
+        let c = shipped("configs/ticket-core-service.toml");
+        assert_eq!(c.project.service_dir, ".");
+        assert_eq!(c.release_gate.classes.len(), 6);
+        assert_eq!(c.integration.classes.len(), 3);
+        assert_eq!(c.environment.default, EnvKind::Compose);
+        assert_eq!(
+            c.environment.health_url.to_string(),
+            "http://127.0.0.1:18080/api/concerts"
+        );
+        let compose = &c.environment.compose;
+        assert_eq!(compose.file, "docker-compose.yml");
+        assert_eq!(
+            compose.services,
+            [
+                "postgres-db",
+                "redis",
+                "zookeeper",
+                "kafka",
+                "app",
+                "nginx-lb"
+            ]
+        );
+        assert_eq!(compose.network, "{project}_ticket-network");
+        assert_eq!(
+            compose.env_file.as_deref(),
+            Some(Utf8Path::new(".env.local"))
+        );
+        assert_eq!(c.integration.compose_project, "tcsit");
+        assert_eq!(c.k6.distributed.compose_project, "tcsdist");
+        assert_eq!(c.ops.monitor.compose_project, "tcs");
+        assert_eq!(c.k6.script, "scripts/perf/k6-waiting-queue-join.js");
+        assert_eq!(c.k6.api_host.to_string(), "http://127.0.0.1:8080");
+        assert_eq!((c.k6.vus, c.k6.duration), (60, Duration::secs(60)));
+        assert_eq!(c.k6.sleep_max, Duration::millis(200));
+        assert_eq!(c.k6.user_id_base, 900_000_000);
+        assert_eq!(c.k6.distributed.user_id_base, 910_000_000);
+        assert_eq!(c.k6.baseline.max_p95_ms, 1200.0);
+        assert_eq!(c.k6.baseline.max_fail_rate.get(), 0.02);
+        assert_eq!(c.k6.baseline.min_checks_rate.get(), 0.98);
+        let components: Vec<_> = c
+            .ops
+            .health
+            .components
+            .iter()
+            .map(|c| (c.name.as_str(), c.address.as_str()))
+            .collect();
+        assert_eq!(
+            components,
+            [
+                ("api", "http://127.0.0.1:8080/api/concerts"),
+                ("redis", "127.0.0.1:6379"),
+                ("kafka", "127.0.0.1:9092"),
+                ("postgres", "127.0.0.1:5432"),
+            ]
+        );
+        assert_eq!(
+            c.release_gate.api_scripts[0].argv,
+            ["bash", "scripts/api/run-api-script-tests.sh"]
+        );
+        let conditions: Vec<_> = c.gate.conditions.iter().map(|c| c.path.as_str()).collect();
+        assert!(
+            conditions.iter().any(|p| p.ends_with("/task.md")),
+            "{conditions:?}"
+        );
+        assert_eq!(conditions.len(), 4, "task board and three guides");
     }
 
     #[test]

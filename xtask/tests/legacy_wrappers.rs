@@ -1,0 +1,125 @@
+//! The old script names still work: each file in scripts-legacy/ reaches its
+//! `cargo xtask` subcommand, from any folder, with the arguments passed on;
+//! and every wrapper is shellcheck-clean.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// Script name, the subcommand it runs, and the suite that subcommand reports
+/// as (what a built subcommand prints for `--dry-run`).
+const WRAPPERS: &[(&str, &str, &str)] = &[
+    (
+        "run-runtime-integration-tests.sh",
+        "integration",
+        "integration",
+    ),
+    ("run-release-gate.sh", "release-gate", "release-gate"),
+    ("run-k6-waiting-queue.sh", "k6 run", "k6"),
+    ("run-k6-baseline.sh", "k6 baseline", "k6-baseline"),
+    (
+        "run-k6-waiting-queue-distributed.sh",
+        "k6 distributed",
+        "k6-distributed",
+    ),
+    (
+        "runtime-health-check.sh",
+        "ops health",
+        "runtime-health-check",
+    ),
+    (
+        "collect-runtime-monitor-snapshot.sh",
+        "ops monitor",
+        "runtime-monitor-snapshot",
+    ),
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn wrappers_dir() -> PathBuf {
+    root().join("scripts-legacy")
+}
+
+#[test]
+fn there_is_one_wrapper_per_legacy_script_and_no_other() {
+    let mut found: Vec<String> = std::fs::read_dir(wrappers_dir())
+        .expect("scripts-legacy/ exists")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    found.sort();
+    let mut want: Vec<String> = WRAPPERS.iter().map(|w| w.0.to_string()).collect();
+    want.sort();
+    assert_eq!(found, want);
+}
+
+#[test]
+fn each_wrapper_reaches_its_subcommand_from_any_folder() {
+    // Run from a folder outside the repository, with the arguments the
+    // wrapper must pass on; a dry run writes nothing into the reports folder.
+    let elsewhere = temp_dir("cwd");
+    let reports = temp_dir("reports");
+    for (script, sub, suite) in WRAPPERS {
+        let out = Command::new(wrappers_dir().join(script))
+            .args(["--dry-run", "--reports-dir"])
+            .arg(&reports)
+            .current_dir(&elsewhere)
+            .env_remove("XTASK_CONFIG")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let code = out.status.code();
+        // Not built yet: exit 2 naming the subcommand. Built: the dry-run plan,
+        // closed by the suite's "dry run" line.
+        let not_built = code == Some(2)
+            && text.contains(&format!(
+                "`cargo xtask {sub}` is declared but not built yet"
+            ));
+        let planned = code == Some(0) && text.contains(&format!("{suite}: dry run"));
+        assert!(
+            not_built || planned,
+            "{script} did not reach `cargo xtask {sub}` (exit {code:?}):\n{text}"
+        );
+    }
+    let written: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
+    assert!(
+        written.is_empty(),
+        "a dry run wrote into the reports folder: {written:?}"
+    );
+}
+
+#[test]
+fn wrappers_are_shellcheck_clean() {
+    let mut scripts: Vec<PathBuf> = WRAPPERS.iter().map(|w| wrappers_dir().join(w.0)).collect();
+    scripts.push(root().join(".ci/run"));
+    let out = Command::new("shellcheck")
+        .arg("--")
+        .args(&scripts)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("shellcheck is needed for this test and could not run ({e}): apt-get install shellcheck, or `cargo xtask setup`")
+        });
+    assert!(
+        out.status.success(),
+        "shellcheck found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh empty folder under the target directory (removed and made anew).
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("legacy-wrappers-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
