@@ -14,7 +14,7 @@ use crate::{
 impl flags::Ci {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         if !self.no_setup {
-            crate::cmd::setup::ensure(ctx)?;
+            crate::cmd::setup::ensure_with(ctx, crate::cmd::setup::CI_APT)?;
         }
         let minute = std::time::Duration::from_secs(60);
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
