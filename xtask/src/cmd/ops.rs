@@ -36,6 +36,17 @@ impl flags::OpsHealth {
             probe_address(c)?;
         }
         let timeout = self.timeout.unwrap_or(cfg.timeout);
+        if ctx.dry_run {
+            for c in &components {
+                println!(
+                    "[dry-run] probe {} ({} {})",
+                    c.name,
+                    c.kind.as_str(),
+                    c.address
+                );
+            }
+            return Ok(Exit::OK);
+        }
         let opts = RunOptions {
             report_file: self.report_file.as_deref().map(|p| ctx.path(p)),
             ..RunOptions::default()
@@ -250,12 +261,20 @@ impl flags::OpsMonitor {
             health_url: cfg.environment.health_url.clone(),
             ready_timeout: cfg.environment.ready_timeout,
         };
+        if ctx.dry_run {
+            println!(
+                "[dry-run] count {} in the last {tail} lines of the {}",
+                keys.join(", "),
+                log_source(ctx, &spec, &service)
+            );
+            return Ok(Exit::OK);
+        }
         let opts = RunOptions {
             report_file: self.report_file.as_deref().map(|p| ctx.path(p)),
             ..RunOptions::default()
         };
         let (_, exit) = ctx.run_suite(MONITOR_SUITE, MONITOR_TITLE, opts, |report, _| {
-            report.param("Log source", log_source(&spec, &service));
+            report.param("Log source", log_source(ctx, &spec, &service));
             report.param("Tail lines", tail);
             let environment = env::open(ctx, &spec)?;
             let snapshot = Snapshot {
@@ -271,12 +290,12 @@ impl flags::OpsMonitor {
 }
 
 /// Where the logs come from, as the legacy report said it.
-fn log_source(spec: &EnvSpec, service: &str) -> String {
+fn log_source(ctx: &Ctx, spec: &EnvSpec, service: &str) -> String {
     match spec.kind {
         EnvKind::Compose => format!(
-            "docker compose logs of service `{service}` (project {}, file {})",
+            "compose logs of service `{service}` (project {}, file {})",
             spec.compose_project.as_deref().unwrap_or("-"),
-            spec.compose_file
+            ctx.relative(&spec.compose_file)
         ),
         other => format!("{} environment, logs of `{service}`", other.as_str()),
     }
