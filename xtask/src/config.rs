@@ -626,6 +626,14 @@ impl Config {
                 }
             }
         }
+        for (i, s) in self.release_gate.api_scripts.iter().enumerate() {
+            if s.argv.first().is_none_or(|p| p.is_empty()) {
+                return Err((
+                    format!("release_gate.api_scripts[{i}].argv"),
+                    "must name a program, e.g. argv = [\"scripts/api/v1-smoke.sh\"]".into(),
+                ));
+            }
+        }
         if self.environment.poll_interval > Duration::millis(100) {
             return Err(("environment.poll_interval".into(), "must be 100ms or less (readiness is polled often so a ready service is noticed at once)".into()));
         }
@@ -838,6 +846,14 @@ mod tests {
             "{conditions:?}"
         );
         assert_eq!(conditions.len(), 4, "task board and three guides");
+    }
+
+    #[test]
+    fn an_api_script_without_a_program_is_refused() {
+        let text = "[[release_gate.api_scripts]]\nname = \"smoke\"\nargv = []\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.starts_with("xtask.toml:3:8: must name a program"), "{e}");
+        assert!(e.contains("release_gate.api_scripts[0].argv"), "{e}");
     }
 
     #[test]

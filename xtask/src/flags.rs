@@ -357,19 +357,25 @@ pub enum OpsCmd {
 
 #[derive(Debug, Args)]
 pub struct OpsHealth {
-    /// URL of the API component
+    /// URL of the API component (the http one named `api`): UP on any 2xx
     #[arg(long, env = "OPS_HEALTH_API_URL", value_name = "URL")]
     pub api_url: Option<HttpUrl>,
+    /// Host of the Redis component (PING); adds one when the config has none
     #[arg(long, env = "OPS_REDIS_HOST", value_name = "HOST")]
     pub redis_host: Option<String>,
+    /// Port of the Redis component [default: from the config, else 6379]
     #[arg(long, env = "OPS_REDIS_PORT", value_name = "PORT")]
     pub redis_port: Option<u16>,
+    /// Host of the Kafka component (ApiVersions); adds one when the config has none
     #[arg(long, env = "OPS_KAFKA_HOST", value_name = "HOST")]
     pub kafka_host: Option<String>,
+    /// Port of the Kafka component [default: from the config, else 9092]
     #[arg(long, env = "OPS_KAFKA_PORT", value_name = "PORT")]
     pub kafka_port: Option<u16>,
+    /// Host of the PostgreSQL component (SSLRequest); adds one when the config has none
     #[arg(long, env = "OPS_POSTGRES_HOST", value_name = "HOST")]
     pub postgres_host: Option<String>,
+    /// Port of the PostgreSQL component [default: from the config, else 5432]
     #[arg(long, env = "OPS_POSTGRES_PORT", value_name = "PORT")]
     pub postgres_port: Option<u16>,
     /// Per-probe timeout [default: ops.health.timeout]
@@ -384,8 +390,10 @@ pub struct OpsMonitor {
     /// Where the app runs: compose (its logs) or local (the log files of `env up`)
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
+    /// Compose file of the running environment [default: environment.compose.file]
     #[arg(long, env = "OPS_COMPOSE_FILE", value_name = "PATH")]
     pub compose_file: Option<Utf8PathBuf>,
+    /// Compose project of the running environment [default: ops.monitor.compose_project]
     #[arg(long, env = "OPS_COMPOSE_PROJECT", value_name = "NAME")]
     pub compose_project: Option<String>,
     /// How many recent log lines to read
@@ -394,7 +402,7 @@ pub struct OpsMonitor {
     /// The app's compose service
     #[arg(long, env = "OPS_APP_SERVICE", value_name = "SERVICE")]
     pub app_service: Option<String>,
-    /// Minimum count for a key, making the snapshot a check (repeatable)
+    /// Minimum line count for a key, making the snapshot a check (repeatable; adds to ops.monitor.min)
     #[arg(long = "min", value_name = "KEY=N")]
     pub min: Vec<KeyCount>,
     #[arg(

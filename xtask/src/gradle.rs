@@ -1,9 +1,29 @@
 //! Gradle, done once: compile and the selected test classes in one JVM
 //! start-up, JUnit XML read afterwards with a real XML parser.
+//!
+//! The results folder is emptied before the run, so a stale TEST-*.xml from
+//! an earlier run can never be counted. Afterwards every TEST-*.xml is read
+//! into counts per class and the failing tests (name and first message
+//! line); `GradleRun::add_to` puts all of it, and the reasons for a FAIL,
+//! into a report.
 
-use camino::Utf8PathBuf;
+use std::io::{Read, Seek, SeekFrom};
 
-use crate::{context::Ctx, report::Report, runner::StepRecord};
+use anyhow::Context;
+use camino::{Utf8Path, Utf8PathBuf};
+use quick_xml::{events::Event, Reader, XmlVersion};
+
+use crate::{
+    context::Ctx,
+    report::{fmt_num, Report},
+    runner::{Outcome, Step, StepRecord},
+};
+
+/// What Gradle prints when no test matched the `--tests` filters.
+const NO_TESTS_FOUND: &str = "No tests found for given includes:";
+
+/// Failing tests named one by one in the notes; the table has them all.
+const MAX_FAILURE_NOTES: usize = 10;
 
 #[derive(Clone, Debug, Default)]
 pub struct GradleOpts {
@@ -38,19 +58,511 @@ pub struct TestResults {
     pub classes: Vec<ClassResult>,
     pub failed: Vec<FailedTest>,
     pub xml_dir: Option<Utf8PathBuf>,
+    /// Result files that could not be read (e.g. cut short by a kill), with why.
+    pub unreadable: Vec<String>,
 }
 
 pub struct GradleRun {
     pub step: StepRecord,
     pub results: TestResults,
+    /// The `--tests` filters asked for.
+    pub classes: Vec<String>,
+    /// Gradle's "No tests found for given includes" answer, with the filters it names.
+    pub no_tests_found: Option<Vec<String>>,
+}
+
+/// `build/test-results/test` in the service folder: where Gradle's `test`
+/// task writes TEST-<class>.xml.
+pub fn results_dir(ctx: &Ctx) -> Utf8PathBuf {
+    ctx.service_dir().join("build/test-results/test")
+}
+
+/// The one Gradle command: `compileJava compileTestJava test --tests A --tests B`.
+pub fn step(ctx: &Ctx, opts: &GradleOpts) -> Step {
+    let cfg = &ctx.config.gradle;
+    let (program, _wrapper) = crate::tools::gradle_program(ctx);
+    let daemon = opts.daemon || cfg.daemon;
+    let mut step = Step::new("gradle", program)
+        .cwd(ctx.service_dir())
+        .arg(if daemon { "--daemon" } else { "--no-daemon" });
+    if cfg.offline {
+        step = step.arg("--offline");
+    }
+    step =
+        step.args(cfg.extra_args.iter().cloned())
+            .args(["compileJava", "compileTestJava", "test"]);
+    for class in &opts.classes {
+        step = step.arg("--tests").arg(class.as_str());
+    }
+    step.envs(opts.env.iter().cloned())
+        .deadline(opts.timeout.unwrap_or(cfg.timeout).std())
+        .hint("no ./gradlew in the service folder: apt-get install gradle (or `cargo xtask setup`), or set [gradle].command")
 }
 
 /// Runs `compileJava compileTestJava test --tests ...` in the service folder.
-pub fn run_tests(_ctx: &Ctx, _opts: &GradleOpts) -> anyhow::Result<GradleRun> {
-    anyhow::bail!("Gradle support is not built yet (see the open issues)")
+pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
+    let step = step(ctx, opts);
+    let dir = results_dir(ctx);
+    if !ctx.dry_run {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot clear old test results in {dir}: check its permissions")
+                })
+            }
+        }
+    }
+    // Gradle's own output reaches us through the run's log; remember where
+    // this step's part of it starts.
+    let log = ctx.runner.log_path();
+    let log_start = log
+        .as_ref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
+    let rec = ctx.runner.run(&step)?;
+    if rec.outcome == Outcome::DryRun {
+        return Ok(GradleRun {
+            step: rec,
+            results: TestResults::default(),
+            classes: opts.classes.clone(),
+            no_tests_found: None,
+        });
+    }
+    let output = log.map(|p| read_from(&p, log_start)).unwrap_or_default();
+    Ok(GradleRun {
+        step: rec,
+        results: TestResults::read(&dir),
+        classes: opts.classes.clone(),
+        no_tests_found: no_tests_found(&output),
+    })
+}
+
+/// The text of a file from `offset` on (lossy: a log may hold any bytes).
+fn read_from(path: &Utf8Path, offset: u64) -> String {
+    let mut bytes = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        if f.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = f.read_to_end(&mut bytes);
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The filters named in Gradle's "No tests found for given includes: [A, B](--tests filter)".
+pub fn no_tests_found(output: &str) -> Option<Vec<String>> {
+    let line = output.lines().find(|l| l.contains(NO_TESTS_FOUND))?;
+    let rest = &line[line.find(NO_TESTS_FOUND)? + NO_TESTS_FOUND.len()..];
+    let names = match (rest.find('['), rest.find(']')) {
+        (Some(a), Some(b)) if a < b => rest[a + 1..b]
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => vec![],
+    };
+    Some(names)
+}
+
+/// Whether a `--tests` filter selected `class`: the class itself, one of its
+/// methods (`Class.method`), a wildcard pattern, or a simple class name.
+pub fn filter_matches(filter: &str, class: &str) -> bool {
+    if filter.contains('*') {
+        return glob(filter, class) || glob(filter, &format!("{class}.x"));
+    }
+    filter == class
+        || filter.starts_with(&format!("{class}."))
+        || class.ends_with(&format!(".{filter}"))
+        || class
+            .rsplit('.')
+            .next()
+            .is_some_and(|simple| filter.starts_with(&format!("{simple}.")))
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &text[first.len()..];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+impl GradleRun {
+    /// The step, the test results, and one note per reason for a FAIL.
+    pub fn add_to(&self, report: &mut Report) {
+        report.step(&self.step);
+        if self.step.outcome == Outcome::DryRun {
+            return;
+        }
+        self.results.add_to(report);
+        let outcome = &self.step.outcome;
+        if let Outcome::TimedOut { .. } = outcome {
+            report.fail(format!(
+                "Gradle {}; killed with everything it started (raise [gradle].timeout or --timeout)",
+                outcome.describe()
+            ));
+            return;
+        }
+        if let Some(names) = &self.no_tests_found {
+            let names = if names.is_empty() {
+                &self.classes
+            } else {
+                names
+            };
+            report.fail(format!(
+                "Gradle found no tests for the given includes: {}; check the class names",
+                names.join(", ")
+            ));
+            return;
+        }
+        if matches!(outcome, Outcome::Interrupted { .. }) {
+            return; // the suite says "interrupted"
+        }
+        if !self.step.ok() && self.results.classes.is_empty() {
+            report.fail(format!(
+                "Gradle failed ({}) before any test result was written: see the log (a compile error?)",
+                outcome.describe()
+            ));
+            return;
+        }
+        for filter in &self.classes {
+            if !self
+                .results
+                .classes
+                .iter()
+                .any(|c| filter_matches(filter, &c.class))
+            {
+                report.fail(format!(
+                    "no test ran for `{filter}`: no test class matched it; check the name"
+                ));
+            }
+        }
+        if !self.step.ok() && self.results.failed.is_empty() {
+            report.fail(format!(
+                "Gradle failed ({}) although no test failed: see the log",
+                outcome.describe()
+            ));
+        }
+    }
 }
 
 impl TestResults {
+    /// Reads every `TEST-*.xml` in `dir` (none when it does not exist).
+    /// A file that cannot be read or parsed is listed in `unreadable`.
+    pub fn read(dir: &Utf8Path) -> TestResults {
+        let mut results = TestResults {
+            xml_dir: Some(dir.to_owned()),
+            ..TestResults::default()
+        };
+        let Ok(entries) = dir.read_dir_utf8() else {
+            return results;
+        };
+        let mut files: Vec<Utf8PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.into_path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.starts_with("TEST-") && n.ends_with(".xml"))
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            let parsed = std::fs::read(&file)
+                .with_context(|| format!("cannot read {file}"))
+                .and_then(|bytes| parse_junit_xml(&String::from_utf8_lossy(&bytes)));
+            match parsed {
+                Ok(suites) => {
+                    for (class, failed) in suites {
+                        results.classes.push(class);
+                        results.failed.extend(failed);
+                    }
+                }
+                Err(e) => results.unreadable.push(format!(
+                    "{}: {e:#}",
+                    file.file_name().unwrap_or(file.as_str())
+                )),
+            }
+        }
+        results.classes.sort_by(|a, b| a.class.cmp(&b.class));
+        results
+    }
+
+    pub fn tests(&self) -> u32 {
+        self.classes.iter().map(|c| c.tests).sum()
+    }
+    pub fn failures(&self) -> u32 {
+        self.classes.iter().map(|c| c.failures).sum()
+    }
+    pub fn errors(&self) -> u32 {
+        self.classes.iter().map(|c| c.errors).sum()
+    }
+    pub fn skipped(&self) -> u32 {
+        self.classes.iter().map(|c| c.skipped).sum()
+    }
+
     /// Adds counts, the per-class table and failing tests to a report.
-    pub fn add_to(&self, _report: &mut Report) {}
+    pub fn add_to(&self, report: &mut Report) {
+        report.metric("tests", Some(self.tests().into()), "");
+        report.metric("failures", Some(self.failures().into()), "");
+        report.metric("errors", Some(self.errors().into()), "");
+        report.metric("skipped", Some(self.skipped().into()), "");
+        report.table(
+            "Test classes",
+            &["Class", "Tests", "Failures", "Errors", "Skipped", "Time"],
+            self.classes
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.class.clone(),
+                        c.tests.to_string(),
+                        c.failures.to_string(),
+                        c.errors.to_string(),
+                        c.skipped.to_string(),
+                        format!("{} s", fmt_num(c.time_s)),
+                    ]
+                })
+                .collect(),
+        );
+        if !self.failed.is_empty() {
+            report.table(
+                "Failing tests",
+                &["Class", "Test", "Message"],
+                self.failed
+                    .iter()
+                    .map(|f| vec![f.class.clone(), f.name.clone(), f.message.clone()])
+                    .collect(),
+            );
+        }
+        for f in self.failed.iter().take(MAX_FAILURE_NOTES) {
+            let simple = f.class.rsplit('.').next().unwrap_or(&f.class);
+            report.fail(format!("failed: {simple}.{}: {}", f.name, f.message));
+        }
+        if self.failed.len() > MAX_FAILURE_NOTES {
+            report.note(format!(
+                "... and {} more failing tests (see the table)",
+                self.failed.len() - MAX_FAILURE_NOTES
+            ));
+        }
+        if self.failures() + self.errors() > 0 && self.failed.is_empty() {
+            report.fail(format!(
+                "{} test failures and {} errors counted, without test names",
+                self.failures(),
+                self.errors()
+            ));
+        }
+        for u in &self.unreadable {
+            report.fail(format!("unreadable test result {u}"));
+        }
+    }
 }
+
+/// One JUnit XML document (a `<testsuite>`, or several in `<testsuites>`):
+/// counts per suite and the failing test cases.
+pub fn parse_junit_xml(xml: &str) -> anyhow::Result<Vec<(ClassResult, Vec<FailedTest>)>> {
+    let mut reader = Reader::from_str(xml);
+    let mut out = Vec::new();
+    // The suite being read, with its test cases counted as a fallback for
+    // missing attributes.
+    let mut suite: Option<(ClassResult, Vec<FailedTest>, Counted)> = None;
+    let mut case: Option<(String, String)> = None;
+    // Failure text, collected only when the element has no `message`.
+    let mut collecting: Option<(String, String)> = None;
+    let mut text = String::new();
+    let mut depth = 0usize;
+    loop {
+        let pos = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .with_context(|| format!("malformed XML near byte {pos}"))?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(event, Event::Empty(_));
+                if !empty {
+                    depth += 1;
+                }
+                let attr = |name: &str| -> anyhow::Result<Option<String>> {
+                    match e
+                        .try_get_attribute(name)
+                        .with_context(|| format!("bad attribute `{name}`"))?
+                    {
+                        Some(a) => Ok(Some(
+                            a.normalized_value(XmlVersion::Implicit1_0)
+                                .with_context(|| format!("bad value of attribute `{name}`"))?
+                                .into_owned(),
+                        )),
+                        None => Ok(None),
+                    }
+                };
+                match e.local_name().as_ref() {
+                    "testsuite" => {
+                        let num = |name: &str| -> anyhow::Result<Option<u32>> {
+                            attr(name)?
+                                .map(|v| {
+                                    v.trim().parse::<u32>().with_context(|| {
+                                        format!("testsuite {name}=\"{v}\" is not a count")
+                                    })
+                                })
+                                .transpose()
+                        };
+                        let class = ClassResult {
+                            class: attr("name")?.unwrap_or_default(),
+                            tests: num("tests")?.unwrap_or(u32::MAX),
+                            failures: num("failures")?.unwrap_or(u32::MAX),
+                            errors: num("errors")?.unwrap_or(u32::MAX),
+                            skipped: num("skipped")?.unwrap_or(u32::MAX),
+                            time_s: attr("time")?
+                                .and_then(|t| t.trim().parse::<f64>().ok())
+                                .unwrap_or(0.0),
+                        };
+                        let s = (class, Vec::new(), Counted::default());
+                        if empty {
+                            out.push(finish_suite(s));
+                        } else {
+                            suite = Some(s);
+                        }
+                    }
+                    "testcase" => {
+                        if let Some((_, _, counted)) = suite.as_mut() {
+                            counted.tests += 1;
+                        }
+                        let class = attr("classname")?.unwrap_or_else(|| {
+                            suite
+                                .as_ref()
+                                .map(|s| s.0.class.clone())
+                                .unwrap_or_default()
+                        });
+                        let name = attr("name")?.unwrap_or_default();
+                        if !empty {
+                            case = Some((class, name));
+                        }
+                    }
+                    kind @ ("failure" | "error") => {
+                        if let (Some((_, failed, counted)), Some((class, name))) =
+                            (suite.as_mut(), case.as_ref())
+                        {
+                            if kind == "failure" {
+                                counted.failures += 1;
+                            } else {
+                                counted.errors += 1;
+                            }
+                            match attr("message")?.filter(|m| !m.trim().is_empty()) {
+                                Some(m) => failed.push(FailedTest {
+                                    class: class.clone(),
+                                    name: name.clone(),
+                                    message: first_line(&m),
+                                }),
+                                None if empty => failed.push(FailedTest {
+                                    class: class.clone(),
+                                    name: name.clone(),
+                                    message: attr("type")?.unwrap_or_default(),
+                                }),
+                                None => {
+                                    collecting = Some((class.clone(), name.clone()));
+                                    text.clear();
+                                }
+                            }
+                        }
+                    }
+                    "skipped" => {
+                        if let Some((_, _, counted)) = suite.as_mut() {
+                            counted.skipped += 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(t) if collecting.is_some() => text.push_str(&t.xml10_content()),
+            Event::CData(t) if collecting.is_some() => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if collecting.is_some() => {
+                match r.resolve_char_ref().context("bad character reference")? {
+                    Some(c) => text.push(c),
+                    None => {
+                        let name = r.xml10_content();
+                        text.push_str(
+                            quick_xml::escape::resolve_predefined_entity(&name).unwrap_or(""),
+                        );
+                    }
+                }
+            }
+            Event::End(ref e) => {
+                depth = depth.saturating_sub(1);
+                match e.local_name().as_ref() {
+                    "failure" | "error" => {
+                        if let (Some((class, name)), Some((_, failed, _))) =
+                            (collecting.take(), suite.as_mut())
+                        {
+                            failed.push(FailedTest {
+                                class,
+                                name,
+                                message: first_line(&text),
+                            });
+                        }
+                    }
+                    "testcase" => case = None,
+                    "testsuite" => {
+                        if let Some(s) = suite.take() {
+                            out.push(finish_suite(s));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    // A file cut short (Gradle killed while writing) never counts as complete.
+    anyhow::ensure!(
+        depth == 0 && suite.is_none(),
+        "the XML ends early (cut short?)"
+    );
+    anyhow::ensure!(!out.is_empty(), "no <testsuite> element");
+    Ok(out)
+}
+
+/// Test cases seen inside a suite, for attributes a writer left out.
+#[derive(Default)]
+struct Counted {
+    tests: u32,
+    failures: u32,
+    errors: u32,
+    skipped: u32,
+}
+
+fn finish_suite(
+    (mut class, failed, counted): (ClassResult, Vec<FailedTest>, Counted),
+) -> (ClassResult, Vec<FailedTest>) {
+    let or = |v: u32, c: u32| if v == u32::MAX { c } else { v };
+    class.tests = or(class.tests, counted.tests);
+    class.failures = or(class.failures, counted.failures);
+    class.errors = or(class.errors, counted.errors);
+    class.skipped = or(class.skipped, counted.skipped);
+    (class, failed)
+}
+
+/// The first non-blank line, trimmed and kept short for a table cell.
+fn first_line(s: &str) -> String {
+    let line = s
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() > 300 {
+        line.chars().take(299).chain(['…']).collect()
+    } else {
+        line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;

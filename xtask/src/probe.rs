@@ -1,7 +1,7 @@
 //! Readiness and health probes, each in its component's own protocol:
 //! HTTP (a small HTTP/1.1 client: plain HTTP on local or compose addresses is
-//! all the probes and warm-up need), TCP connect, Redis PING. PostgreSQL and
-//! Kafka probes live here too.
+//! all the probes and warm-up need), TCP connect, Redis PING, PostgreSQL
+//! (SSLRequest) and Kafka (ApiVersions). `check` picks one by kind.
 
 use std::{
     io::{Read, Write},
@@ -11,7 +11,7 @@ use std::{
 
 use anyhow::{bail, Context};
 
-use crate::units::HttpUrl;
+use crate::{config::ProbeKind, units::HttpUrl};
 
 /// Largest response body we keep (probes and warm-up read small JSON).
 const MAX_BODY: usize = 1024 * 1024;
@@ -240,6 +240,120 @@ pub fn redis_ping(authority: &str, timeout: Duration) -> anyhow::Result<Duration
     Ok(t.elapsed())
 }
 
+/// PostgreSQL's SSLRequest code (protocol 3, "Message Formats").
+const PG_SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// PostgreSQL: an SSLRequest, the first message any client may send before
+/// logging in. A server answers one byte: `S` (TLS offered) or `N` (not).
+/// Needs no credentials, and the server logs nothing for it.
+pub fn postgres(authority: &str, timeout: Duration) -> anyhow::Result<(Duration, String)> {
+    let t = Instant::now();
+    let mut s = connect(authority, timeout)?;
+    s.write_all(&PG_SSL_REQUEST)
+        .with_context(|| format!("cannot send an SSLRequest to {authority}"))?;
+    let mut answer = [0u8; 1];
+    match s.read(&mut answer) {
+        Ok(0) => bail!(
+            "{authority} closed the connection without answering the SSLRequest (not PostgreSQL?)"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("no answer to the SSLRequest from {authority}"))
+        }
+    }
+    let detail = match answer[0] {
+        b'S' => "SSLRequest answered S (TLS offered)",
+        b'N' => "SSLRequest answered N (no TLS)",
+        other => bail!(
+            "{authority} answered the SSLRequest with byte 0x{other:02x}, not S or N (not PostgreSQL?)"
+        ),
+    };
+    Ok((t.elapsed(), detail.into()))
+}
+
+/// The correlation id our ApiVersions request carries ("xtk1"); each probe
+/// is a fresh connection, so one fixed id is enough to tell a real answer.
+pub const KAFKA_CORRELATION_ID: i32 = 0x7874_6b31;
+
+/// Kafka ApiVersions v0 (api key 18): size, api key, version, correlation
+/// id, client id. Every broker answers v0, older ones included.
+fn kafka_api_versions_request() -> Vec<u8> {
+    let client = b"cargo-xtask";
+    let mut body = Vec::new();
+    body.extend_from_slice(&18i16.to_be_bytes());
+    body.extend_from_slice(&0i16.to_be_bytes());
+    body.extend_from_slice(&KAFKA_CORRELATION_ID.to_be_bytes());
+    body.extend_from_slice(&(client.len() as i16).to_be_bytes());
+    body.extend_from_slice(client);
+    let mut msg = (body.len() as i32).to_be_bytes().to_vec();
+    msg.extend(body);
+    msg
+}
+
+/// Kafka: an ApiVersions request, answered with our correlation id. The
+/// detail gives the number of APIs the broker lists (or its error code).
+pub fn kafka(authority: &str, timeout: Duration) -> anyhow::Result<(Duration, String)> {
+    let t = Instant::now();
+    let mut s = connect(authority, timeout)?;
+    s.write_all(&kafka_api_versions_request())
+        .with_context(|| format!("cannot send ApiVersions to {authority}"))?;
+    let mut size = [0u8; 4];
+    s.read_exact(&mut size)
+        .with_context(|| format!("no answer to ApiVersions from {authority} (not Kafka?)"))?;
+    let size = i32::from_be_bytes(size);
+    if !(4..=1024 * 1024).contains(&size) {
+        bail!("{authority} answered ApiVersions with a frame of {size} bytes (not Kafka?)");
+    }
+    let mut frame = vec![0u8; size as usize];
+    s.read_exact(&mut frame)
+        .with_context(|| format!("{authority} cut its ApiVersions answer short"))?;
+    let correlation = i32::from_be_bytes(frame[..4].try_into().unwrap());
+    if correlation != KAFKA_CORRELATION_ID {
+        bail!(
+            "{authority} answered ApiVersions with correlation id {correlation}, not {KAFKA_CORRELATION_ID} (not Kafka?)"
+        );
+    }
+    let body = &frame[4..];
+    let error = body.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
+    let apis = body
+        .get(2..6)
+        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let detail = match (error, apis) {
+        (Some(0), Some(n)) => format!("ApiVersions answered: {n} APIs"),
+        (Some(code), _) => format!("ApiVersions answered with error code {code}"),
+        (None, _) => "ApiVersions answered".into(),
+    };
+    Ok((t.elapsed(), detail))
+}
+
+/// A component that answered in its own protocol.
+#[derive(Clone, Debug)]
+pub struct Health {
+    pub latency: Duration,
+    /// What it answered: `HTTP 200`, `PONG`, ...
+    pub detail: String,
+}
+
+/// Probes one component in its own protocol. `address` is a URL for
+/// `http`, `host:port` for the others. Any error means DOWN.
+pub fn check(kind: ProbeKind, address: &str, timeout: Duration) -> anyhow::Result<Health> {
+    let (latency, detail) = match kind {
+        ProbeKind::Http => {
+            let url: HttpUrl = address.parse()?;
+            let r = http_get(&url, timeout)?;
+            if !r.is_success() {
+                bail!("HTTP {} from {url}", r.status);
+            }
+            (r.latency, format!("HTTP {}", r.status))
+        }
+        ProbeKind::Tcp => (tcp(address, timeout)?, "TCP connect".into()),
+        ProbeKind::Redis => (redis_ping(address, timeout)?, "PING answered PONG".into()),
+        ProbeKind::Postgres => postgres(address, timeout)?,
+        ProbeKind::Kafka => kafka(address, timeout)?,
+    };
+    Ok(Health { latency, detail })
+}
+
 /// Polls `check` until it succeeds or the deadline passes, at most
 /// `interval` apart, showing progress. Interrupts end the wait at once.
 pub fn wait_until<T>(
@@ -339,5 +453,101 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("NOAUTH"), "{e}");
+    }
+
+    /// A one-shot server on a port of this branch's range (20900-20999): it
+    /// hands the first request to `check` and answers `reply`.
+    fn serve_in_range(reply: Vec<u8>, check: impl FnOnce(&[u8]) + Send + 'static) -> String {
+        let l = (20900..21000)
+            .find_map(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+            .expect("a free port in 20900-20999");
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            check(&buf[..n]);
+            let _ = c.write_all(&reply);
+        });
+        addr
+    }
+
+    /// The committed ApiVersions v0 response (hex with `#` comments).
+    fn kafka_fixture() -> Vec<u8> {
+        let text = include_str!("../tests/fixtures/kafka/api-versions-v0-response.hex");
+        let hex: String = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap())
+            .collect::<String>()
+            .split_whitespace()
+            .collect();
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn kafka_answer_with_our_correlation_id_is_up() {
+        let addr = serve_in_range(kafka_fixture(), |req| {
+            // size, api key 18 (ApiVersions), version 0, our correlation id
+            assert_eq!(&req[..4], &((req.len() - 4) as i32).to_be_bytes());
+            assert_eq!(&req[4..8], &[0, 18, 0, 0]);
+            assert_eq!(&req[8..12], &KAFKA_CORRELATION_ID.to_be_bytes());
+        });
+        let h = check(ProbeKind::Kafka, &addr, Duration::from_secs(2)).unwrap();
+        assert_eq!(h.detail, "ApiVersions answered: 5 APIs");
+    }
+
+    #[test]
+    fn kafka_answer_with_another_correlation_id_is_down() {
+        let mut reply = kafka_fixture();
+        reply[4..8].copy_from_slice(&7i32.to_be_bytes());
+        let addr = serve_in_range(reply, |_| {});
+        let e = check(ProbeKind::Kafka, &addr, Duration::from_secs(2)).unwrap_err();
+        assert!(format!("{e:#}").contains("correlation id 7, not"), "{e:#}");
+        // An HTTP server on a Kafka port: a frame size nobody would send.
+        let addr = serve_in_range(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(), |_| {});
+        let e = check(ProbeKind::Kafka, &addr, Duration::from_secs(2)).unwrap_err();
+        assert!(format!("{e:#}").contains("not Kafka?"), "{e:#}");
+    }
+
+    #[test]
+    fn postgres_answers_s_or_n_to_an_ssl_request() {
+        let addr = serve_in_range(b"N".to_vec(), |req| assert_eq!(req, PG_SSL_REQUEST));
+        let h = check(ProbeKind::Postgres, &addr, Duration::from_secs(2)).unwrap();
+        assert_eq!(h.detail, "SSLRequest answered N (no TLS)");
+        let addr = serve_in_range(b"+PONG\r\n".to_vec(), |_| {});
+        let e = check(ProbeKind::Postgres, &addr, Duration::from_secs(2)).unwrap_err();
+        assert!(format!("{e:#}").contains("byte 0x2b, not S or N"), "{e:#}");
+        let addr = serve_in_range(vec![], |_| {});
+        let e = check(ProbeKind::Postgres, &addr, Duration::from_secs(2)).unwrap_err();
+        assert!(format!("{e:#}").contains("closed the connection"), "{e:#}");
+    }
+
+    #[test]
+    fn http_component_is_up_only_on_2xx_with_the_code_shown() {
+        let addr = serve_in_range(
+            b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            |_| {},
+        );
+        let h = check(
+            ProbeKind::Http,
+            &format!("http://{addr}/health"),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert_eq!(h.detail, "HTTP 204");
+        let addr = serve_in_range(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            |_| {},
+        );
+        let e = check(
+            ProbeKind::Http,
+            &format!("http://{addr}/health"),
+            Duration::from_secs(2),
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("HTTP 503"), "{e}");
     }
 }

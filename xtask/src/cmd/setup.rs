@@ -27,9 +27,18 @@ impl flags::Setup {
     }
 }
 
+/// Debian packages only the test suite needs: the end-to-end tests probe a
+/// real PostgreSQL and a real Redis (`ops health`). `ci` installs them.
+pub const CI_APT: &[&str] = &["postgresql", "redis-server"];
+
 /// Installs what is missing and says what it installs. Shared with `gate`
 /// and `ci`, which run it first.
 pub fn ensure(ctx: &Ctx) -> anyhow::Result<()> {
+    ensure_with(ctx, &[])
+}
+
+/// `ensure`, plus the Debian packages in `extra` (e.g. `CI_APT`).
+pub fn ensure_with(ctx: &Ctx, extra: &[&str]) -> anyhow::Result<()> {
     let found = tools::survey(ctx);
     let mut apt: Vec<String> = found
         .iter()
@@ -37,6 +46,8 @@ pub fn ensure(ctx: &Ctx) -> anyhow::Result<()> {
         .filter_map(|f| f.tool.apt.map(String::from))
         .collect();
     apt.extend(missing_packages(ctx, &ctx.config.tools.apt));
+    let extra: Vec<String> = extra.iter().map(|p| p.to_string()).collect();
+    apt.extend(missing_packages(ctx, &extra));
     apt.sort();
     apt.dedup();
     if !apt.is_empty() {

@@ -1,0 +1,230 @@
+//! `cargo xtask release-gate` end to end, with the real Gradle on the demo
+//! service (about 5-10 s per Gradle run: three runs in all).
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::*;
+
+/// The Gradle runs share demo/build: one at a time.
+static DEMO: Mutex<()> = Mutex::new(());
+
+const CLASSES: [&str; 3] = [
+    "com.ticketrush.demo.architecture.LayerDependencyArchTest",
+    "com.ticketrush.demo.queue.QueuePolicyTest",
+    "com.ticketrush.demo.http.JsonCodecTest",
+];
+
+fn config(extra: &str) -> String {
+    let demo = workspace_root().join("demo");
+    let classes = CLASSES.map(|c| format!("\"{c}\"")).join(", ");
+    format!(
+        "[project]\nservice_dir = \"{}\"\n\n[gradle]\noffline = true\ntimeout = \"5m\"\n\n[release_gate]\nclasses = [{classes}]\n{extra}",
+        demo.display()
+    )
+}
+
+fn demo_lock() -> std::sync::MutexGuard<'static, ()> {
+    DEMO.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn release_gate_passes_on_the_demo_with_counts_and_api_scripts() {
+    let dir = TempDir::new("rg-pass");
+    let api = http_server(20100, 200);
+    let extra = format!(
+        "api_health_url = \"http://127.0.0.1:{api}/api/concerts\"\n\
+         [[release_gate.api_scripts]]\nname = \"smoke\"\n\
+         argv = [\"sh\", \"-c\", \"test \\\"$API_HOST\\\" = http://127.0.0.1:{api} && echo smoke ok\"]\n"
+    );
+    let copy = dir.join("legacy-copy.md");
+    let _demo = demo_lock();
+    let run = Xtask::new(&dir, &config(&extra))
+        .args(["release-gate"])
+        .env("RELEASE_GATE_WITH_API_SCRIPTS", "true")
+        .env("RELEASE_GATE_RUN_STAMP", "20261124T101500Z")
+        .env("RELEASE_GATE_REPORT_FILE", &copy)
+        .run();
+    assert_eq!(run.code(), 0, "{}", run.show());
+    let (md, json) = latest(&dir, "release-gate");
+    assert_eq!(
+        md.lines().find(|l| l.starts_with("- ")),
+        Some("- Result: PASS")
+    );
+    assert!(md.contains("- API scripts included: yes"), "{md}");
+    assert!(
+        md.contains(&format!("- Test classes: {}", CLASSES.join(", "))),
+        "{md}"
+    );
+    assert!(md.contains("- Log: "), "{md}");
+    assert_eq!(
+        (
+            metric(&json, "tests"),
+            metric(&json, "failures"),
+            metric(&json, "errors"),
+            metric(&json, "skipped")
+        ),
+        (Some(24.0), Some(0.0), Some(0.0), Some(0.0))
+    );
+    let classes = table(&json, "Test classes");
+    let counts: Vec<(&str, &str)> = classes
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            (
+                "com.ticketrush.demo.architecture.LayerDependencyArchTest",
+                "4"
+            ),
+            ("com.ticketrush.demo.http.JsonCodecTest", "12"),
+            ("com.ticketrush.demo.queue.QueuePolicyTest", "8"),
+        ]
+    );
+    // One Gradle run compiles and tests; then the API script.
+    let steps: Vec<&str> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["gradle", "api script smoke"]);
+    let argv: Vec<&str> = json["steps"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        argv[1..6],
+        [
+            "--no-daemon",
+            "--offline",
+            "compileJava",
+            "compileTestJava",
+            "test"
+        ]
+    );
+    // The legacy variables: run stamp, extra report copy.
+    assert_eq!(json["run_stamp"], "20261124T101500Z");
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), md);
+    let log = dir.join("reports/release-gate/20261124T101500Z/release-gate.log");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("BUILD SUCCESSFUL") && log.contains("smoke ok"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_failing_test_is_named_with_its_message() {
+    let dir = TempDir::new("rg-fail");
+    let _demo = demo_lock();
+    let run = Xtask::new(&dir, &config(""))
+        .args([
+            "release-gate",
+            "--tests",
+            "com.ticketrush.demo.queue.QueuePolicyTest",
+        ])
+        .env("DEMO_FAIL_TEST", "1")
+        .run();
+    assert_eq!(run.code(), 1, "{}", run.show());
+    let (md, json) = latest(&dir, "release-gate");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    assert_eq!(
+        (metric(&json, "tests"), metric(&json, "failures")),
+        (Some(8.0), Some(1.0))
+    );
+    assert_eq!(
+        table(&json, "Failing tests"),
+        [[
+            "com.ticketrush.demo.queue.QueuePolicyTest",
+            "firstUsersAreActive",
+            "java.lang.AssertionError: DEMO_FAIL_TEST=1: deliberate failure"
+        ]]
+    );
+    let want = "failed: QueuePolicyTest.firstUsersAreActive: java.lang.AssertionError: DEMO_FAIL_TEST=1: deliberate failure";
+    assert_eq!(notes(&json), [want]);
+    assert!(run.stderr().contains(want), "{}", run.show());
+}
+
+#[test]
+fn an_unknown_class_fails_with_gradles_no_tests_found() {
+    let dir = TempDir::new("rg-none");
+    let _demo = demo_lock();
+    let run = Xtask::new(&dir, &config(""))
+        .args(["release-gate", "--tests", "com.example.DoesNotExist"])
+        .run();
+    assert_eq!(run.code(), 1, "{}", run.show());
+    let (md, json) = latest(&dir, "release-gate");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    assert!(md.contains("- API scripts included: no"), "{md}");
+    assert_eq!(
+        notes(&json),
+        ["Gradle found no tests for the given includes: com.example.DoesNotExist; check the class names"]
+    );
+    assert_eq!(metric(&json, "tests"), Some(0.0));
+}
+
+/// A hung build cannot be had on demand from the real Gradle: a stand-in
+/// that never finishes.
+#[test]
+fn gradle_killed_at_its_deadline_fails_saying_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("rg-timeout");
+    let fake = dir.join("fake-gradle");
+    std::fs::write(&fake, "#!/bin/sh\necho hanging\nexec sleep 300\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let svc = dir.join("svc");
+    std::fs::create_dir_all(&svc).unwrap();
+    let cfg = format!(
+        "[project]\nservice_dir = \"{}\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"a.A\"]\n",
+        svc.display(),
+        fake.display()
+    );
+    let run = Xtask::new(&dir, &cfg)
+        .args(["release-gate", "--timeout", "1s"])
+        .run();
+    assert_eq!(run.code(), 124, "{}", run.show());
+    let (_, json) = latest(&dir, "release-gate");
+    assert_eq!(json["result"], "FAIL");
+    assert_eq!(json["steps"][0]["outcome"], "timed out after 1s");
+    assert!(
+        notes(&json)[0].starts_with("Gradle timed out after 1s"),
+        "{:?}",
+        notes(&json)
+    );
+}
+
+#[test]
+fn api_scripts_asked_for_but_not_configured_is_a_one_line_error_and_no_report() {
+    let dir = TempDir::new("rg-noscripts");
+    let run = Xtask::new(&dir, &config(""))
+        .args(["release-gate", "--with-api-scripts"])
+        .run();
+    assert_eq!(run.code(), 1, "{}", run.show());
+    let err = run.stderr();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("lists none: add [[release_gate.api_scripts]]"),
+        "{err}"
+    );
+    assert!(!dir.join("reports/release-gate/latest").exists());
+}
+
+#[test]
+fn dry_run_prints_the_single_gradle_command() {
+    let dir = TempDir::new("rg-dry");
+    let run = Xtask::new(&dir, &config(""))
+        .args(["--dry-run", "release-gate"])
+        .run();
+    assert_eq!(run.code(), 0, "{}", run.show());
+    let want = format!(
+        "gradle --no-daemon --offline compileJava compileTestJava test --tests {} --tests {} --tests {}",
+        CLASSES[0], CLASSES[1], CLASSES[2]
+    );
+    assert!(run.stdout().contains(&want), "{}", run.show());
+    assert!(!dir.join("reports").exists());
+}
