@@ -45,6 +45,7 @@ impl flags::OpsHealth {
                     c.address
                 );
             }
+            eprintln!("runtime-health-check: dry run, nothing was run");
             return Ok(Exit::OK);
         }
         let opts = RunOptions {
@@ -267,6 +268,7 @@ impl flags::OpsMonitor {
                 keys.join(", "),
                 log_source(ctx, &spec, &service)
             );
+            eprintln!("runtime-monitor-snapshot: dry run, nothing was run");
             return Ok(Exit::OK);
         }
         let opts = RunOptions {
