@@ -130,7 +130,7 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
             no_tests_found: None,
         });
     }
-    let output = log.map(|p| read_from(&p, log_start)).unwrap_or_default();
+    let output = log.and_then(|p| first_line_containing(&p, log_start, NO_TESTS_FOUND)).unwrap_or_default();
     Ok(GradleRun {
         step: rec,
         results: TestResults::read(&dir),
@@ -139,15 +139,26 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
     })
 }
 
-/// The text of a file from `offset` on (lossy: a log may hold any bytes).
-fn read_from(path: &Utf8Path, offset: u64) -> String {
-    let mut bytes = Vec::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        if f.seek(SeekFrom::Start(offset)).is_ok() {
-            let _ = f.read_to_end(&mut bytes);
+/// The first line of a file from `offset` on that contains `needle`, read
+/// through a bounded buffer: Gradle may have printed gigabytes.
+fn first_line_containing(path: &Utf8Path, offset: u64, needle: &str) -> Option<String> {
+    use std::io::BufRead;
+    const MAX_LINE: u64 = 64 * 1024;
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut r = std::io::BufReader::with_capacity(MAX_LINE as usize, f);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // An endless line is read in 64 KiB pieces, never whole.
+        if (&mut r).take(MAX_LINE).read_until(b'\n', &mut line).ok()? == 0 {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&line);
+        if text.contains(needle) {
+            return Some(text.into_owned());
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The filters named in Gradle's "No tests found for given includes: [A, B](--tests filter)".
