@@ -130,7 +130,9 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
             no_tests_found: None,
         });
     }
-    let output = log.and_then(|p| first_line_containing(&p, log_start, NO_TESTS_FOUND)).unwrap_or_default();
+    let output = log
+        .and_then(|p| first_line_containing(&p, log_start, NO_TESTS_FOUND))
+        .unwrap_or_default();
     Ok(GradleRun {
         step: rec,
         results: TestResults::read(&dir),

@@ -1,0 +1,156 @@
+//! Interrupts, the suite lock and secrets, with a stand-in Gradle that hangs
+//! (a real one cannot be made to hang on demand).
+
+mod common;
+
+use std::{
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use common::{latest, TempDir, Xtask};
+
+const ENV_CANARY: &str = "canary-env-7731";
+const CONFIG_CANARY: &str = "canary-config-8842";
+
+fn setup(name: &str) -> (TempDir, String) {
+    let dir = TempDir::new(name);
+    let pidfile = dir.join("grandchild.pid");
+    let gradle = dir.join("gradle");
+    std::fs::write(
+        &gradle,
+        format!(
+            "#!/bin/sh\necho 'stand-in gradle: secrets {ENV_CANARY} and {CONFIG_CANARY}'\nsleep 300 &\necho $! > {}\nwait\n",
+            pidfile.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gradle, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = format!(
+        "[project]\nservice_dir = \"demo\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.Any\"]\n[environment.local.app_env]\nDB_PASSWORD = \"{CONFIG_CANARY}\"\n",
+        gradle.display()
+    );
+    (dir, config)
+}
+
+fn wait_for(path: &std::path::Path, within: Duration) {
+    let t = Instant::now();
+    while !path.exists() {
+        assert!(t.elapsed() < within, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn interrupt_stops_the_step_writes_fail_interrupted_and_a_second_run_is_refused() {
+    let (dir, config) = setup("interrupt");
+    let mut first = Xtask::new(&dir, &config)
+        .args(["release-gate"])
+        .env("CANARY_TOKEN", ENV_CANARY)
+        .cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pidfile = dir.join("grandchild.pid");
+    wait_for(&pidfile, Duration::from_secs(30));
+    let grandchild: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    // R4: while it runs, a second run of the suite is refused at once, naming the holder.
+    let second = Xtask::new(&dir, &config).args(["release-gate"]).run();
+    assert_eq!(second.code(), 1, "{}", second.show());
+    assert!(
+        second.stderr().contains(&format!(
+            "suite `release-gate` is already running (pid {}",
+            first.id()
+        )),
+        "{}",
+        second.show()
+    );
+
+    // SIGINT (Ctrl-C): the step's whole group stops, the report says why.
+    let t = Instant::now();
+    unsafe { libc::kill(first.id() as i32, libc::SIGINT) };
+    let status = first.wait().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(7),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !alive(grandchild),
+        "the stand-in's grandchild {grandchild} survived"
+    );
+    let (md, json) = latest(&dir, "release-gate");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    assert!(
+        json["notes"].to_string().contains("interrupted (SIGINT)"),
+        "{json:#}"
+    );
+
+    // R5: neither secret reached the report or the log, though the tool printed both.
+    let everything = walk_text(&dir.join("reports")); // reports and the run's log
+    assert!(
+        everything.contains("stand-in gradle: secrets *** and ***"),
+        "{everything}"
+    );
+    assert!(
+        !everything.contains(ENV_CANARY) && !everything.contains(CONFIG_CANARY),
+        "a secret leaked:\n{everything}"
+    );
+}
+
+#[test]
+fn sigterm_is_an_interrupt_too() {
+    let (dir, config) = setup("sigterm");
+    let mut run = Xtask::new(&dir, &config)
+        .args(["-q", "release-gate"])
+        .cmd
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&dir.join("grandchild.pid"), Duration::from_secs(30));
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    assert_eq!(run.wait().unwrap().code(), Some(143));
+    let (_, json) = latest(&dir, "release-gate");
+    assert!(
+        json["notes"].to_string().contains("interrupted (SIGTERM)"),
+        "{json:#}"
+    );
+}
+
+/// Every file's text under `dir`, concatenated.
+fn walk_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out += &walk_text(&p);
+            } else if let Ok(t) = std::fs::read(&p) {
+                out += &String::from_utf8_lossy(&t);
+            }
+        }
+    }
+    out
+}
