@@ -213,7 +213,7 @@ impl Default for Environments {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ComposeEnv {
     pub file: Utf8PathBuf,
@@ -231,6 +231,9 @@ pub struct ComposeEnv {
     /// Extra variables for compose itself (image names and the like).
     pub env: BTreeMap<String, String>,
     pub build: bool,
+    /// Gradle tasks run before `up --build` (e.g. `jar`, which the demo's
+    /// Dockerfile copies); empty: the image builds on its own.
+    pub build_tasks: Vec<String>,
     pub down_timeout: Duration,
 }
 
@@ -256,21 +259,23 @@ impl Default for ComposeEnv {
             env_file: Some(".env.local".into()),
             env: BTreeMap::new(),
             build: true,
+            build_tasks: vec![],
             down_timeout: Duration::secs(60),
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LocalEnv {
     /// 0 picks a free port.
     pub redis_port: u16,
     pub redis_command: String,
     pub nginx_command: String,
-    /// The load balancer's port on 127.0.0.1.
+    /// The load balancer's port on 127.0.0.1, unless the health URL points
+    /// at this host: then its port wins (it is probed through the balancer).
     pub lb_port: u16,
-    /// Replica i listens on base + i; 0 picks free ports.
+    /// Replica i (1-based) listens on base + i - 1; 0 picks free ports.
     pub app_base_port: u16,
     pub app_command: Vec<String>,
     /// Gradle tasks that build what `app_command` runs (e.g. `jar`).
@@ -297,7 +302,7 @@ impl Default for LocalEnv {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExternalEnv {
     /// `host:port` of a Redis the tests may use, when there is one.

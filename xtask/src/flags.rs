@@ -416,11 +416,11 @@ pub struct OpsMonitor {
 
 #[derive(Debug, Subcommand)]
 pub enum EnvCmd {
-    /// Start the environment and wait until it is ready
+    /// Start the environment (or rescale the running one), wait until it is ready, print its endpoints, leave it running
     Up(EnvOpts),
-    /// Stop it and remove what it created
+    /// Stop what `env up` left running and remove what it created (or a compose project named with --compose-project)
     Down(EnvOpts),
-    /// Show whether it is up and ready
+    /// Show what runs and whether it answers (exit 0 only when ready)
     Status(EnvOpts),
 }
 

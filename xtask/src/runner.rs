@@ -121,6 +121,8 @@ pub struct Step {
     pub grace: Duration,
     /// How to get `program` when it is missing.
     pub hint: String,
+    /// Teardown: runs even after an interrupt, bounded by its deadline only.
+    pub cleanup: bool,
 }
 
 impl Step {
@@ -134,6 +136,7 @@ impl Step {
             deadline: Duration::from_secs(600),
             grace: Duration::from_secs(5),
             hint: String::new(),
+            cleanup: false,
         }
     }
     pub fn arg(mut self, a: impl Into<String>) -> Step {
@@ -166,6 +169,11 @@ impl Step {
     }
     pub fn hint(mut self, h: impl Into<String>) -> Step {
         self.hint = h.into();
+        self
+    }
+    /// Marks a teardown step: an interrupt must not stop the cleanup itself.
+    pub fn cleanup(mut self) -> Step {
+        self.cleanup = true;
         self
     }
 
@@ -340,7 +348,7 @@ impl Runner {
                 log,
             });
         }
-        if let Some(sig) = interrupted() {
+        if let Some(sig) = interrupted().filter(|_| !step.cleanup) {
             return Ok(StepRecord {
                 name: step.name.clone(),
                 argv: step.argv(),
@@ -441,7 +449,7 @@ impl Runner {
                 return Ok(stop.unwrap_or_else(|| exit_outcome(status)));
             }
             if stop.is_none() {
-                if let Some(sig) = interrupted() {
+                if let Some(sig) = interrupted().filter(|_| !step.cleanup) {
                     stop = Some(Outcome::Interrupted { signal: sig });
                 } else if Instant::now() >= deadline {
                     stop = Some(Outcome::TimedOut {
@@ -543,6 +551,7 @@ impl Runner {
             child,
             log: log.to_owned(),
             grace: step.grace,
+            keep: false,
         })
     }
 }
@@ -554,11 +563,17 @@ pub struct Service {
     child: std::process::Child,
     pub log: Utf8PathBuf,
     grace: Duration,
+    /// Left running when dropped (an environment brought up to outlive us).
+    keep: bool,
 }
 
 impl Service {
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+    /// Dropping the handle no longer stops the service; `stop` still does.
+    pub fn keep_running(&mut self) {
+        self.keep = true;
     }
     /// `Some(outcome)` if it already exited.
     pub fn exited(&mut self) -> Option<Outcome> {
@@ -592,6 +607,9 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         if self.child.try_wait().ok().flatten().is_none() {
             self.stop();
         } else {

@@ -1,15 +1,32 @@
 //! Environments the suites run against, behind one small trait: compose (a
 //! Docker engine), local (child processes) and external (already running).
 //!
-//! `open` resolves which one from flags and config; `EnvGuard` brings it down
-//! on every exit path: explicitly through `down()` (whose error is reported),
-//! and from `Drop` as a fallback for panics and early returns.
+//! `EnvSpec::resolve` merges flags, legacy variables, xtask.toml and the
+//! calling suite's defaults; `open` builds the environment it asks for;
+//! `EnvGuard` brings it down on every exit path: explicitly through
+//! `finish()` (whose error is reported), and from `Drop` as a fallback for
+//! panics, early returns and interrupts (wait loops turn a signal into an
+//! error, the error unwinds to the guard).
+//!
+//! An environment left running on purpose (`env up`, or keep-env) is
+//! recorded in `<reports>/env/state.json`, so a later `env status|down`
+//! finds it (see `state.rs`).
 
+mod compose;
+mod external;
+mod local;
+pub mod state;
+
+use std::time::Instant;
+
+use anyhow::{bail, Context};
 use camino::Utf8PathBuf;
 
 use crate::{
-    config::EnvKind,
+    config::{Config, EnvKind},
     context::Ctx,
+    flags::EnvOpts,
+    runner::Step,
     units::{Duration, HttpUrl},
 };
 
@@ -25,6 +42,104 @@ pub struct EnvSpec {
     /// Any 2xx here means ready (through the load balancer).
     pub health_url: HttpUrl,
     pub ready_timeout: Duration,
+}
+
+/// What the calling suite falls back to when neither a flag nor a legacy
+/// variable decides (its own section of xtask.toml).
+#[derive(Clone, Debug, Default)]
+pub struct EnvDefaults {
+    /// None: `[environment].default`.
+    pub kind: Option<EnvKind>,
+    /// None: 1.
+    pub replicas: Option<u32>,
+    /// None: a unique name per run.
+    pub compose_project: Option<String>,
+    pub keep_env: bool,
+}
+
+impl EnvDefaults {
+    /// `integration`: `[integration]` (legacy project `tcsit`).
+    pub fn integration(c: &Config) -> EnvDefaults {
+        EnvDefaults {
+            kind: c.integration.environment,
+            replicas: Some(c.integration.replicas),
+            compose_project: Some(c.integration.compose_project.clone()),
+            keep_env: c.integration.keep_env,
+        }
+    }
+    /// `k6 distributed`: `[k6.distributed]` (legacy project `tcsdist`).
+    pub fn k6_distributed(c: &Config) -> EnvDefaults {
+        EnvDefaults {
+            kind: c.k6.distributed.environment,
+            replicas: Some(c.k6.distributed.replicas),
+            compose_project: Some(c.k6.distributed.compose_project.clone()),
+            keep_env: c.k6.distributed.keep_env,
+        }
+    }
+    /// `gate`: `[gate]` (project `tcsgate`).
+    pub fn gate(c: &Config) -> EnvDefaults {
+        EnvDefaults {
+            kind: c.gate.environment,
+            replicas: None,
+            compose_project: Some(c.gate.compose_project.clone()),
+            keep_env: false,
+        }
+    }
+}
+
+impl EnvSpec {
+    pub fn resolve(ctx: &Ctx, o: &EnvOpts, d: &EnvDefaults) -> anyhow::Result<EnvSpec> {
+        let env = &ctx.config.environment;
+        let replicas = o.replicas.or(d.replicas).unwrap_or(1);
+        if !(1..=32).contains(&replicas) {
+            bail!("{replicas} app replicas: choose 1 to 32 (--replicas, IT_APP_REPLICAS or the suite's `replicas` in xtask.toml)");
+        }
+        let compose_project = o
+            .compose_project
+            .clone()
+            .or_else(|| d.compose_project.clone())
+            .filter(|p| !p.is_empty());
+        if let Some(p) = &compose_project {
+            check_project_name(p)?;
+        }
+        let compose_file = ctx.path(o.compose_file.as_deref().unwrap_or(&env.compose.file));
+        // Legacy: IT_HEALTH_ATTEMPTS polls, IT_HEALTH_SLEEP_SEC apart (60 x 2 s).
+        let ready_timeout = match (o.ready_timeout, o.health_attempts, o.health_sleep) {
+            (Some(t), _, _) => t,
+            (None, None, None) => env.ready_timeout,
+            (None, attempts, sleep) => {
+                let sleep = sleep.unwrap_or(Duration::secs(2)).std();
+                Duration(sleep * attempts.unwrap_or(60).max(1))
+            }
+        };
+        Ok(EnvSpec {
+            kind: o.kind.or(d.kind).unwrap_or(env.default),
+            replicas,
+            compose_project,
+            compose_file,
+            keep_env: o.keep_env.unwrap_or(d.keep_env),
+            health_url: o
+                .health_url
+                .clone()
+                .unwrap_or_else(|| env.health_url.clone()),
+            ready_timeout,
+        })
+    }
+}
+
+/// Compose lower-cases and strips what it dislikes; we refuse instead, so the
+/// name in reports is the name of the containers.
+fn check_project_name(p: &str) -> anyhow::Result<()> {
+    let ok = p
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && p.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !ok {
+        bail!("compose project `{p}`: use lower-case letters, digits, `-` and `_`, starting with a letter or digit (e.g. tcsit)");
+    }
+    Ok(())
 }
 
 /// Where the suites find the running environment.
@@ -52,16 +167,541 @@ pub trait Environment {
     fn logs(&self, service: &str, tail: u32) -> anyhow::Result<String>;
     /// Change the number of app replicas (and the balancer's view of them).
     fn scale(&mut self, replicas: u32) -> anyhow::Result<()>;
-    /// Stop and remove everything this environment started.
+    /// Stop and remove everything this environment started. A second call
+    /// does nothing.
     fn down(&mut self) -> anyhow::Result<()>;
     /// Name/value pairs for reports (provider, project, file, replicas...).
     fn describe(&self) -> Vec<(String, String)>;
 }
 
 /// Builds the environment the spec asks for. Nothing is started yet.
-pub fn open(_ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<Box<dyn Environment>> {
-    anyhow::bail!(
-        "the {} environment is not built yet (see the open issues)",
-        spec.kind.as_str()
-    )
+pub fn open(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<Box<dyn Environment>> {
+    Ok(match spec.kind {
+        EnvKind::Compose => Box::new(compose::Compose::open(ctx, spec)?),
+        EnvKind::Local => Box::new(local::Local::open(ctx, spec)?),
+        EnvKind::External => Box::new(external::External::open(ctx, spec)?),
+    })
+}
+
+/// Reopens an environment recorded by an earlier process (`env up`), to
+/// scale it, probe it or bring it down.
+pub fn reattach(ctx: &Ctx, st: &state::State) -> anyhow::Result<Box<dyn Environment>> {
+    Ok(match &st.env {
+        state::Recorded::Local(l) => Box::new(local::Local::reattach(ctx, st, l)?),
+        state::Recorded::Compose(c) => Box::new(compose::Compose::reattach(ctx, st, c)?),
+    })
+}
+
+/// An environment something else started (a keep-env run of a named
+/// compose project), opened only to bring it down.
+pub fn adopt(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<Box<dyn Environment>> {
+    Ok(match spec.kind {
+        EnvKind::Compose => Box::new(compose::Compose::open(ctx, spec)?.adopted()),
+        _ => open(ctx, spec)?,
+    })
+}
+
+/// Owns an environment and brings it down on every exit path unless
+/// keep-env: `finish()` explicitly (its error is returned), `Drop` as the
+/// fallback (its error is printed).
+pub struct EnvGuard {
+    env: Option<Box<dyn Environment>>,
+    keep: bool,
+}
+
+impl EnvGuard {
+    pub fn new(env: Box<dyn Environment>, keep_env: bool) -> EnvGuard {
+        EnvGuard {
+            env: Some(env),
+            keep: keep_env,
+        }
+    }
+
+    /// open + up + ready; anything started is torn down again when a step
+    /// fails (unless keep-env).
+    pub fn start(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<EnvGuard> {
+        let mut guard = EnvGuard::new(open(ctx, spec)?, spec.keep_env);
+        guard.up()?;
+        guard.ready()?;
+        Ok(guard)
+    }
+
+    /// Brings the environment down (unless keep-env) and says whether that worked.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        let mut env = self.env.take().expect("the guard owns its environment");
+        if self.keep {
+            return Ok(());
+        }
+        env.down()
+    }
+
+    /// Leaves it running (`env up`): no teardown, now or at exit.
+    pub fn release(mut self) -> Box<dyn Environment> {
+        self.env.take().expect("the guard owns its environment")
+    }
+}
+
+impl std::ops::Deref for EnvGuard {
+    type Target = dyn Environment;
+    fn deref(&self) -> &Self::Target {
+        self.env.as_deref().expect("the guard owns its environment")
+    }
+}
+
+impl std::ops::DerefMut for EnvGuard {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.env
+            .as_deref_mut()
+            .expect("the guard owns its environment")
+    }
+}
+
+impl Drop for EnvGuard {
+    fn drop(&mut self) {
+        if let Some(mut env) = self.env.take() {
+            if !self.keep {
+                if let Err(e) = env.down() {
+                    eprintln!(
+                        "error: {}",
+                        crate::redact::text(&format!(
+                            "cannot tear the {} environment down: {e:#}",
+                            env.kind().as_str()
+                        ))
+                    );
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shared by the implementations.
+// ---------------------------------------------------------------------------
+
+/// The folder for the environment's own files (service logs, nginx config):
+/// the suite's run folder when a suite runs (its log lives there), else a
+/// fresh `<reports>/env/<stamp>/` (also when a legacy `*_LOG_FILE` put the
+/// log outside the reports folder).
+pub fn run_dir(ctx: &Ctx) -> Utf8PathBuf {
+    if let Some(dir) = ctx
+        .runner
+        .log_path()
+        .and_then(|p| p.parent().map(Utf8PathBuf::from))
+        .filter(|d| d.starts_with(&ctx.layout.reports_dir))
+    {
+        return dir;
+    }
+    let base = ctx.layout.reports_dir.join("env");
+    let stamp = crate::report::stamp(std::time::SystemTime::now());
+    let mut dir = base.join(&stamp);
+    let mut n = 1;
+    while dir.exists() {
+        dir = base.join(format!("{stamp}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// The Gradle run that builds what the environment starts (`-q <tasks>` in
+/// the service folder, the wrapper first), or None when there is nothing to build.
+fn build_step(ctx: &Ctx, tasks: &[String]) -> Option<Step> {
+    if tasks.is_empty() {
+        return None;
+    }
+    let (program, _wrapper) = crate::tools::gradle_program(ctx);
+    let g = &ctx.config.gradle;
+    let mut step = Step::new(format!("build ({})", tasks.join(" ")), program)
+        .cwd(ctx.service_dir())
+        .deadline(g.timeout.std())
+        // Interrupted builds stop fast: teardown must fit in a few seconds.
+        .grace(std::time::Duration::from_secs(1))
+        .hint("install Gradle (apt-get install gradle) or add ./gradlew to the service");
+    if g.offline {
+        step = step.arg("--offline");
+    }
+    if !g.daemon {
+        step = step.arg("--no-daemon");
+    }
+    Some(step.arg("-q").args(tasks.iter().cloned()))
+}
+
+/// Polls `url` until it answers 2xx (each try bounded by 3 s, as the legacy
+/// script's curl was), at most `interval` apart, until `deadline`.
+/// `fatal` is asked between tries: an error from it ends the wait at once
+/// (a service that died will not become ready).
+fn wait_http_ok(
+    what: &str,
+    url: &HttpUrl,
+    deadline: std::time::Duration,
+    interval: std::time::Duration,
+    verbosity: crate::runner::Verbosity,
+    mut fatal: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let until = Instant::now() + deadline;
+    crate::probe::wait_until(what, deadline, interval, verbosity, || {
+        if let Err(e) = fatal() {
+            return Ok(Err(e));
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        let timeout = left.clamp(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(3),
+        );
+        let r = crate::probe::http_get(url, timeout)?;
+        if r.is_success() {
+            Ok(Ok(()))
+        } else {
+            bail!("{url} answered HTTP {}", r.status)
+        }
+    })?
+}
+
+/// Waits until every replica has answered through the balancer (its
+/// `X-Instance` seen), so a fresh or rescaled environment spreads load at
+/// once. Skipped, with a line in the log, when the answers carry no
+/// `X-Instance` or ids other than `ids` (the service does not tell).
+fn wait_instances(
+    runner: &crate::runner::Runner,
+    url: &HttpUrl,
+    ids: &[String],
+    until: Instant,
+    interval: std::time::Duration,
+    verbosity: crate::runner::Verbosity,
+) -> anyhow::Result<()> {
+    if ids.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut unknown = None;
+    let left = until.saturating_duration_since(Instant::now());
+    let what = format!("all {} replicas behind {}", ids.len(), url.origin());
+    crate::probe::wait_until(&what, left, interval, verbosity, || {
+        let r = crate::probe::http_get(url, std::time::Duration::from_secs(3))?;
+        match r.header("x-instance") {
+            Some(id) if ids.iter().any(|i| i == id) => {
+                seen.insert(id.to_string());
+            }
+            other => {
+                unknown = Some(other.map(String::from));
+                return Ok(());
+            }
+        }
+        if seen.len() == ids.len() {
+            return Ok(());
+        }
+        let missing: Vec<&str> = ids
+            .iter()
+            .filter(|i| !seen.contains(*i))
+            .map(String::as_str)
+            .collect();
+        bail!("not answered yet: {}", missing.join(", "))
+    })?;
+    match unknown {
+        Some(None) => runner.say("note: no X-Instance header in the answers; cannot check that every replica is reachable"),
+        Some(Some(id)) => runner.say(&format!("note: X-Instance `{id}` is none of {}; cannot check that every replica is reachable", ids.join(", "))),
+        None => runner.say(&format!("all {} replicas answer through the load balancer", ids.len())),
+    }
+    Ok(())
+}
+
+/// The origin of a URL (`http://host:port`), as an `HttpUrl`.
+fn origin(url: &HttpUrl) -> HttpUrl {
+    url.origin()
+        .parse()
+        .expect("the origin of a valid URL is a valid URL")
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
+/// The last `n` lines of a file, read from its end (service logs can be
+/// large after a load test). Invalid UTF-8 is replaced, not an error.
+fn tail_file(path: &camino::Utf8Path, n: u32) -> anyhow::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot read log {path}"))?;
+    let len = f.metadata()?.len();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut pos = len;
+    const CHUNK: u64 = 64 * 1024;
+    // n lines need n+1 newlines before them (the file usually ends with one).
+    while pos > 0 && buf.iter().filter(|&&b| b == b'\n').count() <= n as usize {
+        let start = pos.saturating_sub(CHUNK);
+        let mut chunk = vec![0u8; (pos - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut chunk)
+            .with_context(|| format!("cannot read log {path}"))?;
+        chunk.extend_from_slice(&buf);
+        buf = chunk;
+        pos = start;
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    let skip = lines.len().saturating_sub(n as usize);
+    let mut out = lines[skip..].join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camino::Utf8Path;
+
+    #[test]
+    fn project_names_compose_would_change_are_refused() {
+        for ok in ["tcsit", "xtenv-1", "a_b", "9x"] {
+            check_project_name(ok).unwrap();
+        }
+        for bad in ["TCS", "", "-x", "a b", "a.b"] {
+            let e = check_project_name(bad).unwrap_err().to_string();
+            assert!(e.contains("lower-case"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn tail_reads_the_last_lines_across_chunks() {
+        let d = tempdir("tail");
+        let p = d.join("x.log");
+        let body: String = (1..=20_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&p, &body).unwrap();
+        assert_eq!(tail_file(&p, 2).unwrap(), "line 19999\nline 20000\n");
+        assert_eq!(tail_file(&p, 30_000).unwrap().lines().count(), 20_000);
+        std::fs::write(&p, b"a\n\xff\xfeb\nc").unwrap();
+        assert_eq!(tail_file(&p, 2).unwrap(), "\u{fffd}\u{fffd}b\nc\n");
+        std::fs::write(&p, b"").unwrap();
+        assert_eq!(tail_file(&p, 5).unwrap(), "");
+    }
+
+    /// A context on a temporary config (reports beside it).
+    pub(super) fn ctx(dir: &Utf8Path, config: &str) -> Ctx {
+        let path = dir.join("xtask.toml");
+        std::fs::write(&path, config).unwrap();
+        let reports = dir.join("reports");
+        let flags = <crate::flags::Xtask as clap::Parser>::try_parse_from([
+            "cargo xtask",
+            "-q",
+            "--config",
+            path.as_str(),
+            "--reports-dir",
+            reports.as_str(),
+            "env",
+            "status",
+        ])
+        .unwrap();
+        Ctx::new(&flags).unwrap()
+    }
+
+    const CONFIG: &str = r#"
+[environment]
+default = "local"
+health_url = "http://127.0.0.1:21301/api/concerts"
+ready_timeout = "45s"
+[environment.compose]
+file = "demo/docker-compose.yml"
+"#;
+
+    #[test]
+    fn flags_win_over_the_suite_then_the_config_then_the_defaults() {
+        let d = tempdir("resolve");
+        let ctx = ctx(&d, CONFIG);
+        let none = EnvSpec::resolve(&ctx, &EnvOpts::default(), &EnvDefaults::default()).unwrap();
+        assert_eq!(none.kind, EnvKind::Local, "[environment].default");
+        assert_eq!(none.replicas, 1);
+        assert_eq!(none.compose_project, None, "unique per run");
+        assert!(!none.keep_env);
+        assert_eq!(
+            none.health_url.as_str(),
+            "http://127.0.0.1:21301/api/concerts"
+        );
+        assert_eq!(none.ready_timeout, Duration::secs(45));
+        assert_eq!(none.compose_file, ctx.root.join("demo/docker-compose.yml"));
+
+        let suite = EnvDefaults::integration(&ctx.config);
+        let it = EnvSpec::resolve(&ctx, &EnvOpts::default(), &suite).unwrap();
+        assert_eq!(
+            (it.compose_project.as_deref(), it.replicas),
+            (Some("tcsit"), 1)
+        );
+
+        let flags = EnvOpts {
+            kind: Some(EnvKind::Compose),
+            compose_project: Some("xtenvflag".into()),
+            replicas: Some(3),
+            keep_env: Some(true),
+            health_url: Some("http://127.0.0.1:21302/h".parse().unwrap()),
+            ready_timeout: Some(Duration::secs(5)),
+            health_attempts: Some(10),
+            ..Default::default()
+        };
+        let f = EnvSpec::resolve(&ctx, &flags, &suite).unwrap();
+        assert_eq!(f.kind, EnvKind::Compose);
+        assert_eq!(
+            (f.compose_project.as_deref(), f.replicas, f.keep_env),
+            (Some("xtenvflag"), 3, true)
+        );
+        assert_eq!(f.health_url.as_str(), "http://127.0.0.1:21302/h");
+        assert_eq!(
+            f.ready_timeout,
+            Duration::secs(5),
+            "--ready-timeout beats the legacy pair"
+        );
+    }
+
+    #[test]
+    fn legacy_attempts_times_sleep_is_the_readiness_deadline() {
+        let d = tempdir("resolve-legacy");
+        let ctx = ctx(&d, CONFIG);
+        let deadline = |attempts, sleep: Option<&str>| {
+            let o = EnvOpts {
+                health_attempts: attempts,
+                health_sleep: sleep.map(|s| s.parse().unwrap()),
+                ..Default::default()
+            };
+            EnvSpec::resolve(&ctx, &o, &EnvDefaults::default())
+                .unwrap()
+                .ready_timeout
+        };
+        assert_eq!(deadline(Some(30), Some("3")), Duration::secs(90));
+        assert_eq!(
+            deadline(Some(5), None),
+            Duration::secs(10),
+            "legacy sleep 2 s"
+        );
+        assert_eq!(
+            deadline(None, Some("1")),
+            Duration::secs(60),
+            "legacy 60 attempts"
+        );
+        assert_eq!(deadline(None, None), Duration::secs(45), "the config");
+    }
+
+    #[test]
+    fn bad_replicas_and_project_names_are_refused_at_resolve() {
+        let d = tempdir("resolve-bad");
+        let ctx = ctx(&d, CONFIG);
+        let zero = EnvDefaults {
+            replicas: Some(0),
+            ..Default::default()
+        };
+        let e = EnvSpec::resolve(&ctx, &EnvOpts::default(), &zero)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("0 app replicas: choose 1 to 32"), "{e}");
+        let o = EnvOpts {
+            compose_project: Some("My Project".into()),
+            ..Default::default()
+        };
+        let e = EnvSpec::resolve(&ctx, &o, &EnvDefaults::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("compose project `My Project`"), "{e}");
+    }
+
+    /// Records what the guard does with it.
+    struct Probe(std::rc::Rc<std::cell::RefCell<Vec<&'static str>>>, bool);
+    impl Environment for Probe {
+        fn kind(&self) -> EnvKind {
+            EnvKind::External
+        }
+        fn up(&mut self) -> anyhow::Result<()> {
+            self.0.borrow_mut().push("up");
+            Ok(())
+        }
+        fn ready(&mut self) -> anyhow::Result<()> {
+            self.0.borrow_mut().push("ready");
+            Ok(())
+        }
+        fn endpoints(&self) -> Endpoints {
+            Endpoints::default()
+        }
+        fn logs(&self, _: &str, _: u32) -> anyhow::Result<String> {
+            Ok(String::new())
+        }
+        fn scale(&mut self, _: u32) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn down(&mut self) -> anyhow::Result<()> {
+            self.0.borrow_mut().push("down");
+            if self.1 {
+                bail!("docker went away");
+            }
+            Ok(())
+        }
+        fn describe(&self) -> Vec<(String, String)> {
+            vec![]
+        }
+    }
+
+    fn probe(
+        fail_down: bool,
+    ) -> (
+        Box<dyn Environment>,
+        std::rc::Rc<std::cell::RefCell<Vec<&'static str>>>,
+    ) {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        (Box::new(Probe(log.clone(), fail_down)), log)
+    }
+
+    #[test]
+    fn the_guard_tears_down_on_early_exit_and_panic_but_not_with_keep_env() {
+        let (env, log) = probe(false);
+        let early = || -> anyhow::Result<()> {
+            let mut g = EnvGuard::new(env, false);
+            g.up()?;
+            bail!("a suite step failed")
+        };
+        assert!(early().is_err());
+        assert_eq!(*log.borrow(), ["up", "down"]);
+
+        let (env, log) = probe(false);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _g = EnvGuard::new(env, false);
+            panic!("a bug");
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(*log.borrow(), ["down"]);
+
+        let (env, log) = probe(false);
+        EnvGuard::new(env, true).finish().unwrap();
+        let (env, dropped) = probe(false);
+        drop(EnvGuard::new(env, true));
+        assert_eq!(
+            *log.borrow(),
+            Vec::<&str>::new(),
+            "keep-env: finish leaves it running"
+        );
+        assert_eq!(
+            *dropped.borrow(),
+            Vec::<&str>::new(),
+            "keep-env: so does Drop"
+        );
+
+        let (env, log) = probe(false);
+        EnvGuard::new(env, false).release();
+        assert_eq!(
+            *log.borrow(),
+            Vec::<&str>::new(),
+            "released: env up by hand"
+        );
+    }
+
+    #[test]
+    fn finish_tears_down_once_and_returns_the_error() {
+        let (env, log) = probe(true);
+        let e = EnvGuard::new(env, false).finish().unwrap_err();
+        assert_eq!(e.to_string(), "docker went away");
+        assert_eq!(*log.borrow(), ["down"], "no second teardown from Drop");
+    }
+
+    pub(super) fn tempdir(name: &str) -> Utf8PathBuf {
+        let d = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-env-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
 }

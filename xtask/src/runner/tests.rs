@@ -169,3 +169,22 @@ fn background_service_stops_with_its_group() {
         .collect();
     assert!(living.is_empty(), "group {pid} still has {living:?}");
 }
+
+#[test]
+fn a_service_kept_running_outlives_its_handle_until_stopped_by_group() {
+    let d = tmpdir("service-keep");
+    let r = runner(&d);
+    let step = Step::new("svc", "sh").args(["-c", "sleep 300"]);
+    let mut svc = r.spawn_service(&step, &d.join("svc.log")).unwrap();
+    let pid = svc.pid() as i32;
+    svc.keep_running();
+    drop(svc);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(alive(pid), "dropping a kept service must not stop it");
+    kill_group(pid, libc::SIGKILL);
+    let until = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(pid));
+}

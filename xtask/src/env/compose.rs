@@ -1,0 +1,887 @@
+//! The compose environment: the service's docker-compose.yml on a Docker
+//! engine, `docker compose` (v2) when it answers, else `docker-compose` (v1).
+//!
+//! - `up -d --build --scale app=N <services>`; readiness is our own polling
+//!   of the health URL (not `--wait`, which v1 lacks and which knows nothing
+//!   of the balancer).
+//! - The load balancer's host port follows the health URL (`TCS_LB_PORT`),
+//!   so tests can use their own port; the offline image stands in for the
+//!   registry images when it exists and the `TCS_*_IMAGE` variables are unset.
+//! - `down -v --remove-orphans`, then a sweep by project label, so an
+//!   interrupted `up` (containers created after compose was stopped) leaves
+//!   nothing behind either.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use camino::Utf8PathBuf;
+
+use super::{
+    state::{self, ComposeState, Recorded, State},
+    Endpoints, EnvSpec, Environment,
+};
+use crate::{
+    config::{self, EnvKind},
+    context::Ctx,
+    images,
+    runner::{ensure_success, MissingTool, Runner, Step, Verbosity},
+};
+
+/// The programs to look for; tests put stand-ins here.
+#[derive(Clone, Debug)]
+pub(super) struct Programs {
+    pub docker: String,
+    pub docker_compose: String,
+}
+
+impl Default for Programs {
+    fn default() -> Self {
+        Programs {
+            docker: "docker".into(),
+            docker_compose: "docker-compose".into(),
+        }
+    }
+}
+
+pub struct Compose {
+    runner: Runner,
+    verbosity: Verbosity,
+    dry_run: bool,
+    cfg: config::ComposeEnv,
+    spec: EnvSpec,
+    /// `["docker", "compose"]` or `["docker-compose"]`.
+    command: Vec<String>,
+    docker: String,
+    project: String,
+    /// Variables we add for compose (LB port, offline images).
+    extra_env: Vec<(String, String)>,
+    env_file: Option<Utf8PathBuf>,
+    created_env_file: bool,
+    build: Option<Step>,
+    state_path: Option<Utf8PathBuf>,
+    run_dir: Utf8PathBuf,
+    poll: Duration,
+    started_at: String,
+    /// `up` was attempted: something may exist to tear down.
+    started: bool,
+    stopped: bool,
+    found: Endpoints,
+}
+
+impl Compose {
+    pub fn open(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<Compose> {
+        Compose::open_with(ctx, spec, &Programs::default())
+    }
+
+    pub(super) fn open_with(ctx: &Ctx, spec: &EnvSpec, p: &Programs) -> anyhow::Result<Compose> {
+        let cfg = ctx.config.environment.compose.clone();
+        if !spec.compose_file.is_file() {
+            bail!(
+                "compose file {} not found: set --compose-file (IT_COMPOSE_FILE) or [environment.compose].file",
+                spec.compose_file
+            );
+        }
+        let command = detect(&ctx.runner, ctx.dry_run, p)?;
+        let project = spec.compose_project.clone().unwrap_or_else(unique_project);
+        Ok(Compose {
+            runner: ctx.runner.clone(),
+            verbosity: ctx.verbosity,
+            dry_run: ctx.dry_run,
+            command,
+            docker: p.docker.clone(),
+            project,
+            // The published port (`${TCS_LB_PORT}:8080` in the compose file)
+            // follows the health URL, which is probed through it.
+            extra_env: vec![("TCS_LB_PORT".into(), spec.health_url.port().to_string())],
+            env_file: cfg.env_file.as_deref().map(|f| ctx.path(f)),
+            created_env_file: false,
+            build: if cfg.build {
+                super::build_step(ctx, &cfg.build_tasks)
+            } else {
+                None
+            },
+            state_path: spec.keep_env.then(|| state::path(ctx)),
+            run_dir: super::run_dir(ctx),
+            poll: ctx.config.environment.poll_interval.std(),
+            started_at: crate::report::rfc3339(std::time::SystemTime::now()),
+            started: false,
+            stopped: false,
+            found: Endpoints::default(),
+            cfg,
+            spec: spec.clone(),
+        })
+    }
+
+    /// The project an earlier `env up` recorded.
+    pub fn reattach(ctx: &Ctx, st: &State, c: &ComposeState) -> anyhow::Result<Compose> {
+        let spec = EnvSpec {
+            kind: EnvKind::Compose,
+            replicas: st.replicas,
+            compose_project: Some(c.project.clone()),
+            compose_file: c.file.clone(),
+            keep_env: true,
+            health_url: st
+                .health_url
+                .parse()
+                .with_context(|| format!("bad health URL in {}", state::path(ctx)))?,
+            ready_timeout: ctx.config.environment.ready_timeout,
+        };
+        let cfg = ctx.config.environment.compose.clone();
+        Ok(Compose {
+            runner: ctx.runner.clone(),
+            verbosity: ctx.verbosity,
+            dry_run: ctx.dry_run,
+            command: c.command.clone(),
+            docker: Programs::default().docker,
+            project: c.project.clone(),
+            extra_env: c.env.clone(),
+            env_file: c
+                .created_env_file
+                .clone()
+                .or_else(|| cfg.env_file.as_deref().map(|f| ctx.path(f))),
+            created_env_file: c.created_env_file.is_some(),
+            build: None,
+            state_path: Some(state::path(ctx)),
+            run_dir: st.run_dir.clone(),
+            poll: ctx.config.environment.poll_interval.std(),
+            started_at: st.started.clone(),
+            started: true,
+            stopped: false,
+            found: Endpoints::default(),
+            cfg,
+            spec,
+        })
+    }
+
+    /// As if `up` had run: `down` then removes the project.
+    pub fn adopted(mut self) -> Compose {
+        self.started = true;
+        self
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .cfg
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        env.extend(self.extra_env.iter().cloned());
+        env
+    }
+
+    /// `<compose> -f FILE -p PROJECT <args>`, run beside the compose file.
+    fn step(&self, name: &str, args: &[String]) -> Step {
+        let file = &self.spec.compose_file;
+        let mut step = Step::new(format!("compose {name}"), &self.command[0])
+            .args(self.command[1..].iter().cloned())
+            .args(["-f", file.as_str(), "-p", &self.project])
+            .args(args.iter().cloned())
+            .envs(self.env())
+            .hint(INSTALL_HINT);
+        if let Some(dir) = file.parent().filter(|d| !d.as_str().is_empty()) {
+            step = step.cwd(dir);
+        }
+        step
+    }
+
+    fn up_args(&self, replicas: u32, recreate: bool) -> Vec<String> {
+        let mut a = vec!["up".to_string(), "-d".into()];
+        if !recreate {
+            a.push("--no-recreate".into());
+        } else if self.cfg.build {
+            a.push("--build".into());
+        }
+        a.push("--scale".into());
+        a.push(format!("{}={replicas}", self.cfg.app_service));
+        a.extend(self.cfg.services.iter().cloned());
+        a
+    }
+
+    fn docker(&self, name: &str, args: &[&str]) -> Step {
+        Step::new(name, &self.docker)
+            .args(args.iter().copied())
+            .hint(INSTALL_HINT)
+    }
+
+    /// Our variables for the offline image, unless the user chose images.
+    fn offline_images(&self) -> Vec<(String, String)> {
+        let unset: Vec<(String, String)> = images::compose_env(images::OFFLINE_IMAGE)
+            .into_iter()
+            .filter(|(k, _)| std::env::var_os(k).is_none() && !self.cfg.env.contains_key(k))
+            .collect();
+        if unset.is_empty() {
+            return vec![];
+        }
+        let argv = images::image_exists_argv(images::OFFLINE_IMAGE);
+        let check = self
+            .docker("docker image inspect", &[])
+            .args(argv[1..].iter().cloned());
+        if self.dry_run {
+            println!("[dry-run] {}", check.display());
+            return vec![];
+        }
+        if self.runner.read(&check).is_err() {
+            return vec![];
+        }
+        let keys: Vec<&str> = unset.iter().map(|(k, _)| k.as_str()).collect();
+        self.runner.say(&format!(
+            "compose: the offline image {} stands in for {} (no registry needed)",
+            images::OFFLINE_IMAGE,
+            keys.join(", ")
+        ));
+        unset
+    }
+
+    fn save_state(&self) -> anyhow::Result<()> {
+        let Some(path) = self.state_path.as_ref().filter(|_| !self.dry_run) else {
+            return Ok(());
+        };
+        State {
+            started: self.started_at.clone(),
+            health_url: self.spec.health_url.to_string(),
+            replicas: self.spec.replicas,
+            run_dir: self.run_dir.clone(),
+            env: Recorded::Compose(ComposeState {
+                command: self.command.clone(),
+                file: self.spec.compose_file.clone(),
+                project: self.project.clone(),
+                env: self.extra_env.clone(),
+                created_env_file: self.env_file.clone().filter(|_| self.created_env_file),
+            }),
+        }
+        .save(path)
+    }
+
+    /// Redis's published port and the replicas' host names (their
+    /// `X-Instance`), for the suites. Missing answers leave them unknown.
+    fn discover(&mut self) {
+        let read = |step: Step| self.runner.read(&step).unwrap_or_default();
+        self.found.redis = self.cfg.redis_service.as_ref().and_then(|svc| {
+            let out = read(self.step("port", &["port".into(), svc.clone(), "6379".into()]));
+            let (host, port) = config::parse_host_port(out.trim()).ok()?;
+            let host = match host.as_str() {
+                "0.0.0.0" | "::" | "" => "127.0.0.1".to_string(),
+                _ => host,
+            };
+            (port != 0).then_some((host, port))
+        });
+        let ids = read(self.step(
+            "ps",
+            &["ps".into(), "-q".into(), self.cfg.app_service.clone()],
+        ));
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        self.found.instances = if ids.is_empty() {
+            vec![]
+        } else {
+            let mut args = vec!["inspect", "--format", "{{.Config.Hostname}}"];
+            args.extend(ids);
+            read(self.docker("docker inspect", &args))
+                .lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+    }
+
+    /// Removes what carries the project's label and is still there (an
+    /// interrupted `up` may have created containers after compose stopped).
+    fn sweep(&self) -> anyhow::Result<()> {
+        let label = format!("label=com.docker.compose.project={}", self.project);
+        for (what, list, rm) in [
+            (
+                "containers",
+                vec!["ps", "-aq", "--filter"],
+                vec!["rm", "-f", "-v"],
+            ),
+            (
+                "networks",
+                vec!["network", "ls", "-q", "--filter"],
+                vec!["network", "rm"],
+            ),
+            (
+                "volumes",
+                vec!["volume", "ls", "-q", "--filter"],
+                vec!["volume", "rm", "-f"],
+            ),
+        ] {
+            let mut args = list.clone();
+            args.push(&label);
+            let out = self
+                .runner
+                .read(&self.docker(&format!("docker {} ls", what), &args))
+                .with_context(|| format!("cannot list the project's {what}"))?;
+            let ids: Vec<&str> = out.split_whitespace().collect();
+            if ids.is_empty() {
+                continue;
+            }
+            self.runner.say(&format!(
+                "compose: removing {} leftover {what} of {}",
+                ids.len(),
+                self.project
+            ));
+            let mut args = rm.clone();
+            args.extend(ids);
+            let step = self
+                .docker(&format!("docker remove {what}"), &args)
+                .cleanup()
+                .deadline(Duration::from_secs(20));
+            ensure_success(&self.runner.run(&step)?)?;
+        }
+        Ok(())
+    }
+
+    /// The compose file's `env_file` must exist (compose refuses to read the
+    /// file otherwise, even for `down`); the legacy script created it empty.
+    fn ensure_env_file(&mut self) -> anyhow::Result<()> {
+        let Some(f) = &self.env_file else {
+            return Ok(());
+        };
+        if f.exists() {
+            return Ok(());
+        }
+        if self.dry_run {
+            println!("[dry-run] create an empty {f} (removed again at teardown)");
+            return Ok(());
+        }
+        std::fs::write(f, b"")
+            .with_context(|| format!("cannot create the empty env file {f} compose needs"))?;
+        self.created_env_file = true;
+        self.runner.say(&format!(
+            "compose: created an empty {f} (removed again at teardown)"
+        ));
+        Ok(())
+    }
+
+    fn remove_created_env_file(&mut self) -> anyhow::Result<()> {
+        if let (true, Some(f)) = (self.created_env_file, &self.env_file) {
+            match std::fs::remove_file(f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e)
+                        .with_context(|| format!("cannot remove {f} (created empty for compose)"));
+                }
+                _ => self.created_env_file = false,
+            }
+        }
+        Ok(())
+    }
+
+    fn display_command(&self) -> String {
+        let c = self.command.join(" ");
+        if self.command.len() == 1 {
+            format!("{c} (v1)")
+        } else {
+            c
+        }
+    }
+}
+
+const INSTALL_HINT: &str = "install Docker Engine and the Compose plugin (apt-get install docker-compose-plugin), or docker-compose v1 (apt-get install docker-compose)";
+
+impl Environment for Compose {
+    fn kind(&self) -> EnvKind {
+        EnvKind::Compose
+    }
+
+    fn up(&mut self) -> anyhow::Result<()> {
+        self.ensure_env_file()?;
+        if let Some(step) = &self.build {
+            let rec = self.runner.run(step)?;
+            crate::runner::check_interrupt()?;
+            ensure_success(&rec).context(
+                "cannot build what the compose file copies into the app image; see the log above",
+            )?;
+        }
+        let images = self.offline_images();
+        self.extra_env
+            .retain(|(k, _)| !images.iter().any(|(i, _)| i == k));
+        self.extra_env.extend(images);
+        self.started = true;
+        self.save_state()?;
+        let up = self
+            .step("up", &self.up_args(self.spec.replicas, true))
+            .deadline(Duration::from_secs(20 * 60))
+            // Interrupted: stop compose quickly, teardown follows.
+            .grace(Duration::from_secs(1));
+        let rec = self.runner.run(&up)?;
+        crate::runner::check_interrupt()?;
+        ensure_success(&rec).with_context(|| {
+            format!(
+                "cannot start compose project {} ({}); see the log above",
+                self.project, self.spec.compose_file
+            )
+        })
+    }
+
+    fn ready(&mut self) -> anyhow::Result<()> {
+        let url = self.spec.health_url.clone();
+        let deadline = self.spec.ready_timeout.std();
+        if self.dry_run {
+            println!(
+                "[dry-run] wait up to {}s for {url} to answer 2xx",
+                deadline.as_secs()
+            );
+            return Ok(());
+        }
+        let until = Instant::now() + deadline;
+        let what = format!("{url} (compose project {})", self.project);
+        if let Err(e) =
+            super::wait_http_ok(&what, &url, deadline, self.poll, self.verbosity, || Ok(()))
+        {
+            if crate::runner::interrupted().is_some() {
+                return Err(e);
+            }
+            // The containers' own words go to the log, for the report.
+            for svc in [&self.cfg.app_service, &self.cfg.lb_service] {
+                let args = ["logs", "--no-color", "--tail", "50", svc.as_str()].map(String::from);
+                let _ = self
+                    .runner
+                    .run(&self.step("logs", &args).deadline(Duration::from_secs(30)));
+            }
+            return Err(e).context("the compose environment is not ready; its app and load-balancer logs are in the log");
+        }
+        self.discover();
+        let ids = self.found.instances.clone();
+        super::wait_instances(&self.runner, &url, &ids, until, self.poll, self.verbosity)
+    }
+
+    fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            api: Some(super::origin(&self.spec.health_url)),
+            redis: self.found.redis.clone(),
+            instances: self.found.instances.clone(),
+            network: Some(self.cfg.network.replace("{project}", &self.project)),
+            internal_api: format!("http://{}:{}", self.cfg.lb_service, self.cfg.lb_port)
+                .parse()
+                .ok(),
+        }
+    }
+
+    fn logs(&self, service: &str, tail: u32) -> anyhow::Result<String> {
+        let args = [
+            "logs".to_string(),
+            "--no-color".into(),
+            "--tail".into(),
+            tail.to_string(),
+            service.into(),
+        ];
+        self.runner
+            .read(&self.step("logs", &args))
+            .with_context(|| {
+                format!(
+                    "cannot read the logs of `{service}` in compose project {}",
+                    self.project
+                )
+            })
+    }
+
+    fn scale(&mut self, replicas: u32) -> anyhow::Result<()> {
+        if !(1..=32).contains(&replicas) {
+            bail!("cannot scale to {replicas} replicas: choose 1 to 32");
+        }
+        let up = self
+            .step("scale", &self.up_args(replicas, false))
+            .deadline(Duration::from_secs(10 * 60))
+            .grace(Duration::from_secs(1));
+        ensure_success(&self.runner.run(&up)?).with_context(|| {
+            format!(
+                "cannot scale compose project {} to {replicas} replicas",
+                self.project
+            )
+        })?;
+        self.spec.replicas = replicas;
+        self.save_state()?;
+        // nginx resolved the replicas when it started: a restart sees the new set.
+        let restart = self
+            .step("restart", &["restart".into(), self.cfg.lb_service.clone()])
+            .deadline(Duration::from_secs(120));
+        ensure_success(&self.runner.run(&restart)?).with_context(|| {
+            format!(
+                "cannot restart the load balancer `{}` after scaling",
+                self.cfg.lb_service
+            )
+        })?;
+        self.ready()
+    }
+
+    fn down(&mut self) -> anyhow::Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        if self.dry_run {
+            let step = self.step(
+                "down",
+                &["down", "-v", "--remove-orphans"].map(String::from),
+            );
+            println!("[dry-run] {}", step.display());
+            return Ok(());
+        }
+        let mut result = Ok(());
+        if self.started {
+            self.ensure_env_file()?;
+            // After a signal, teardown must finish within seconds: containers
+            // get 1 s to stop instead of compose's 10.
+            let interrupted = crate::runner::interrupted().is_some();
+            let mut args = vec!["down".to_string(), "-v".into(), "--remove-orphans".into()];
+            let mut deadline = self.cfg.down_timeout.std();
+            if interrupted {
+                args.extend(["--timeout".into(), "1".into()]);
+                deadline = deadline.min(Duration::from_secs(5));
+            }
+            let step = self
+                .step("down", &args)
+                .cleanup()
+                .deadline(deadline)
+                .grace(Duration::from_millis(500));
+            result = self
+                .runner
+                .run(&step)
+                .and_then(|r| ensure_success(&r))
+                .with_context(|| format!("compose down failed for project {}", self.project));
+            let swept = self.sweep();
+            if result.is_ok() {
+                result = swept;
+            }
+        }
+        let removed = self.remove_created_env_file();
+        if let Some(p) = &self.state_path {
+            State::remove(p)?;
+        }
+        result.and(removed)
+    }
+
+    fn describe(&self) -> Vec<(String, String)> {
+        vec![
+            ("Provider".to_string(), "compose".to_string()),
+            ("Compose project".into(), self.project.clone()),
+            (
+                "Compose file".into(),
+                self.runner.relative(&self.spec.compose_file).to_string(),
+            ),
+            ("Replicas".into(), self.spec.replicas.to_string()),
+            ("Health URL".into(), self.spec.health_url.to_string()),
+            ("Keep env".into(), self.spec.keep_env.to_string()),
+            ("Compose command".into(), self.display_command()),
+        ]
+    }
+}
+
+/// `docker compose` (v2) when it answers, else `docker-compose` (v1), else a
+/// `MissingTool` (exit 127). A dry run asks nothing: it looks for the v2
+/// plugin where Docker keeps it.
+pub(super) fn detect(runner: &Runner, dry_run: bool, p: &Programs) -> anyhow::Result<Vec<String>> {
+    let v2 = vec![p.docker.clone(), "compose".into()];
+    let v1_found = crate::runner::resolve_program(&p.docker_compose, None, "").is_ok();
+    if dry_run {
+        return Ok(if v2_plugin_on_disk() || !v1_found {
+            v2
+        } else {
+            vec![p.docker_compose.clone()]
+        });
+    }
+    let version = Step::new("docker compose version", &p.docker).args(["compose", "version"]);
+    if runner.read(&version).is_ok() {
+        return Ok(v2);
+    }
+    if v1_found {
+        return Ok(vec![p.docker_compose.clone()]);
+    }
+    Err(MissingTool {
+        tool: "docker compose".into(),
+        hint: format!(
+            "neither `{} compose` (v2) nor `{}` (v1) answers: {INSTALL_HINT}",
+            p.docker, p.docker_compose
+        ),
+    }
+    .into())
+}
+
+fn v2_plugin_on_disk() -> bool {
+    let mut dirs: Vec<Utf8PathBuf> = vec![];
+    if let Ok(c) = std::env::var("DOCKER_CONFIG") {
+        dirs.push(Utf8PathBuf::from(c).join("cli-plugins"));
+    } else if let Ok(h) = std::env::var("HOME") {
+        dirs.push(Utf8PathBuf::from(h).join(".docker/cli-plugins"));
+    }
+    for d in [
+        "/usr/local/lib/docker/cli-plugins",
+        "/usr/local/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        "/usr/libexec/docker/cli-plugins",
+    ] {
+        dirs.push(d.into());
+    }
+    dirs.iter().any(|d| d.join("docker-compose").is_file())
+}
+
+/// `xt` and 8 hex digits: distinct per run, a valid project name.
+fn unique_project() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64 ^ d.as_secs())
+        .unwrap_or(0);
+    let mixed = (nanos ^ ((std::process::id() as u64) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("xt{:08x}", (mixed >> 32) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::runner::Verbosity;
+
+    /// A stand-in `docker` that records each call (one argv per line, tab
+    /// separated) and the variables compose would read.
+    fn fake_docker(dir: &camino::Utf8Path, compose_v2: bool, offline_image: bool) -> String {
+        let path = dir.join("docker");
+        let script = format!(
+            r#"#!/bin/sh
+{{ printf '%s\t' "$@"; printf '\n'; }} >> {dir}/calls
+echo "TCS_LB_PORT=$TCS_LB_PORT TCS_REDIS_IMAGE=$TCS_REDIS_IMAGE" >> {dir}/env
+case "$1 $2" in
+  "compose version") [ {v2} = 1 ] && echo "Docker Compose version v2.99.0" && exit 0; echo "unknown command" >&2; exit 1;;
+  "image inspect") [ {img} = 1 ] && echo sha256:abc && exit 0; exit 1;;
+esac
+case "$*" in
+  *" logs "*) echo "app_1  | QUEUE_MONITOR join"; echo "app_1  | demo started";;
+esac
+exit 0
+"#,
+            v2 = compose_v2 as u8,
+            img = offline_image as u8
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string()
+    }
+
+    fn fake_v1(dir: &camino::Utf8Path) -> String {
+        let path = dir.join("docker-compose");
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\n{{ printf '%s\\t' \"$@\"; printf '\\n'; }} >> {dir}/calls\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string()
+    }
+
+    fn calls(dir: &camino::Utf8Path) -> Vec<Vec<String>> {
+        std::fs::read_to_string(dir.join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                l.trim_end_matches('\t')
+                    .split('\t')
+                    .map(String::from)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn runner(dir: &camino::Utf8Path) -> Runner {
+        Runner::new(dir.to_owned(), false, Verbosity::Quiet)
+    }
+
+    #[test]
+    fn compose_v2_is_chosen_when_docker_compose_answers() {
+        let d = super::super::tests::tempdir("detect-v2");
+        let p = Programs {
+            docker: fake_docker(&d, true, false),
+            docker_compose: fake_v1(&d),
+        };
+        assert_eq!(
+            detect(&runner(&d), false, &p).unwrap(),
+            [p.docker.clone(), "compose".into()]
+        );
+        assert_eq!(calls(&d), [["compose", "version"]]);
+    }
+
+    #[test]
+    fn docker_compose_v1_is_the_fallback() {
+        let d = super::super::tests::tempdir("detect-v1");
+        let p = Programs {
+            docker: fake_docker(&d, false, false),
+            docker_compose: fake_v1(&d),
+        };
+        assert_eq!(
+            detect(&runner(&d), false, &p).unwrap(),
+            vec![p.docker_compose]
+        );
+    }
+
+    #[test]
+    fn no_compose_at_all_is_a_missing_tool_saying_how_to_install() {
+        let d = super::super::tests::tempdir("detect-none");
+        let p = Programs {
+            docker: fake_docker(&d, false, false),
+            docker_compose: d.join("no-such-docker-compose").to_string(),
+        };
+        let e = detect(&runner(&d), false, &p).unwrap_err();
+        let m = e
+            .downcast_ref::<MissingTool>()
+            .expect("a MissingTool error (exit 127)");
+        assert_eq!(m.tool, "docker compose");
+        assert!(
+            e.to_string().contains("apt-get install docker-compose"),
+            "{e}"
+        );
+    }
+
+    fn ctx(dir: &camino::Utf8Path, health_port: u16) -> Ctx {
+        let compose_file = dir.join("docker-compose.yml");
+        std::fs::write(&compose_file, "services: {}\n").unwrap();
+        super::super::tests::ctx(
+            dir,
+            &format!(
+                r#"
+[environment]
+health_url = "http://127.0.0.1:{health_port}/api/concerts"
+[environment.compose]
+file = "{compose_file}"
+services = ["redis", "app", "nginx-lb"]
+env_file = "{dir}/.env.local"
+redis_service = "redis"
+"#
+            ),
+        )
+    }
+
+    fn spec(ctx: &Ctx) -> EnvSpec {
+        let opts = crate::flags::EnvOpts {
+            compose_project: Some("xtenvunit".into()),
+            replicas: Some(2),
+            ..Default::default()
+        };
+        let mut spec = EnvSpec::resolve(ctx, &opts, &Default::default()).unwrap();
+        spec.kind = EnvKind::Compose;
+        spec
+    }
+
+    #[test]
+    fn up_logs_and_down_run_exactly_these_commands() {
+        let d = super::super::tests::tempdir("compose-argv");
+        let ctx = ctx(&d, 21099);
+        let p = Programs {
+            docker: fake_docker(&d, true, true),
+            docker_compose: fake_v1(&d),
+        };
+        let mut env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
+        let file = d.join("docker-compose.yml");
+        let base = [
+            p.docker.as_str(),
+            "compose",
+            "-f",
+            file.as_str(),
+            "-p",
+            "xtenvunit",
+        ];
+        let with = |rest: &[&str]| -> Vec<String> {
+            base[1..]
+                .iter()
+                .chain(rest)
+                .map(|s| s.to_string())
+                .collect()
+        };
+
+        env.up().unwrap();
+        assert!(
+            d.join(".env.local").is_file(),
+            "the env file compose needs is created"
+        );
+        let c = calls(&d);
+        assert_eq!(c[0], ["compose", "version"]);
+        assert_eq!(c[1][..2], ["image", "inspect"]);
+        assert_eq!(
+            c[2],
+            with(&["up", "-d", "--build", "--scale", "app=2", "redis", "app", "nginx-lb"])
+        );
+        // The balancer's host port follows the health URL; the offline image is used.
+        let env_seen = std::fs::read_to_string(d.join("env")).unwrap();
+        assert!(
+            env_seen.lines().last().unwrap()
+                == format!(
+                    "TCS_LB_PORT=21099 TCS_REDIS_IMAGE={}",
+                    images::OFFLINE_IMAGE
+                ),
+            "{env_seen}"
+        );
+
+        let logs = env.logs("app", 7).unwrap();
+        assert!(logs.contains("QUEUE_MONITOR join"), "{logs}");
+        assert_eq!(
+            calls(&d)[3],
+            with(&["logs", "--no-color", "--tail", "7", "app"])
+        );
+
+        env.down().unwrap();
+        let c = calls(&d);
+        assert_eq!(c[4], with(&["down", "-v", "--remove-orphans"]));
+        let label = "label=com.docker.compose.project=xtenvunit";
+        assert_eq!(c[5], ["ps", "-aq", "--filter", label]);
+        assert_eq!(c[6], ["network", "ls", "-q", "--filter", label]);
+        assert_eq!(c[7], ["volume", "ls", "-q", "--filter", label]);
+        assert_eq!(c.len(), 8);
+        assert!(
+            !d.join(".env.local").exists(),
+            "the env file we created is gone again"
+        );
+        env.down().unwrap();
+        assert_eq!(calls(&d).len(), 8, "a second down does nothing");
+    }
+
+    #[test]
+    fn scale_adds_replicas_without_recreating_then_restarts_the_balancer() {
+        let d = super::super::tests::tempdir("compose-scale");
+        let ctx = ctx(&d, 21098);
+        let p = Programs {
+            docker: fake_docker(&d, true, false),
+            docker_compose: fake_v1(&d),
+        };
+        let env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
+        assert_eq!(
+            env.up_args(3, false),
+            [
+                "up",
+                "-d",
+                "--no-recreate",
+                "--scale",
+                "app=3",
+                "redis",
+                "app",
+                "nginx-lb"
+            ]
+        );
+        let e = env.endpoints();
+        assert_eq!(e.network.as_deref(), Some("xtenvunit_ticket-network"));
+        assert_eq!(e.internal_api.unwrap().as_str(), "http://nginx-lb:8080");
+        assert_eq!(e.api.unwrap().as_str(), "http://127.0.0.1:21098");
+    }
+
+    #[test]
+    fn an_existing_env_file_is_left_alone() {
+        let d = super::super::tests::tempdir("compose-envfile");
+        let ctx = ctx(&d, 21097);
+        std::fs::write(d.join(".env.local"), "A=1\n").unwrap();
+        let p = Programs {
+            docker: fake_docker(&d, true, false),
+            docker_compose: fake_v1(&d),
+        };
+        let mut env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
+        env.up().unwrap();
+        env.down().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join(".env.local")).unwrap(),
+            "A=1\n"
+        );
+    }
+
+    #[test]
+    fn unique_projects_are_valid_names() {
+        let p = unique_project();
+        assert!(p.starts_with("xt") && p.len() == 10, "{p}");
+        super::super::check_project_name(&p).unwrap();
+    }
+}

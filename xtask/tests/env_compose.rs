@@ -1,0 +1,253 @@
+//! `cargo xtask env up|status|down` on the compose environment, for real:
+//! the Docker engine, compose, the demo's docker-compose.yml on the offline
+//! image (no registry), replicas behind nginx, teardown by project label.
+
+mod envsupport;
+
+use std::process::Command;
+
+use envsupport::{http, joins_reach_replicas, ok, serial, Xtask};
+
+fn config(lb: u16) -> String {
+    format!(
+        r#"
+[project]
+service_dir = "demo"
+[gradle]
+offline = true
+[environment]
+default = "compose"
+health_url = "http://127.0.0.1:{lb}/api/concerts"
+ready_timeout = "120s"
+[environment.compose]
+file = "demo/docker-compose.yml"
+services = ["redis", "app", "nginx-lb"]
+app_service = "app"
+lb_service = "nginx-lb"
+lb_port = 8080
+network = "{{project}}_ticket-network"
+redis_service = "redis"
+env_file = "demo/.env.local"
+build = true
+build_tasks = ["jar"]
+"#
+    )
+}
+
+/// Test projects start with `xtenv` and are unique per test process.
+fn project(name: &str) -> String {
+    format!("xtenv{name}{}", std::process::id())
+}
+
+/// `docker <args>` output lines; the engine must answer.
+fn docker(args: &[&str]) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker is needed: install Docker Engine");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Containers, networks and volumes of the project, by label and by name.
+fn leftovers(project: &str) -> Vec<String> {
+    let label = format!("label=com.docker.compose.project={project}");
+    let name = format!("name={project}_");
+    let mut all = vec![];
+    for args in [
+        vec![
+            "ps",
+            "-a",
+            "--format",
+            "container {{.Names}}",
+            "--filter",
+            &label,
+        ],
+        vec![
+            "ps",
+            "-a",
+            "--format",
+            "container {{.Names}}",
+            "--filter",
+            &name,
+        ],
+        vec![
+            "network",
+            "ls",
+            "--format",
+            "network {{.Name}}",
+            "--filter",
+            &label,
+        ],
+        vec![
+            "network",
+            "ls",
+            "--format",
+            "network {{.Name}}",
+            "--filter",
+            &name,
+        ],
+        vec![
+            "volume",
+            "ls",
+            "--format",
+            "volume {{.Name}}",
+            "--filter",
+            &label,
+        ],
+        vec![
+            "volume",
+            "ls",
+            "--format",
+            "volume {{.Name}}",
+            "--filter",
+            &name,
+        ],
+    ] {
+        all.extend(docker(&args));
+    }
+    all
+}
+
+/// Removes the project whatever happened in the test.
+struct Cleanup<'a>(&'a Xtask, String);
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cmd(&["env", "down"]).output();
+        let _ = self
+            .0
+            .cmd(&[
+                "env",
+                "down",
+                "--env",
+                "compose",
+                "--compose-project",
+                &self.1,
+            ])
+            .output();
+    }
+}
+
+/// The offline image must exist: without a registry nothing else can run.
+fn offline_image() {
+    let out = Command::new("docker")
+        .args(["image", "inspect", "tcs-offline/debian-runtime:bookworm"])
+        .output()
+        .expect("docker is needed: install Docker Engine");
+    assert!(
+        out.status.success(),
+        "the offline image is missing: run `cargo xtask images` (or `cargo xtask setup --images`)"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the offline image; run by cargo xtask ci"]
+fn compose_env_balances_replicas_scales_to_three_and_down_leaves_nothing() {
+    let _serial = serial();
+    offline_image();
+    let lb = 21250;
+    let p = project("up");
+    let x = Xtask::new("compose-up", &config(lb));
+    let _cleanup = Cleanup(&x, p.clone());
+
+    let out = ok(&x.run(&[
+        "env",
+        "up",
+        "--env",
+        "compose",
+        "--compose-project",
+        &p,
+        "--replicas",
+        "2",
+    ]));
+    assert!(out.contains(&format!("{p}_ticket-network")), "{out}");
+    assert!(out.contains("http://nginx-lb:8080"), "{out}");
+    assert_eq!(http("GET", lb, "/api/concerts", None).unwrap().status, 200);
+    let two = joins_reach_replicas(lb, 2);
+
+    // Redis is published on an ephemeral loopback port for the host's tests.
+    let redis = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Redis"))
+        .map(str::trim)
+        .expect("env up prints Redis's address");
+    let mut s = std::net::TcpStream::connect(redis).unwrap();
+    std::io::Write::write_all(&mut s, b"PING\r\n").unwrap();
+    let mut pong = [0u8; 7];
+    std::io::Read::read_exact(&mut s, &mut pong).unwrap();
+    assert_eq!(&pong, b"+PONG\r\n");
+
+    // Same project, more replicas: scaled in place, the balancer sees all three.
+    let out = ok(&x.run(&[
+        "env",
+        "up",
+        "--env",
+        "compose",
+        "--compose-project",
+        &p,
+        "--replicas",
+        "3",
+    ]));
+    let three = joins_reach_replicas(lb, 3);
+    assert!(
+        two.iter().all(|id| three.contains(id)),
+        "the first replicas were kept: {two:?} {three:?}"
+    );
+    for id in &three {
+        assert!(out.contains(id.as_str()), "instance {id} listed in: {out}");
+    }
+    assert!(ok(&x.run(&["env", "status"])).contains("ready: yes"));
+
+    ok(&x.run(&["env", "down"]));
+    assert_eq!(leftovers(&p), Vec::<String>::new());
+    assert!(!x.state_path().exists());
+    assert!(
+        !envsupport::root().join("demo/.env.local").exists(),
+        "the env file created for compose is removed"
+    );
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the offline image; run by cargo xtask ci"]
+fn sigint_during_compose_env_up_leaves_no_container_network_or_volume() {
+    let _serial = serial();
+    offline_image();
+    let p = project("sig");
+    let x = Xtask::new("compose-sigint", &config(21260));
+    let _cleanup = Cleanup(&x, p.clone());
+    let child = x
+        .cmd(&[
+            "env",
+            "up",
+            "--env",
+            "compose",
+            "--compose-project",
+            &p,
+            "--replicas",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let label = format!("label=com.docker.compose.project={p}");
+    // Interrupt once compose has created containers of the project.
+    let (status, err, _took) = envsupport::interrupt_when(child, |_| {
+        !docker(&["ps", "-aq", "--filter", &label]).is_empty()
+    });
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("down -v --remove-orphans"),
+        "teardown ran: {err}"
+    );
+    assert_eq!(leftovers(&p), Vec::<String>::new());
+    assert!(!x.state_path().exists());
+    assert!(!envsupport::root().join("demo/.env.local").exists());
+}

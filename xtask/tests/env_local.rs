@@ -1,0 +1,148 @@
+//! `cargo xtask env up|status|down` on the local environment, for real:
+//! Gradle builds the demo jar, redis-server, two (then three) demo replicas
+//! and nginx start as processes, requests go through the balancer.
+
+mod envsupport;
+
+use envsupport::{alive, http, joins_reach_replicas, ok, processes_mentioning, serial, Xtask};
+
+/// The demo on local processes; `lb` for the balancer, replicas from `lb + 1`.
+fn config(lb: u16, marker: &str) -> String {
+    format!(
+        r#"
+[project]
+service_dir = "demo"
+[gradle]
+offline = true
+[environment]
+default = "local"
+health_url = "http://127.0.0.1:{lb}/api/concerts"
+ready_timeout = "90s"
+[environment.local]
+redis_port = 0
+app_base_port = {base}
+app_command = ["java", "-jar", "build/libs/demo.jar"]
+app_build_tasks = ["jar"]
+app_ready_path = "/api/concerts"
+[environment.local.app_env]
+PORT = "{{port}}"
+REDIS_HOST = "{{redis_host}}"
+REDIS_PORT = "{{redis_port}}"
+INSTANCE_ID = "app-{{index}}"
+XTENV_TEST_RUN = "{marker}"
+"#,
+        base = lb + 1
+    )
+}
+
+/// Brings the environment down if the test fails half-way.
+struct DownOnDrop<'a>(&'a Xtask);
+impl Drop for DownOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.0.state_path().exists() {
+            let _ = self.0.cmd(&["env", "down"]).output();
+        }
+    }
+}
+
+#[test]
+fn local_env_balances_replicas_scales_and_down_leaves_no_process() {
+    let _serial = serial();
+    let lb = 21210;
+    let x = Xtask::new("local-up", &config(lb, "xtenv-local-up"));
+    let _down = DownOnDrop(&x);
+
+    let out = ok(&x.run(&["env", "up", "--replicas", "2"]));
+    assert!(out.contains(&format!("http://127.0.0.1:{lb}")), "{out}");
+    assert!(out.contains("app-1, app-2"), "{out}");
+
+    let health = http("GET", lb, "/api/concerts", None).unwrap();
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(joins_reach_replicas(lb, 2), ["app-1", "app-2"]);
+
+    let status = ok(&x.run(&["env", "status"]));
+    assert!(status.contains("ready: yes"), "{status}");
+
+    // `env up` again with more replicas scales the running environment.
+    ok(&x.run(&["env", "up", "--replicas", "3"]));
+    assert_eq!(joins_reach_replicas(lb, 3), ["app-1", "app-2", "app-3"]);
+
+    let pids = x.recorded_pids();
+    let names: Vec<&str> = pids.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["redis", "app-1", "app-2", "app-3", "nginx"]);
+    assert!(pids.iter().all(|(_, p)| alive(*p)));
+
+    ok(&x.run(&["env", "down"]));
+    for (name, pid) in &pids {
+        assert!(!alive(*pid), "{name} (pid {pid}) survived env down");
+    }
+    assert_eq!(processes_mentioning("xtenv-local-up"), []);
+    assert!(!x.state_path().exists(), "the record is removed");
+    assert!(
+        http("GET", lb, "/api/concerts", None).is_err(),
+        "nothing listens on the balancer's port"
+    );
+
+    let status = x.run(&["env", "status"]);
+    assert_eq!(status.status.code(), Some(1), "nothing up: status fails");
+    let again = ok(&x.run(&["env", "down"]));
+    assert!(again.contains("nothing to stop"), "{again}");
+}
+
+#[test]
+fn sigint_during_local_env_up_leaves_no_process() {
+    let _serial = serial();
+    let lb = 21220;
+    let marker = "xtenv-local-sigint";
+    let x = Xtask::new("local-sigint", &config(lb, marker));
+    let _down = DownOnDrop(&x);
+    let child = x
+        .cmd(&["env", "up", "--replicas", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Redis runs and the replicas are starting.
+    let (status, err, _took) =
+        envsupport::interrupt_when(child, |err| err.contains("--> start app-2"));
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("error: interrupted by SIGINT"), "{err}");
+    assert!(err.contains("--> stop "), "teardown ran: {err}");
+    assert_eq!(processes_mentioning(marker), []);
+    assert_eq!(processes_mentioning(x.reports.to_str().unwrap()), []);
+    assert!(!x.state_path().exists(), "nothing is recorded as running");
+}
+
+#[test]
+fn a_taken_port_is_named_before_anything_starts() {
+    let _serial = serial();
+    let lb = 21230;
+    let x = Xtask::new("local-taken", &config(lb, "xtenv-local-taken"));
+    let _taken = std::net::TcpListener::bind(("127.0.0.1", lb + 2)).unwrap();
+    let out = x.run(&["env", "up", "--replicas", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("error: port {} for app-2 is not free", lb + 2))
+            && err.contains("nothing was started"),
+        "{err}"
+    );
+    assert!(!err.contains("--> start"), "{err}");
+    assert!(!x.state_path().exists());
+}
+
+#[test]
+fn dry_run_prints_every_command_and_starts_nothing() {
+    let x = Xtask::new("local-dry", &config(21240, "xtenv-local-dry"));
+    let out = ok(&x.run(&["--dry-run", "env", "up", "--replicas", "2"]));
+    for want in [
+        "gradle --offline --no-daemon -q jar",
+        "redis-server --bind 127.0.0.1 --port",
+        "PORT=21241",
+        "PORT=21242",
+        "nginx -e ",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+    assert!(!x.reports.exists(), "a dry run writes nothing");
+}
