@@ -391,34 +391,38 @@ impl Summary {
             })
             .collect()
     }
+}
 
-    /// The legacy report's metrics table: name, value (None: N/A), unit.
-    pub fn table(&self) -> Vec<(&'static str, Option<f64>, &'static str)> {
-        vec![
-            ("http_reqs", self.count("http_reqs"), ""),
-            ("http_req_failed rate", self.fraction("http_req_failed"), ""),
-            (
-                "http_req_duration p(95)",
-                self.trend("http_req_duration", "p(95)"),
-                "ms",
-            ),
-            (
-                "http_req_duration p(99)",
-                self.trend("http_req_duration", "p(99)"),
-                "ms",
-            ),
-            ("checks rate", self.fraction("checks"), ""),
-            ("join_accepted", self.count("join_accepted"), ""),
-            ("join_rejected", self.count("join_rejected"), ""),
-            ("join_unknown", self.count("join_unknown"), ""),
-            ("join_http_error", self.count("join_http_error"), ""),
-            (
-                "join_valid_status_rate",
-                self.fraction("join_valid_status_rate"),
-                "",
-            ),
-        ]
-    }
+/// The legacy report's metrics table: name, value (None: N/A), unit. With
+/// no summary at all every value is N/A.
+pub fn metrics_table(s: Option<&Summary>) -> Vec<(&'static str, Option<f64>, &'static str)> {
+    let count = |m| s.and_then(|s| s.count(m));
+    let fraction = |m| s.and_then(|s| s.fraction(m));
+    let trend = |m, stat| s.and_then(|s| s.trend(m, stat));
+    vec![
+        ("http_reqs", count("http_reqs"), ""),
+        ("http_req_failed rate", fraction("http_req_failed"), ""),
+        (
+            "http_req_duration p(95)",
+            trend("http_req_duration", "p(95)"),
+            "ms",
+        ),
+        (
+            "http_req_duration p(99)",
+            trend("http_req_duration", "p(99)"),
+            "ms",
+        ),
+        ("checks rate", fraction("checks"), ""),
+        ("join_accepted", count("join_accepted"), ""),
+        ("join_rejected", count("join_rejected"), ""),
+        ("join_unknown", count("join_unknown"), ""),
+        ("join_http_error", count("join_http_error"), ""),
+        (
+            "join_valid_status_rate",
+            fraction("join_valid_status_rate"),
+            "",
+        ),
+    ]
 }
 
 /// `--summary-export`: values on the metric; `thresholds: {expr: bool}`
@@ -595,9 +599,10 @@ mod tests {
     #[test]
     fn absent_metrics_are_none_so_reports_show_n_a() {
         let s = parse(r#"{"metrics":{"http_reqs":{"count":3,"rate":1.5}}}"#);
-        let table = s.table();
+        let table = metrics_table(Some(&s));
         assert_eq!(table[0], ("http_reqs", Some(3.0), ""));
         assert!(table[1..].iter().all(|(_, v, _)| v.is_none()));
+        assert!(metrics_table(None).iter().all(|(_, v, _)| v.is_none()));
     }
 
     #[test]

@@ -522,10 +522,10 @@ fn execute(
             ));
         }
     }
+    for (name, value, unit) in k6::metrics_table(summary.as_ref()) {
+        report.metric(name, value, unit);
+    }
     if let Some(summary) = &summary {
-        for (name, value, unit) in summary.table() {
-            report.metric(name, value, unit);
-        }
         let thresholds = summary.thresholds();
         if !thresholds.is_empty() {
             let rows = thresholds
