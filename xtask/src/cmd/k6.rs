@@ -37,7 +37,7 @@ const VALID_STATUSES: [&str; 3] = ["WAITING", "ACTIVE", "REJECTED"];
 impl flags::K6Run {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let s = Settings::resolve(ctx, &self.k6, ctx.config.k6.user_id_base)?;
-        let (_, exit) = ctx.run_suite("k6", RUN_TITLE, s.run_options(ctx), |report, run| {
+        let (_, exit) = ctx.run_suite("k6", RUN_TITLE, s.run_options(), |report, run| {
             run_against_api(ctx, &self, &s, report, run).map(drop)
         })?;
         Ok(exit)
@@ -56,7 +56,7 @@ impl flags::K6Baseline {
         let (_, exit) = ctx.run_suite(
             "k6-baseline",
             BASELINE_TITLE,
-            s.run_options(ctx),
+            s.run_options(),
             |report, run| {
                 report.param("Max p95 (ms)", num(limits.max_p95_ms));
                 report.param("Max failed rate", num(limits.max_fail_rate));
@@ -85,7 +85,7 @@ impl flags::K6Distributed {
         let (_, exit) = ctx.run_suite(
             "k6-distributed",
             DISTRIBUTED_TITLE,
-            plan.settings.run_options(ctx),
+            plan.settings.run_options(),
             |report, run| plan.run(ctx, report, run),
         )?;
         Ok(exit)
@@ -126,7 +126,7 @@ impl Settings {
                 ctx.relative(&ctx.config_path)
             );
         }
-        if o.duration.is_some_and(|d| d.std().is_zero()) || c.duration.std().is_zero() {
+        if o.duration.unwrap_or(c.duration).std().is_zero() {
             bail!(
                 "the k6 duration must be longer than 0s (--duration, K6_DURATION or [k6] duration)"
             );
@@ -166,7 +166,7 @@ impl Settings {
         })
     }
 
-    fn run_options(&self, _ctx: &Ctx) -> RunOptions {
+    fn run_options(&self) -> RunOptions {
         RunOptions {
             stamp: self.run_stamp.clone(),
             log_file: self.log_file.clone(),
@@ -625,6 +625,8 @@ struct DistPlan {
     project: String,
     compose_file: Utf8PathBuf,
     lb_service: String,
+    /// Set when the flag (or DIST_LB_SERVICE_NAME) named the balancer.
+    lb_override: Option<String>,
     network: Option<String>,
     keep_env: bool,
     host_api: HttpUrl,
@@ -690,6 +692,7 @@ impl DistPlan {
                 .lb_service
                 .clone()
                 .unwrap_or_else(|| c.environment.compose.lb_service.clone()),
+            lb_override: f.lb_service.clone(),
             network: f.network.clone(),
             keep_env: f.keep_env.unwrap_or(d.keep_env),
             host_api: f
@@ -751,7 +754,16 @@ impl DistPlan {
         // Compose: k6 in a container on the compose network, against the
         // balancer's internal address (the legacy way).
         let network = self.network.clone().or(eps.network.clone());
-        let (rt, api) = match (self.kind, &network, &eps.internal_api) {
+        let internal = match &self.lb_override {
+            // DIST_LB_SERVICE_NAME names the balancer on the compose network.
+            Some(lb) => Some(
+                format!("http://{lb}:{}", ctx.config.environment.compose.lb_port)
+                    .parse::<HttpUrl>()
+                    .with_context(|| format!("bad load balancer service name `{lb}`"))?,
+            ),
+            None => eps.internal_api.clone(),
+        };
+        let (rt, api) = match (self.kind, &network, &internal) {
             (EnvKind::Compose, Some(net), Some(internal)) => {
                 if image_present(ctx, &s.docker_image) {
                     (s.docker(ctx, run, net), internal.clone())
@@ -768,9 +780,8 @@ impl DistPlan {
             }
             _ => (s.runtime(ctx, run, &s.docker_network), host_api.clone()),
         };
-        if api != host_api {
-            report.param("Internal API host", api_base(&api));
-        }
+        // The API as k6 sees it (inside the compose network: the internal one).
+        report.param("API host", api_base(&api));
 
         // Replica ids: the environment's, else those that answered the warm-up.
         let instances: Vec<String> = if !eps.instances.is_empty() {
@@ -1141,6 +1152,7 @@ mod tests {
             project: "p".into(),
             compose_file: "f".into(),
             lb_service: "lb".into(),
+            lb_override: None,
             network: None,
             keep_env: false,
             host_api: "http://127.0.0.1:1".parse().unwrap(),
