@@ -125,7 +125,10 @@ fn a_dead_api_fails_at_once_without_running_k6() {
     // Bound, then released: nothing listens there.
     let port = k6_support::free_port();
     let api = format!("http://127.0.0.1:{port}");
-    let out = run(&mut k6(&dir, &["run", "--api-host", &api]));
+    // A summary left by an earlier run (legacy K6_SUMMARY_JSON) must not survive.
+    let stale = dir.join("k6-summary.json");
+    std::fs::write(&stale, "{\"metrics\":{}}").unwrap();
+    let out = run(k6(&dir, &["run", "--api-host", &api]).env("K6_SUMMARY_JSON", &stale));
     assert_eq!(out.code, 1, "{}", out.stderr);
     let message = format!(
         "the API is not answering at {api}/api/concerts, so k6 was not run (start the API, point --api-host or --health-url at it, or use --env local): cannot connect to 127.0.0.1:{port}"
@@ -136,7 +139,7 @@ fn a_dead_api_fails_at_once_without_running_k6() {
     assert!(md.contains("- Result: FAIL"), "{md}");
     assert!(notes(&json)[0].starts_with(&message), "{:?}", notes(&json));
     assert_eq!(json["steps"].as_array().unwrap().len(), 0, "k6 ran");
-    assert!(!run_dir(&reports, "k6").join("k6-summary.json").exists());
+    assert!(!stale.exists(), "the previous summary is still there");
 }
 
 #[test]

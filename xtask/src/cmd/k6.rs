@@ -180,6 +180,16 @@ impl Settings {
             .unwrap_or_else(|| run.dir.join("k6-summary.json"))
     }
 
+    /// Deletes the previous run's summary and dashboard first thing, so that
+    /// a broken run (a dead API included) can never show their numbers.
+    fn clear_previous(&self, run: &Run) -> anyhow::Result<()> {
+        remove_if_exists(&self.summary_path(run))?;
+        match self.dashboard(run) {
+            Some(d) => remove_if_exists(&d.export),
+            None => Ok(()),
+        }
+    }
+
     fn dashboard(&self, run: &Run) -> Option<Dashboard> {
         self.dashboard.then(|| Dashboard {
             host: self.dashboard_host.clone(),
@@ -349,6 +359,9 @@ fn run_against_api(
     report: &mut Report,
     run: &Run,
 ) -> anyhow::Result<Option<Summary>> {
+    if !ctx.dry_run {
+        s.clear_previous(run)?;
+    }
     // External means "already running": exactly the legacy behaviour.
     let kind = cmd
         .env
@@ -459,11 +472,7 @@ fn execute(
     };
     let step = k6::command(rt, &inv)?;
     if !ctx.dry_run {
-        // A broken run must never show the previous run's numbers.
-        remove_if_exists(&summary_path)?;
-        if let Some(d) = &dashboard {
-            remove_if_exists(&d.export)?;
-        }
+        // (The previous outputs were deleted when the run started.)
         for p in std::iter::once(&summary_path).chain(dashboard.as_ref().map(|d| &d.export)) {
             if let Some(dir) = p.parent() {
                 std::fs::create_dir_all(dir)
@@ -706,6 +715,9 @@ impl DistPlan {
 
     fn run(&self, ctx: &Ctx, report: &mut Report, run: &Run) -> anyhow::Result<()> {
         let s = &self.settings;
+        if !ctx.dry_run {
+            s.clear_previous(run)?;
+        }
         report.param("Environment", self.kind.as_str());
         report.param("Replicas", self.replicas);
         if self.kind == EnvKind::Compose {
