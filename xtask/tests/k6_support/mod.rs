@@ -168,17 +168,24 @@ pub fn free_port() -> u16 {
     panic!("no free port in 22000-22999");
 }
 
+/// `name` on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
 /// The k6 the xtask will find: on PATH or where `cargo xtask setup` puts it.
-pub fn require_k6() {
+pub fn require_k6() -> PathBuf {
     let local = root().join(".tools/k6/bin/k6");
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("k6").is_file()))
-        .unwrap_or(false);
-    assert!(
-        on_path || local.is_file(),
-        "k6 is not installed (not on PATH, not at {}): run `cargo xtask setup`",
-        local.display()
-    );
+    which("k6")
+        .or_else(|| local.is_file().then_some(local.clone()))
+        .unwrap_or_else(|| {
+            panic!(
+                "k6 is not installed (not on PATH, not at {}): run `cargo xtask setup`",
+                local.display()
+            )
+        })
 }
 
 /// The heavy tests (JVMs, k6) run one at a time: two cores, and k6's own
