@@ -120,7 +120,12 @@ impl Ctx {
             self.runner.set_log(&run.log)?;
         }
         let mut report = Report::new(suite, title);
-        let result = body(&mut report, &run);
+        let result = match body(&mut report, &run) {
+            // Bad input found while planning fails a dry run; it must not
+            // end as "nothing was run", exit 0.
+            Err(e) if self.dry_run => return Err(e),
+            r => r,
+        };
         let mut exit = None;
         if let Err(e) = &result {
             if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {

@@ -207,13 +207,46 @@ pub struct EnvOpts {
     pub health_sleep: Option<Duration>,
 }
 
+/// The part of every k6 subcommand's help about k6 itself and the outcome.
+macro_rules! k6_after_help {
+    () => {
+        "k6 is taken from PATH, then .tools/ (cargo xtask setup), else `docker run K6_DOCKER_IMAGE`.\n\
+Exit code: k6's own (99 thresholds crossed, 104 invalid config, 105 aborted, 107 script exception),\n\
+124 past the deadline (duration + [k6] deadline_slack), 130 on Ctrl-C, 1 for any other failure.\n\
+Report: reports/<suite>/latest/<suite>-latest.{md,json}; summary, log and dashboard in the run folder."
+    };
+}
+
 #[derive(Debug, Subcommand)]
 pub enum K6Cmd {
     /// One k6 run against the API, with the metrics table (legacy run-k6-waiting-queue.sh)
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  cargo xtask k6 run --env external --api-host http://127.0.0.1:8080 --vus 10 --duration 30s\n",
+        "  cargo xtask k6 run --dashboard     (k6's HTML dashboard beside the report)\n",
+        "  cargo xtask --dry-run k6 run       (the exact k6 command and its environment; runs nothing)\n\n",
+        k6_after_help!()
+    ))]
     Run(K6Run),
     /// A k6 run judged against p95, failure-rate and checks-rate limits (legacy run-k6-baseline.sh)
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  cargo xtask k6 baseline --env external --api-host http://127.0.0.1:8080\n",
+        "  cargo xtask k6 baseline --max-p95-ms 500 --max-fail-rate 0.01 --min-checks-rate 0.99\n\n",
+        "FAIL when k6 fails, when p95, the failed rate or the checks rate is missing, or when a limit is broken.\n",
+        k6_after_help!()
+    ))]
     Baseline(K6Baseline),
     /// N replicas behind the load balancer, warm-up, k6 on the compose network, spread per replica
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  cargo xtask k6 distributed                       (k6.distributed.environment, else compose)\n",
+        "  cargo xtask k6 distributed --env local --replicas 2 --max-spread-ratio 2\n",
+        "  cargo xtask k6 distributed --env external --host-api-host http://127.0.0.1:18080\n\n",
+        "FAIL when k6 fails, when a replica served nothing, when fewer replicas answered than --replicas,\n",
+        "or when the busiest replica served more than --max-spread-ratio times the idlest.\n",
+        k6_after_help!()
+    ))]
     Distributed(K6Distributed),
 }
 
@@ -282,7 +315,7 @@ pub struct K6Run {
     /// Probed before the run [default: API host + /api/concerts]
     #[arg(long, env = "K6_HEALTH_URL", value_name = "URL")]
     pub health_url: Option<HttpUrl>,
-    /// Bring this environment up first (default: use what runs at --api-host)
+    /// Bring this environment up first (local, compose); external: the API already runs at --api-host [default: k6.environment, else external]
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
 }
@@ -306,7 +339,7 @@ pub struct K6Baseline {
 pub struct K6Distributed {
     #[command(flatten)]
     pub k6: K6Opts,
-    /// compose (default) or local
+    /// compose (default), local, or external (already running at --host-api-host; replica ids learned from the warm-up)
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
     #[arg(long, env = "DIST_COMPOSE_FILE", value_name = "PATH")]

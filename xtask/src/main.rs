@@ -16,6 +16,7 @@ mod git;
 mod github;
 mod gradle;
 mod images;
+mod k6;
 mod probe;
 mod redact;
 mod report;

@@ -1,0 +1,166 @@
+//! The docker fallback, when no k6 is installed: the exact `docker run`
+//! that `--dry-run` prints, with every path translated to /repo.
+
+mod k6_support;
+
+use std::process::Command;
+
+use k6_support::{heavy, report, require_k6, root, run, run_dir, which, xtask, Demo, TempDir};
+
+/// An xtask that finds no local k6: nothing on PATH, an empty tools folder.
+fn without_local_k6(dir: &TempDir) -> std::process::Command {
+    let empty = dir.join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let config = dir.config(&format!(
+        "docker_image = \"grafana/k6:1.1.0\"\n[tools]\ndir = \"{}\"\n",
+        dir.join("no-tools").display()
+    ));
+    let mut cmd = xtask();
+    cmd.env("PATH", &empty).arg("--config").arg(config);
+    cmd
+}
+
+#[test]
+fn without_a_local_k6_the_run_goes_through_docker_with_repo_paths() {
+    let dir = TempDir::new("docker-dry-run");
+    let root = root();
+    // Inside the repository (target/ is ignored by git); a dry run writes nothing.
+    let reports = root.join(format!(
+        "target/xtask-k6-docker-test-{}",
+        std::process::id()
+    ));
+    let out = run(without_local_k6(&dir)
+        .arg("--reports-dir")
+        .arg(&reports)
+        .args(["--dry-run", "k6", "run", "--docker-user", "1000:1000"])
+        .args(["--api-host", "http://127.0.0.1:22999", "--dashboard"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("docker run"))
+        .unwrap_or_else(|| panic!("no docker command:\n{}", out.stdout));
+    let root = root.display();
+    let rel = format!("target/xtask-k6-docker-test-{}", std::process::id());
+    for want in [
+        "docker run --rm --name xtask-k6-".to_string(),
+        format!("--network host --user 1000:1000 -v {root}:/repo -w /repo -e K6_WEB_DASHBOARD=true"),
+        format!("-e K6_WEB_DASHBOARD_EXPORT=/repo/{rel}/k6/"),
+        format!(" grafana/k6:1.1.0 run /repo/demo/perf/waiting-queue-join.js --summary-export /repo/{rel}/k6/"),
+        "-e API_HOST=http://127.0.0.1:22999".into(),
+    ] {
+        assert!(line.contains(&want), "{want}\nnot in\n{line}");
+    }
+    assert!(!reports.exists(), "a dry run writes nothing");
+}
+
+#[test]
+fn a_summary_outside_the_repo_is_a_one_line_error_under_docker() {
+    let dir = TempDir::new("docker-outside");
+    let out = run(without_local_k6(&dir)
+        .arg("--reports-dir")
+        .arg(dir.join("reports"))
+        .args([
+            "--dry-run",
+            "k6",
+            "run",
+            "--api-host",
+            "http://127.0.0.1:22999",
+        ]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let err: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(err.len(), 1, "{}", out.stderr);
+    assert!(
+        err[0].contains("is outside the repository") && err[0].contains("cargo xtask setup"),
+        "{}",
+        err[0]
+    );
+}
+
+/// Removes a test image and folder however the test ends.
+struct Cleanup {
+    image: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.image])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the offline image (cargo xtask images); run by cargo xtask ci"]
+fn the_docker_fallback_runs_k6_in_a_container_for_real() {
+    let k6 = require_k6();
+    let docker = which("docker").expect("docker is not installed: the docker fallback needs it");
+    let _one = heavy();
+    let dir = TempDir::new("docker-real");
+    // No registry here: a k6 image from the offline base and the real k6 binary.
+    let image = format!("xtask-k6-test:{}", std::process::id());
+    let reports = root().join(format!("target/xtask-k6-docker-e2e-{}", std::process::id()));
+    let _cleanup = Cleanup {
+        image: image.clone(),
+        dir: reports.clone(),
+    };
+    let context = dir.join("image");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::copy(&k6, context.join("k6")).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM tcs-offline/debian-runtime:bookworm\nCOPY k6 /usr/local/bin/k6\nENTRYPOINT [\"k6\"]\n",
+    )
+    .unwrap();
+    let built = Command::new(&docker)
+        .args(["build", "-q", "-t", &image])
+        .arg(&context)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "cannot build the k6 test image (is tcs-offline/debian-runtime:bookworm there? cargo xtask images): {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+
+    let demo = Demo::start("docker", &["solo"], 1);
+    // Only docker on PATH, and an empty tools folder: no local k6 to find.
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(&docker, bin.join("docker")).unwrap();
+    let config = dir.config(&format!(
+        "docker_image = \"{image}\"\nvus = 2\nduration = \"2s\"\n[tools]\ndir = \"{}\"\n",
+        dir.join("no-tools").display()
+    ));
+    let out = run(xtask()
+        .env("PATH", &bin)
+        .arg("--config")
+        .arg(config)
+        .arg("--reports-dir")
+        .arg(&reports)
+        .args(["k6", "run", "--api-host", &demo.api()]));
+    let (md, _) = report(&reports, "k6");
+    assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
+    assert!(md.contains("- Result: PASS"), "{md}");
+    assert!(
+        md.contains(&format!("- Execution mode: docker ({image}, network host)")),
+        "{md}"
+    );
+    // k6 wrote the summary through the /repo mount.
+    assert!(run_dir(&reports, "k6").join("k6-summary.json").is_file());
+    let left = Command::new(&docker)
+        .args(["ps", "-aq", "--filter", "name=xtask-k6-"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "containers left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}

@@ -1,0 +1,252 @@
+//! End to end with the real tools: the built xtask runs the real k6 (the one
+//! `cargo xtask setup` installs) against the demo service, which each test
+//! starts itself (redis-server, `java -jar demo.jar` replicas, nginx in
+//! front of several), on ports in 22000-22999. Short runs, few VUs.
+
+mod k6_support;
+
+use k6_support::{heavy, notes, report, require_k6, run, run_dir, stub_api, xtask, Demo, TempDir};
+
+/// `xtask --config <tmp> --reports-dir <tmp>/reports k6 <args>`.
+fn k6(dir: &TempDir, args: &[&str]) -> std::process::Command {
+    let mut cmd = xtask();
+    cmd.arg("--config")
+        .arg(dir.config("vus = 2\nduration = \"3s\"\n"))
+        .arg("--reports-dir")
+        .arg(dir.join("reports"))
+        .arg("k6")
+        .args(args);
+    cmd
+}
+
+fn metric(json: &serde_json::Value, name: &str) -> Option<f64> {
+    json["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no metric {name}"))["value"]
+        .as_f64()
+}
+
+#[test]
+fn baseline_passes_against_the_demo_and_exports_the_dashboard() {
+    require_k6();
+    let _one = heavy();
+    let demo = Demo::start("baseline-pass", &["solo"], 1);
+    let dir = TempDir::new("baseline-pass");
+    let dashboard_port = k6_support::free_port().to_string();
+    let out = run(k6(
+        &dir,
+        &["baseline", "--api-host", &demo.api(), "--dashboard"],
+    )
+    .args(["--dashboard-port", &dashboard_port])
+    // Short runs only get a dashboard with a short aggregation period.
+    .env("K6_WEB_DASHBOARD_PERIOD", "1s"));
+    let reports = dir.join("reports");
+    let (md, json) = report(&reports, "k6-baseline");
+    assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
+    assert!(
+        md.starts_with("# k6 Baseline Report\n\n- Result: PASS\n"),
+        "{md}"
+    );
+    for field in [
+        "- API host: http://127.0.0.1:",
+        "- Concert ID: 1",
+        "- VUs: 2",
+        "- k6 duration: 3s",
+        "- Script: demo/perf/waiting-queue-join.js",
+        "- Execution mode: local (",
+        "- Web dashboard: enabled (",
+        "- Max p95 (ms): 1200",
+        "- Max failed rate: 0.02",
+        "- Min checks rate: 0.98",
+        "| http_req_failed | rate==0 | passed |",
+    ] {
+        assert!(md.contains(field), "{field} not in\n{md}");
+    }
+    assert!(metric(&json, "http_reqs").unwrap() > 0.0);
+    assert_eq!(metric(&json, "http_req_failed rate"), Some(0.0));
+    assert_eq!(metric(&json, "checks rate"), Some(1.0));
+    assert!(metric(&json, "http_req_duration p(99)").is_some());
+    let dir_run = run_dir(&reports, "k6-baseline");
+    for f in [
+        "k6-summary.json",
+        "k6-baseline-summary.json",
+        "k6-web-dashboard.html",
+    ] {
+        assert!(
+            dir_run.join(f).is_file(),
+            "{f} missing in {}",
+            dir_run.display()
+        );
+    }
+    let artifacts = json["artifacts"].to_string();
+    assert!(artifacts.contains("web dashboard"), "{artifacts}");
+}
+
+#[test]
+fn an_impossible_p95_limit_fails_with_the_exact_note() {
+    require_k6();
+    let _one = heavy();
+    let demo = Demo::start("baseline-limit", &["solo"], 1);
+    let dir = TempDir::new("baseline-limit");
+    let out = run(&mut k6(
+        &dir,
+        &[
+            "baseline",
+            "--api-host",
+            &demo.api(),
+            "--max-p95-ms",
+            "0.001",
+        ],
+    ));
+    let (md, json) = report(&dir.join("reports"), "k6-baseline");
+    assert_eq!(out.code, 1, "{md}");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    // k6 itself passed: the only reason is the limit.
+    assert_eq!(json["steps"][0]["outcome"], "exit 0");
+    let notes = notes(&json);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let observed = notes[0]
+        .strip_prefix("p95 ")
+        .and_then(|n| n.strip_suffix(" ms is above the limit 0.001 ms"))
+        .unwrap_or_else(|| panic!("{notes:?}"));
+    assert!(observed.parse::<f64>().unwrap() > 0.001, "{observed}");
+    assert!(
+        md.contains("| p95 latency (ms) |") && md.contains("| <= 0.001 | **no** |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_dead_api_fails_at_once_without_running_k6() {
+    let dir = TempDir::new("dead-api");
+    // Bound, then released: nothing listens there.
+    let port = k6_support::free_port();
+    let api = format!("http://127.0.0.1:{port}");
+    // A summary left by an earlier run (legacy K6_SUMMARY_JSON) must not survive.
+    let stale = dir.join("k6-summary.json");
+    std::fs::write(&stale, "{\"metrics\":{}}").unwrap();
+    let out = run(k6(&dir, &["run", "--api-host", &api]).env("K6_SUMMARY_JSON", &stale));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let message = format!(
+        "the API is not answering at {api}/api/concerts, so k6 was not run (start the API, point --api-host or --health-url at it, or use --env local): cannot connect to 127.0.0.1:{port}"
+    );
+    assert!(out.stderr.contains(&message), "{}", out.stderr);
+    let reports = dir.join("reports");
+    let (md, json) = report(&reports, "k6");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    assert!(notes(&json)[0].starts_with(&message), "{:?}", notes(&json));
+    assert_eq!(json["steps"].as_array().unwrap().len(), 0, "k6 ran");
+    assert!(!stale.exists(), "the previous summary is still there");
+}
+
+#[test]
+fn crossed_script_thresholds_fail_the_run_with_k6s_exit_code() {
+    require_k6();
+    let _one = heavy();
+    let mut demo = Demo::start("crossed", &["solo"], 1);
+    // Redis gone: every join answers 503, so the script's thresholds cross.
+    demo.stop_redis();
+    // The demo's own health URL would now say 503: probe a stand-in instead.
+    let health = format!("http://127.0.0.1:{}/api/concerts", stub_api());
+    let dir = TempDir::new("crossed");
+    let out = run(&mut k6(
+        &dir,
+        &["run", "--api-host", &demo.api(), "--health-url", &health],
+    ));
+    let (md, json) = report(&dir.join("reports"), "k6");
+    assert_eq!(out.code, 99, "{md}");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    let notes = notes(&json);
+    assert!(
+        notes.contains(&"k6 failed: exit 99 (thresholds crossed)".to_string()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(
+            &"k6 thresholds crossed: checks rate==1, http_req_failed rate==0".to_string()
+        ),
+        "{notes:?}"
+    );
+    assert_eq!(metric(&json, "http_req_failed rate"), Some(1.0));
+    assert!(metric(&json, "join_http_error").unwrap() > 0.0);
+    assert!(
+        md.contains("| http_req_failed | rate==0 | CROSSED |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn distributed_spreads_the_load_over_every_replica() {
+    require_k6();
+    let _one = heavy();
+    let demo = Demo::start("dist-pass", &["d-a", "d-b", "d-c"], 3);
+    let dir = TempDir::new("dist-pass");
+    let out = run(&mut k6(
+        &dir,
+        &[
+            "distributed",
+            "--env",
+            "external",
+            "--host-api-host",
+            &demo.api(),
+            "--replicas",
+            "3",
+            "--vus",
+            "3",
+        ],
+    ));
+    let (md, json) = report(&dir.join("reports"), "k6-distributed");
+    assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
+    assert!(
+        md.starts_with("# k6 Distributed Load Test Report\n\n- Result: PASS\n"),
+        "{md}"
+    );
+    assert!(md.contains("-e INSTANCES=d-a,d-b,d-c"), "{md}");
+    assert!(md.contains("- User id base: 910000000"), "{md}");
+    let table = json["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == "Requests per replica")
+        .unwrap_or_else(|| panic!("{md}"));
+    let rows = table["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{md}");
+    for (row, id) in rows.iter().zip(&demo.instances) {
+        assert_eq!(row[0], id.as_str());
+        assert!(row[1].as_str().unwrap().parse::<u64>().unwrap() > 0, "{md}");
+    }
+    assert!(md.contains("| spread (busiest / idlest) |"), "{md}");
+}
+
+#[test]
+fn distributed_fails_when_a_replica_never_answers() {
+    require_k6();
+    let _one = heavy();
+    // Three replicas behind nginx, one of them never started.
+    let demo = Demo::start("dist-missing", &["m-a", "m-b", "m-c"], 2);
+    let dir = TempDir::new("dist-missing");
+    let out = run(&mut k6(
+        &dir,
+        &[
+            "distributed",
+            "--env",
+            "external",
+            "--host-api-host",
+            &demo.api(),
+            "--vus",
+            "2",
+        ],
+    ));
+    let (md, json) = report(&dir.join("reports"), "k6-distributed");
+    assert_eq!(out.code, 1, "{md}");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    assert!(
+        notes(&json)
+            .contains(&"expected 3 replicas behind the load balancer, saw 2: m-a, m-b".to_string()),
+        "{:?}",
+        notes(&json)
+    );
+}
