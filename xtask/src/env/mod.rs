@@ -17,6 +17,8 @@ mod external;
 mod local;
 pub mod state;
 
+pub(crate) use local::substitute;
+
 use std::time::Instant;
 
 use anyhow::{bail, Context};
