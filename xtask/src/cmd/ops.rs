@@ -211,6 +211,12 @@ fn round1(v: f64) -> f64 {
 
 impl flags::OpsMonitor {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        self.run_on(ctx, None)
+    }
+
+    /// Reads `shared`'s logs (the gate's environment) when given; else the
+    /// environment `env up` left running, else the configured one.
+    pub fn run_on(self, ctx: &Ctx, shared: Option<&mut dyn Environment>) -> anyhow::Result<Exit> {
         let cfg = &ctx.config;
         let m = &cfg.ops.monitor;
         let tail = self.tail.unwrap_or(m.tail_lines);
@@ -276,14 +282,44 @@ impl flags::OpsMonitor {
             ..RunOptions::default()
         };
         let (_, exit) = ctx.run_suite(MONITOR_SUITE, MONITOR_TITLE, opts, |report, _| {
-            report.param("Log source", log_source(ctx, &spec, &service));
             report.param("Tail lines", tail);
-            let environment = env::open(ctx, &spec)?;
             let snapshot = Snapshot {
                 service: &service,
                 tail,
                 keys: &keys,
                 mins: &mins,
+            };
+            if let Some(env) = shared {
+                report.param(
+                    "Log source",
+                    format!(
+                        "{} logs of the gate's {} environment",
+                        service,
+                        env.kind().as_str()
+                    ),
+                );
+                return snapshot.take(&*env, report);
+            }
+            let recorded = env::state::State::load(&env::state::path(ctx))
+                .ok()
+                .flatten();
+            let environment = match recorded {
+                // What `env up` left running, when it is of the asked kind.
+                Some(st) if st.kind() == spec.kind => {
+                    report.param(
+                        "Log source",
+                        format!(
+                            "{} logs of the {} environment from `env up`",
+                            service,
+                            spec.kind.as_str()
+                        ),
+                    );
+                    env::reattach(ctx, &st)?
+                }
+                _ => {
+                    report.param("Log source", log_source(ctx, &spec, &service));
+                    env::open(ctx, &spec)?
+                }
             };
             snapshot.take(environment.as_ref(), report)
         })?;
