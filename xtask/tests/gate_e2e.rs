@@ -1,0 +1,179 @@
+//! `cargo xtask gate` end to end on the demo: real Gradle, Redis, nginx, k6.
+//! Each test uses its own load-balancer port (23000-23999) and reports folder.
+
+mod common;
+
+use common::{latest, table, TempDir, Xtask};
+
+/// The repository's xtask.toml with the balancer moved to `port`.
+fn demo_config(port: u16) -> String {
+    let text = std::fs::read_to_string(common::workspace_root().join("xtask.toml")).unwrap();
+    text.replace("18080", &port.to_string())
+}
+
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+#[test]
+fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
+    let dir = TempDir::new("gate-pass");
+    let run = Xtask::new(&dir, &demo_config(23080))
+        .args(["gate", "--no-setup"])
+        .run();
+    assert_eq!(run.code(), 0, "{}", run.show());
+    let (md, json) = latest(&dir, "gate");
+    assert!(md.contains("- Result: PASS"), "{md}");
+    let stages = table(&json, "Stages");
+    let names: Vec<&str> = stages.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "release-gate",
+            "env-up",
+            "integration",
+            "ops-health",
+            "k6-baseline",
+            "ops-monitor",
+            "scale",
+            "k6-distributed",
+            "env-down"
+        ]
+    );
+    assert!(stages.iter().all(|r| r[1] == "PASS"), "{stages:?}");
+    for suite in [
+        "release-gate",
+        "runtime-integration",
+        "runtime-health-check",
+        "k6-baseline",
+        "runtime-monitor-snapshot",
+        "k6-distributed",
+    ] {
+        let (md, _) = latest(&dir, suite); // schema-checked
+        assert!(md.contains("- Result: PASS"), "{suite}:\n{md}");
+    }
+    let junit = std::fs::read_to_string(dir.join("reports/gate/latest/gate-junit.xml")).unwrap();
+    assert!(junit.contains("tests=\"9\" failures=\"0\""), "{junit}");
+    // The distributed stage saw three replicas share the load.
+    let (_, dist) = latest(&dir, "k6-distributed");
+    assert_eq!(table(&dist, "Requests per replica").len(), 3);
+    assert!(run.stdout().contains("frontend gate:"), "{}", run.show());
+    assert!(port_is_free(23080), "the load balancer still runs");
+}
+
+#[test]
+fn a_broken_stage_fails_the_gate_skips_the_rest_and_tears_down() {
+    let dir = TempDir::new("gate-broken");
+    let run = Xtask::new(&dir, &demo_config(23180))
+        .args([
+            "gate",
+            "--no-setup",
+            "--skip",
+            "release-gate",
+            "--skip",
+            "integration",
+        ])
+        .env("K6_BASELINE_MAX_P95_MS", "0.001")
+        .run();
+    assert_ne!(run.code(), 0, "{}", run.show());
+    let (md, json) = latest(&dir, "gate");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    let result = |stage: &str| {
+        table(&json, "Stages")
+            .into_iter()
+            .find(|r| r[0] == stage)
+            .unwrap()[1]
+            .clone()
+    };
+    assert!(result("k6-baseline").starts_with("FAIL"), "{md}");
+    for later in ["ops-monitor", "scale", "k6-distributed"] {
+        assert_eq!(result(later), "SKIPPED (k6-baseline failed)", "{md}");
+    }
+    assert_eq!(result("release-gate"), "SKIPPED (not selected)");
+    assert_eq!(
+        result("env-down"),
+        "PASS",
+        "teardown runs whatever failed:\n{md}"
+    );
+    let (baseline, _) = latest(&dir, "k6-baseline");
+    assert!(baseline.contains("above the limit 0.001 ms"), "{baseline}");
+    assert!(port_is_free(23180), "the load balancer still runs");
+}
+
+/// READY after a passing gate from a clean checkout, STALE after a new commit.
+#[test]
+fn gate_status_is_ready_after_a_passing_gate_and_stale_after_a_new_commit() {
+    let dir = TempDir::new("gate-status-clone");
+    let clone = dir.join("clone");
+    let git = |args: &[&str], cwd: &std::path::Path| {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(
+        &[
+            "clone",
+            "-q",
+            "--no-hardlinks",
+            common::workspace_root().to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    // Only the release gate is required here: quick, and enough to show provenance.
+    let config = "[project]\nservice_dir = \"demo\"\n[tools]\napt = []\n[gradle]\noffline = true\n[release_gate]\nclasses = [\"com.ticketrush.demo.queue.QueuePolicyTest\"]\n[gate]\nrequired = [\"release-gate\"]\n";
+    std::fs::write(clone.join("gate-test.toml"), config).unwrap();
+    let xtask = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args([
+                "--config",
+                "gate-test.toml",
+                "--reports-dir",
+                clone.join("target/reports").to_str().unwrap(),
+            ])
+            .args(args)
+            .env("CARGO_MANIFEST_DIR", clone.join("xtask"))
+            .env_remove("XTASK_CONFIG")
+            .current_dir(&clone)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    // The config file itself is an untracked change: commit it first.
+    git(&["add", "gate-test.toml"], &clone);
+    git(&["commit", "-q", "-m", "gate test config"], &clone);
+    let (code, out) = xtask(&["gate", "--no-setup", "--only", "release-gate"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = xtask(&["gate", "status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("frontend gate: READY"), "{out}");
+    git(
+        &["commit", "-q", "--allow-empty", "-m", "a new commit"],
+        &clone,
+    );
+    let (code, out) = xtask(&["gate", "status"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("STALE") && out.contains("not from HEAD"),
+        "{out}"
+    );
+}
