@@ -2,7 +2,6 @@
 //! report layout and the process runner; and the one way a suite run starts,
 //! ends and turns into an exit code.
 
-use anyhow::Context as _;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{
@@ -29,8 +28,6 @@ pub struct Exit(pub i32);
 impl Exit {
     pub const OK: Exit = Exit(0);
     pub const FAIL: Exit = Exit(1);
-    /// A subcommand that is declared but not built yet.
-    pub const NOT_BUILT: Exit = Exit(2);
     pub const MISSING_TOOL: Exit = Exit(127);
 }
 
@@ -213,14 +210,4 @@ pub fn absolute(root: &Utf8Path, p: &Utf8Path) -> Utf8PathBuf {
             _ => root.join(p),
         }
     }
-}
-
-pub fn not_built(what: &str) -> anyhow::Result<Exit> {
-    eprintln!("error: `cargo xtask {what}` is declared but not built yet; nothing was run (see the open issues)");
-    Ok(Exit::NOT_BUILT)
-}
-
-/// Reads a UTF-8 text file with the path in the error.
-pub fn read_text(p: &Utf8Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(p).with_context(|| format!("cannot read {p}"))
 }

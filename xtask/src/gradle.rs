@@ -57,7 +57,6 @@ pub struct FailedTest {
 pub struct TestResults {
     pub classes: Vec<ClassResult>,
     pub failed: Vec<FailedTest>,
-    pub xml_dir: Option<Utf8PathBuf>,
     /// Result files that could not be read (e.g. cut short by a kill), with why.
     pub unreadable: Vec<String>,
 }
@@ -274,7 +273,6 @@ impl TestResults {
     /// A file that cannot be read or parsed is listed in `unreadable`.
     pub fn read(dir: &Utf8Path) -> TestResults {
         let mut results = TestResults {
-            xml_dir: Some(dir.to_owned()),
             ..TestResults::default()
         };
         let Ok(entries) = dir.read_dir_utf8() else {

@@ -51,6 +51,7 @@ impl Step {
     }
 
     /// The argv as one line for logs (quoted only where needed; not for execution).
+    #[cfg(test)]
     pub fn display(&self) -> String {
         self.argv
             .iter()

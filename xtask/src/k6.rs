@@ -45,14 +45,6 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    /// `local` or `docker`, as the report's execution mode says it.
-    pub fn mode(&self) -> &'static str {
-        match self {
-            Runtime::Local { .. } => "local",
-            Runtime::Docker { .. } => "docker",
-        }
-    }
-
     pub fn describe(&self) -> String {
         match self {
             Runtime::Local { program } => format!("local ({program})"),
@@ -313,10 +305,6 @@ impl Summary {
 
     fn value(&self, metric: &str, key: &str) -> Option<f64> {
         self.metrics.get(metric)?.values.get(key)?.as_f64()
-    }
-
-    pub fn has(&self, metric: &str) -> bool {
-        self.metrics.contains_key(metric)
     }
 
     /// A counter's total (`count`; never its per-second `rate`).

@@ -3,10 +3,6 @@
 //! This file only parses flags, builds the context and dispatches; each
 //! subcommand lives in `cmd/`. See ARCHITECTURE.md for the map.
 
-// Interfaces (env, gradle, probes) are declared ahead of the subcommands that
-// use them; this goes once every subcommand is built.
-#![allow(dead_code)]
-
 mod cmd;
 mod config;
 mod context;

@@ -547,9 +547,7 @@ impl Runner {
             .spawn()
             .with_context(|| format!("cannot start {}: `{}`", step.name, step.display()))?;
         Ok(Service {
-            name: step.name.clone(),
             child,
-            log: log.to_owned(),
             grace: step.grace,
             keep: false,
         })
@@ -559,9 +557,7 @@ impl Runner {
 /// A background service (local environment). Dropping it stops it.
 #[derive(Debug)]
 pub struct Service {
-    pub name: String,
     child: std::process::Child,
-    pub log: Utf8PathBuf,
     grace: Duration,
     /// Left running when dropped (an environment brought up to outlive us).
     keep: bool,
@@ -722,9 +718,6 @@ impl Waiting {
             last_print: None,
             quiet: verbosity == Verbosity::Quiet,
         }
-    }
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
     }
     pub fn expired(&self) -> bool {
         self.started.elapsed() >= self.deadline

@@ -69,15 +69,6 @@ impl EnvDefaults {
             keep_env: c.integration.keep_env,
         }
     }
-    /// `k6 distributed`: `[k6.distributed]` (legacy project `tcsdist`).
-    pub fn k6_distributed(c: &Config) -> EnvDefaults {
-        EnvDefaults {
-            kind: c.k6.distributed.environment,
-            replicas: Some(c.k6.distributed.replicas),
-            compose_project: Some(c.k6.distributed.compose_project.clone()),
-            keep_env: c.k6.distributed.keep_env,
-        }
-    }
     /// `gate`: `[gate]` (project `tcsgate`).
     pub fn gate(c: &Config) -> EnvDefaults {
         EnvDefaults {
@@ -217,15 +208,6 @@ impl EnvGuard {
             env: Some(env),
             keep: keep_env,
         }
-    }
-
-    /// open + up + ready; anything started is torn down again when a step
-    /// fails (unless keep-env).
-    pub fn start(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<EnvGuard> {
-        let mut guard = EnvGuard::new(open(ctx, spec)?, spec.keep_env);
-        guard.up()?;
-        guard.ready()?;
-        Ok(guard)
     }
 
     /// Brings the environment down (unless keep-env) and says whether that worked.
