@@ -93,6 +93,13 @@ impl Xtask {
         self.cmd.args(a);
         self
     }
+    /// Without the demo's TCS_* variables, whatever the caller's shell has.
+    pub fn env_remove_all_tcs(mut self) -> Xtask {
+        for k in ["TCS_API_URL", "TCS_REDIS_HOST", "TCS_REDIS_PORT"] {
+            self.cmd.env_remove(k);
+        }
+        self
+    }
     pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Xtask {
         self.cmd.env(k, v);
         self
