@@ -29,7 +29,14 @@ impl flags::Setup {
 
 /// Debian packages only the test suite needs: the end-to-end tests probe a
 /// real PostgreSQL and a real Redis (`ops health`). `ci` installs them.
-pub const CI_APT: &[&str] = &["postgresql", "redis-server"];
+pub const CI_APT: &[&str] = &[
+    "postgresql",
+    "redis-server",
+    "nginx-light",
+    // The offline image for the compose tests, and compose itself.
+    "debootstrap",
+    "docker-compose",
+];
 
 /// Installs what is missing and says what it installs. Shared with `gate`
 /// and `ci`, which run it first.
