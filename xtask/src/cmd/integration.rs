@@ -61,21 +61,7 @@ impl flags::Integration {
                     test_against(ctx, env, &gradle_opts, report)
                 }
                 None => {
-                    let mut guard = EnvGuard::new(env::open(ctx, &spec)?, spec.keep_env);
-                    for (k, v) in guard.describe() {
-                        report.param(&k, v);
-                    }
-                    guard.up().with_context(|| {
-                        format!("cannot bring the {} environment up", spec.kind.as_str())
-                    })?;
-                    guard.ready().with_context(|| {
-                        format!(
-                            "the {} environment did not become ready ({} within {})",
-                            spec.kind.as_str(),
-                            spec.health_url,
-                            spec.ready_timeout
-                        )
-                    })?;
+                    let mut guard = EnvGuard::start(ctx, &spec, report)?;
                     let tested = test_against(ctx, &mut *guard, &gradle_opts, report);
                     if spec.keep_env {
                         report.note(

@@ -310,27 +310,6 @@ fn num(v: f64) -> String {
     crate::report::fmt_num(v)
 }
 
-/// Opens, starts and waits for an environment; the guard brings it down on
-/// every exit path unless keep-env.
-fn start_env(ctx: &Ctx, spec: &EnvSpec, report: &mut Report) -> anyhow::Result<EnvGuard> {
-    let mut guard = EnvGuard::new(env::open(ctx, spec)?, spec.keep_env);
-    for (k, v) in guard.describe() {
-        report.param(&k, v);
-    }
-    guard
-        .up()
-        .with_context(|| format!("cannot bring the {} environment up", spec.kind.as_str()))?;
-    guard.ready().with_context(|| {
-        format!(
-            "the {} environment did not become ready ({} within {})",
-            spec.kind.as_str(),
-            spec.health_url,
-            spec.ready_timeout
-        )
-    })?;
-    Ok(guard)
-}
-
 /// The explicit teardown, whose error the report shows.
 fn finish_env(guard: EnvGuard, keep_env: bool, report: &mut Report) {
     if keep_env {
@@ -385,7 +364,7 @@ fn run_against_api(
                 health_url: ctx.config.environment.health_url.clone(),
                 ready_timeout: ctx.config.environment.ready_timeout,
             };
-            let e = start_env(ctx, &spec, report)?;
+            let e = EnvGuard::start(ctx, &spec, report)?;
             let api = e
                 .endpoints()
                 .api
@@ -769,7 +748,7 @@ impl DistPlan {
                 health_url: health.clone(),
                 ready_timeout: ctx.config.environment.ready_timeout,
             };
-            let mut e = start_env(ctx, &spec, report)?;
+            let mut e = EnvGuard::start(ctx, &spec, report)?;
             eps = e.endpoints();
             // A reused environment may run another number of replicas.
             if !eps.instances.is_empty() && eps.instances.len() != self.replicas as usize {

@@ -210,6 +210,31 @@ impl EnvGuard {
         }
     }
 
+    /// open + up + ready, with the environment's fields (provider, project,
+    /// replicas...) recorded in `report`. Whatever started is brought down
+    /// again by the guard when a step fails (unless keep-env).
+    pub fn start(
+        ctx: &Ctx,
+        spec: &EnvSpec,
+        report: &mut crate::report::Report,
+    ) -> anyhow::Result<EnvGuard> {
+        let mut guard = EnvGuard::new(open(ctx, spec)?, spec.keep_env);
+        for (k, v) in guard.describe() {
+            report.param(&k, v);
+        }
+        let kind = spec.kind.as_str();
+        guard
+            .up()
+            .with_context(|| format!("cannot bring the {kind} environment up"))?;
+        guard.ready().with_context(|| {
+            format!(
+                "the {kind} environment did not become ready ({} within {})",
+                spec.health_url, spec.ready_timeout
+            )
+        })?;
+        Ok(guard)
+    }
+
     /// Brings the environment down (unless keep-env) and says whether that worked.
     pub fn finish(mut self) -> anyhow::Result<()> {
         let mut env = self.env.take().expect("the guard owns its environment");
