@@ -61,6 +61,8 @@ const NEEDS_ENV: [&str; 5] = [
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StageResult {
     Pass,
+    /// `--dry-run`: its commands were printed, nothing ran.
+    Planned,
     Fail(String),
     Skipped(String),
 }
@@ -148,6 +150,7 @@ impl flags::Gate {
                     let started = Instant::now();
                     let outcome = run_stage(ctx, name, &spec, replicas, &mut env);
                     let (result, report_path) = match outcome {
+                        Ok((Exit::OK, path)) if ctx.dry_run => (StageResult::Planned, path),
                         Ok((Exit::OK, path)) => (StageResult::Pass, path),
                         Ok((Exit(code), path)) => (StageResult::Fail(format!("exit {code}")), path),
                         Err(e) => {
@@ -331,6 +334,7 @@ fn stage_flags(args: &[&str]) -> anyhow::Result<Cmd> {
 fn describe(r: &StageResult) -> String {
     match r {
         StageResult::Pass => "PASS".into(),
+        StageResult::Planned => "DRY RUN (printed, not run)".into(),
         StageResult::Fail(why) => format!("FAIL ({why})"),
         StageResult::Skipped(why) => format!("SKIPPED ({why})"),
     }
@@ -400,7 +404,7 @@ pub fn junit_xml(stages: &[Stage], report: &Report) -> String {
         .count();
     let skipped = stages
         .iter()
-        .filter(|s| matches!(s.result, StageResult::Skipped(_)))
+        .filter(|s| matches!(s.result, StageResult::Skipped(_) | StageResult::Planned))
         .count();
     let total: u64 = stages.iter().map(|s| s.duration_ms).sum();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -418,6 +422,7 @@ pub fn junit_xml(stages: &[Stage], report: &Report) -> String {
         );
         match &s.result {
             StageResult::Pass => x += "/>\n",
+            StageResult::Planned => x += ">\n    <skipped message=\"dry run\"/>\n  </testcase>\n",
             StageResult::Fail(why) => {
                 x += &format!(
                     ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>\n",
