@@ -639,6 +639,28 @@ impl Config {
                 ));
             }
         }
+        if !(1..=100_000).contains(&self.k6.vus) {
+            return Err(("k6.vus".into(), "must be 1 to 100000 virtual users".into()));
+        }
+        for (key, n) in [
+            ("integration.replicas", self.integration.replicas),
+            ("k6.distributed.replicas", self.k6.distributed.replicas),
+        ] {
+            if !(1..=32).contains(&n) {
+                return Err((key.into(), format!("{n} app replicas: choose 1 to 32")));
+            }
+        }
+        for (key, classes) in [
+            ("release_gate.classes", &self.release_gate.classes),
+            ("integration.classes", &self.integration.classes),
+        ] {
+            if let Some(i) = classes.iter().position(|c| c.trim().is_empty()) {
+                return Err((
+                    format!("{key}[{i}]"),
+                    "an empty class name: write the class, e.g. \"com.ticketrush.demo.queue.QueuePolicyTest\"".into(),
+                ));
+            }
+        }
         if self.environment.poll_interval > Duration::millis(100) {
             return Err(("environment.poll_interval".into(), "must be 100ms or less (readiness is polled often so a ready service is noticed at once)".into()));
         }
@@ -859,6 +881,34 @@ mod tests {
         let e = parse(text).unwrap_err().to_string();
         assert!(e.starts_with("xtask.toml:3:8: must name a program"), "{e}");
         assert!(e.contains("release_gate.api_scripts[0].argv"), "{e}");
+    }
+
+    #[test]
+    fn zero_vus_replicas_out_of_range_and_blank_classes_are_refused_at_load() {
+        let e = parse("[k6]\nvus = 0\n").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "xtask.toml:2:7: must be 1 to 100000 virtual users (key `k6.vus`)"
+        );
+        let e = parse("[integration]\nreplicas = 33\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "xtask.toml:2:12: 33 app replicas: choose 1 to 32 (key `integration.replicas`)"
+        );
+        let e = parse("[k6.distributed]\nreplicas = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key `k6.distributed.replicas`"), "{e}");
+        let e = parse("[release_gate]\nclasses = [\"a.B\", \" \"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("xtask.toml:2:19: an empty class name")
+                && e.contains("release_gate.classes[1]"),
+            "{e}"
+        );
     }
 
     #[test]

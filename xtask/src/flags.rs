@@ -128,7 +128,7 @@ pub struct ReleaseGate {
     #[arg(long, env = "RELEASE_GATE_WITH_API_SCRIPTS", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub with_api_scripts: Option<bool>,
     /// Test class to run (repeatable) [default: release_gate.classes]
-    #[arg(long = "tests", value_name = "CLASS")]
+    #[arg(long = "tests", value_name = "CLASS", value_parser = class_name)]
     pub tests: Vec<String>,
     /// Use the Gradle daemon (faster when run again; default --no-daemon)
     #[arg(long)]
@@ -159,7 +159,7 @@ pub struct Integration {
     #[command(flatten)]
     pub env: EnvOpts,
     /// Test class to run (repeatable) [default: integration.classes]
-    #[arg(long = "tests", value_name = "CLASS")]
+    #[arg(long = "tests", value_name = "CLASS", value_parser = class_name)]
     pub tests: Vec<String>,
     /// Use the Gradle daemon
     #[arg(long)]
@@ -188,7 +188,7 @@ pub struct EnvOpts {
     #[arg(long, env = "IT_COMPOSE_PROJECT", value_name = "NAME")]
     pub compose_project: Option<String>,
     /// App replicas behind the load balancer
-    #[arg(long, env = "IT_APP_REPLICAS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    #[arg(long, env = "IT_APP_REPLICAS", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub replicas: Option<u32>,
     /// Leave the environment running afterwards
     #[arg(long, env = "IT_KEEP_ENV", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
@@ -260,7 +260,7 @@ pub struct K6Opts {
     #[arg(long, env = "CONCERT_ID", value_name = "ID")]
     pub concert_id: Option<u64>,
     /// Virtual users
-    #[arg(long, env = "K6_VUS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, env = "K6_VUS", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub vus: Option<u32>,
     /// Test duration (e.g. 60s)
     #[arg(long, env = "K6_DURATION", value_name = "DURATION")]
@@ -325,13 +325,28 @@ pub struct K6Baseline {
     #[command(flatten)]
     pub run: K6Run,
     /// Highest acceptable p95 latency in milliseconds
-    #[arg(long, env = "K6_BASELINE_MAX_P95_MS", value_name = "MS")]
+    #[arg(
+        long,
+        env = "K6_BASELINE_MAX_P95_MS",
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub max_p95_ms: Option<f64>,
     /// Highest acceptable failed-request rate (0..1)
-    #[arg(long, env = "K6_BASELINE_MAX_FAIL_RATE", value_name = "RATE")]
+    #[arg(
+        long,
+        env = "K6_BASELINE_MAX_FAIL_RATE",
+        value_name = "RATE",
+        allow_negative_numbers = true
+    )]
     pub max_fail_rate: Option<Rate>,
     /// Lowest acceptable checks rate (0..1)
-    #[arg(long, env = "K6_BASELINE_MIN_CHECKS_RATE", value_name = "RATE")]
+    #[arg(
+        long,
+        env = "K6_BASELINE_MIN_CHECKS_RATE",
+        value_name = "RATE",
+        allow_negative_numbers = true
+    )]
     pub min_checks_rate: Option<Rate>,
 }
 
@@ -355,13 +370,13 @@ pub struct K6Distributed {
     #[arg(long, env = "DIST_KEEP_ENV", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub keep_env: Option<bool>,
     /// App replicas behind the load balancer
-    #[arg(long, env = "DIST_APP_REPLICAS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    #[arg(long, env = "DIST_APP_REPLICAS", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub replicas: Option<u32>,
     /// The API as seen from this host
     #[arg(long, env = "DIST_HOST_API_HOST", value_name = "URL")]
     pub host_api_host: Option<HttpUrl>,
     /// Busiest over idlest replica's request count above which the run fails
-    #[arg(long, value_name = "RATIO")]
+    #[arg(long, value_name = "RATIO", allow_negative_numbers = true)]
     pub max_spread_ratio: Option<f64>,
     #[arg(long, env = "K6_WARMUP_MAX_ATTEMPTS", value_name = "N", hide = true)]
     pub warmup_max_attempts: Option<u32>,
@@ -477,7 +492,7 @@ pub struct Gate {
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
     /// Replicas for the distributed stage
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub replicas: Option<u32>,
 }
 
@@ -501,6 +516,17 @@ pub struct ReportCmd {
     /// Print the JSON report instead of the Markdown
     #[arg(long)]
     pub json: bool,
+}
+
+/// A `--tests` value: a class or pattern, never blank (Gradle would refuse
+/// it only after starting).
+fn class_name(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(
+            "empty: name a test class, e.g. com.ticketrush.demo.queue.QueuePolicyTest".into(),
+        );
+    }
+    Ok(s.to_string())
 }
 
 #[cfg(test)]
@@ -554,6 +580,10 @@ mod tests {
         assert!(Xtask::try_parse_from(["x", "k6", "run", "--duration", "forever"]).is_err());
         assert!(Xtask::try_parse_from(["x", "k6", "baseline", "--max-fail-rate", "1.5"]).is_err());
         assert!(Xtask::try_parse_from(["x", "k6", "run", "--api-host", "ftp://x"]).is_err());
+        assert!(Xtask::try_parse_from(["x", "release-gate", "--tests", " "]).is_err());
+        // A negative number is a bad value of its option, not an unknown flag.
+        let e = Xtask::try_parse_from(["x", "k6", "run", "--vus", "-3"]).unwrap_err();
+        assert!(e.to_string().contains("'--vus <N>'"), "{e}");
         assert!(
             Xtask::try_parse_from(["x", "k6", "run", "--vus", "5", "--duration", "5s"]).is_ok()
         );

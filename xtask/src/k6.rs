@@ -66,7 +66,7 @@ impl Runtime {
 /// `p` as seen inside the container, where the repository is mounted at
 /// `/repo`. Paths outside the repository are not mounted: an error.
 pub fn container_path(root: &Utf8Path, p: &Utf8Path) -> anyhow::Result<String> {
-    let rel = p.strip_prefix(root).with_context(|| {
+    let rel = p.strip_prefix(root).ok().with_context(|| {
         format!("{p} is outside the repository {root}, which is all the k6 container sees (mounted at /repo): put it under the repository or install k6 locally (cargo xtask setup)")
     })?;
     // `..` could climb out of the mount after all.

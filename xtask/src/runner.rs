@@ -177,6 +177,12 @@ impl Step {
         self
     }
 
+    /// Fails with `MissingTool` (exit 127) when the program is not there:
+    /// checked before a suite starts, so a missing tool writes no report.
+    pub fn require(&self) -> anyhow::Result<()> {
+        resolve_program(&self.program, self.cwd.as_deref(), &self.hint).map(drop)
+    }
+
     /// The command as a person would type it (quoted, secrets masked).
     pub fn display(&self) -> String {
         let mut parts = Vec::new();
@@ -428,9 +434,16 @@ impl Runner {
             cmd = cmd.env(k, v);
         }
         let out = cmd
-            .read()
+            .output()
             .with_context(|| format!("`{}` failed", step.display()))?;
-        Ok(out)
+        // Logs and tool output are not always UTF-8: replace, never fail.
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        for end in ['\n', '\r'] {
+            if text.ends_with(end) {
+                text.pop();
+            }
+        }
+        Ok(text)
     }
 
     /// Waits for the child, enforcing the deadline and interrupts.

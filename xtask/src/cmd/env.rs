@@ -60,6 +60,8 @@ pub fn up(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
         env::reattach(ctx, &st)?.down()?;
         State::remove(&path)?;
     }
+    // Missing tools or a taken port: refused before a run folder exists.
+    env::preflight(ctx, &spec)?;
     let dir = env::run_dir(ctx);
     ctx.runner.set_log(&dir.join("env.log"))?;
     if let Some(stamp) = dir.file_name() {

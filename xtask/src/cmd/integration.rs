@@ -50,6 +50,12 @@ impl flags::Integration {
             daemon: self.gradle_daemon,
             timeout: self.timeout,
         };
+        if !ctx.dry_run && shared.is_none() {
+            // Missing tools, a missing compose file, a taken port: one line
+            // before the run, not a FAIL report.
+            gradle::step(ctx, &gradle_opts).require()?;
+            env::preflight(ctx, &spec)?;
+        }
         let (_, exit) = ctx.run_suite(SUITE, TITLE, opts, |report, run| {
             report.param("Log", ctx.relative(&run.log));
             match shared {

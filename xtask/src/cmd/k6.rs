@@ -37,6 +37,7 @@ const VALID_STATUSES: [&str; 3] = ["WAITING", "ACTIVE", "REJECTED"];
 impl flags::K6Run {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let s = Settings::resolve(ctx, &self.k6, ctx.config.k6.user_id_base)?;
+        preflight(ctx, &self, &s)?;
         let (_, exit) = ctx.run_suite("k6", RUN_TITLE, s.run_options(), |report, run| {
             run_against_api(ctx, &self, &s, report, run, None).map(drop)
         })?;
@@ -62,6 +63,9 @@ impl flags::K6Baseline {
             max_fail_rate: self.max_fail_rate.unwrap_or(c.max_fail_rate).get(),
             min_checks_rate: self.min_checks_rate.unwrap_or(c.min_checks_rate).get(),
         };
+        if shared.is_none() {
+            preflight(ctx, &self.run, &s)?;
+        }
         let (_, exit) = ctx.run_suite(
             "k6-baseline",
             BASELINE_TITLE,
@@ -101,6 +105,10 @@ impl flags::K6Distributed {
         mut shared: Option<&mut dyn Environment>,
     ) -> anyhow::Result<Exit> {
         let plan = DistPlan::resolve(ctx, &self)?;
+        plan.settings.preflight(ctx)?;
+        if shared.is_none() && plan.kind != EnvKind::External {
+            env::preflight(ctx, &plan.env_spec(ctx)?)?;
+        }
         let (_, exit) = ctx.run_suite(
             "k6-distributed",
             DISTRIBUTED_TITLE,
@@ -183,6 +191,43 @@ impl Settings {
             log_file: o.log_file.as_deref().map(|p| ctx.path(p)),
             report_file: o.report_file.as_deref().map(|p| ctx.path(p)),
         })
+    }
+
+    /// Before the run: where k6 comes from and, when that is the docker
+    /// fallback, that every path k6 must see lies under the repository (the
+    /// only folder mounted). Bad input here is one line and no report.
+    fn preflight(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        if ctx.dry_run || tools::k6_local(ctx).is_some() {
+            return Ok(());
+        }
+        if tools::which("docker").is_none() {
+            return Err(runner::MissingTool {
+                tool: "k6".into(),
+                hint: format!(
+                    "not in {} either, and no `docker` for the fallback: run `cargo xtask setup` (installs the pinned k6)",
+                    ctx.relative(&tools::k6_tools_path(ctx))
+                ),
+            }
+            .into());
+        }
+        let reports = &ctx.layout.reports_dir;
+        let mut paths = vec![
+            ("script", &self.script),
+            (
+                "summary JSON",
+                self.summary_json.as_ref().unwrap_or(reports),
+            ),
+        ];
+        if self.dashboard {
+            let export = self.dashboard_export.as_ref().unwrap_or(reports);
+            paths.push(("dashboard export", export));
+        }
+        for (what, p) in paths {
+            k6::container_path(&ctx.root, p).with_context(|| {
+                format!("no local k6, so k6 would run in docker and cannot reach its {what}")
+            })?;
+        }
+        Ok(())
     }
 
     fn run_options(&self) -> RunOptions {
@@ -355,15 +400,7 @@ fn run_against_api(
             .unwrap_or_else(|| ctx.config.k6.api_host.clone()),
         (None, Some(kind)) => {
             report.param("Environment", kind.as_str());
-            let spec = EnvSpec {
-                kind,
-                replicas: 1,
-                compose_project: None,
-                compose_file: ctx.path(&ctx.config.environment.compose.file),
-                keep_env: false,
-                health_url: ctx.config.environment.health_url.clone(),
-                ready_timeout: ctx.config.environment.ready_timeout,
-            };
+            let spec = own_env_spec(ctx, kind);
             let e = EnvGuard::start(ctx, &spec, report)?;
             let api = e
                 .endpoints()
@@ -393,6 +430,30 @@ fn run_against_api(
         finish_env(e, false, report);
     }
     Ok(summary)
+}
+
+/// The environment `k6 run|baseline --env KIND` brings up: one replica,
+/// torn down afterwards.
+fn own_env_spec(ctx: &Ctx, kind: EnvKind) -> EnvSpec {
+    EnvSpec {
+        kind,
+        replicas: 1,
+        compose_project: None,
+        compose_file: ctx.path(&ctx.config.environment.compose.file),
+        keep_env: false,
+        health_url: ctx.config.environment.health_url.clone(),
+        ready_timeout: ctx.config.environment.ready_timeout,
+    }
+}
+
+/// `k6 run|baseline` before the run: k6 itself, and the environment it
+/// would bring up (tools, compose file, ports).
+fn preflight(ctx: &Ctx, cmd: &flags::K6Run, s: &Settings) -> anyhow::Result<()> {
+    s.preflight(ctx)?;
+    match cmd.env.or(ctx.config.k6.environment) {
+        Some(kind) if kind != EnvKind::External => env::preflight(ctx, &own_env_spec(ctx, kind)),
+        _ => Ok(()),
+    }
 }
 
 /// A dead API fails here, at once, before k6 starts.
@@ -705,6 +766,25 @@ impl DistPlan {
         })
     }
 
+    /// The environment of its own (not the gate's).
+    fn env_spec(&self, ctx: &Ctx) -> anyhow::Result<EnvSpec> {
+        Ok(EnvSpec {
+            kind: self.kind,
+            replicas: self.replicas,
+            compose_project: Some(self.project.clone()),
+            compose_file: self.compose_file.clone(),
+            keep_env: self.keep_env,
+            health_url: self.health_url(ctx)?,
+            ready_timeout: ctx.config.environment.ready_timeout,
+        })
+    }
+
+    /// The configuration's health path, on the host's API.
+    fn health_url(&self, ctx: &Ctx) -> anyhow::Result<HttpUrl> {
+        let path = ctx.config.environment.health_url.path();
+        format!("{}{path}", api_base(&self.host_api)).parse()
+    }
+
     fn run(
         &self,
         ctx: &Ctx,
@@ -726,9 +806,6 @@ impl DistPlan {
         report.param("Keep env", self.keep_env);
         report.param("Max spread ratio", num(self.max_spread));
 
-        // The health path of the configuration, on the host's API.
-        let health_path = ctx.config.environment.health_url.path().to_string();
-        let health: HttpUrl = format!("{}{health_path}", api_base(&self.host_api)).parse()?;
         let mut up: Option<EnvGuard> = None;
         let mut eps = env::Endpoints::default();
         if let Some(env) = shared {
@@ -739,15 +816,7 @@ impl DistPlan {
                 .context("the environment is not ready after scaling")?;
             eps = env.endpoints();
         } else if self.kind != EnvKind::External {
-            let spec = EnvSpec {
-                kind: self.kind,
-                replicas: self.replicas,
-                compose_project: Some(self.project.clone()),
-                compose_file: self.compose_file.clone(),
-                keep_env: self.keep_env,
-                health_url: health.clone(),
-                ready_timeout: ctx.config.environment.ready_timeout,
-            };
+            let spec = self.env_spec(ctx)?;
             let mut e = EnvGuard::start(ctx, &spec, report)?;
             eps = e.endpoints();
             // A reused environment may run another number of replicas.

@@ -411,9 +411,10 @@ impl Snapshot<'_> {
                 self.service
             ));
         }
+        // Logs read as text already had such bytes replaced (U+FFFD).
         let not_utf8 = lines
             .iter()
-            .filter(|l| std::str::from_utf8(l).is_err())
+            .filter(|l| std::str::from_utf8(l).map_or(true, |t| t.contains('\u{fffd}')))
             .count();
         if not_utf8 > 0 {
             report.note(format!(

@@ -58,6 +58,10 @@ impl flags::ReleaseGate {
             daemon: self.gradle_daemon,
             timeout: self.timeout,
         };
+        if !ctx.dry_run {
+            // A missing Gradle is exit 127 before the run: no FAIL report.
+            gradle::step(ctx, &gradle_opts).require()?;
+        }
         let (_, exit) = ctx.run_suite(SUITE, TITLE, opts, |report, run| {
             let mut gates = vec![format!(
                 "compile + {} test classes (one Gradle run)",

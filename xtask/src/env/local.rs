@@ -209,6 +209,20 @@ impl Local {
         Ok(step)
     }
 
+    /// The programs and the fixed ports, before anything starts.
+    pub fn preflight(&self) -> anyhow::Result<()> {
+        if self.cfg.app_command.is_empty() {
+            bail!("[environment.local].app_command is empty: set the command that starts one replica, e.g. [\"java\", \"-jar\", \"build/libs/demo.jar\"]");
+        }
+        if let Some(build) = &self.build {
+            build.require()?;
+        }
+        self.redis_step().require()?;
+        self.app_step(1, 0)?.require()?;
+        self.nginx_step().require()?;
+        check_ports_free(&self.fixed_ports(1..=self.spec.replicas)?)
+    }
+
     /// The `X-Instance` of replica `index`, when the configuration sets it.
     fn instance_id(&self, index: u32, port: u16) -> Option<String> {
         let v = self.cfg.app_env.get("INSTANCE_ID")?;

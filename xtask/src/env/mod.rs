@@ -176,6 +176,22 @@ pub fn open(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<Box<dyn Environment>> {
     })
 }
 
+/// What can be known before anything starts: the tools the environment runs
+/// (`MissingTool`, exit 127), its files, its fixed ports. A suite calls this
+/// before its run begins, so that bad input fails in one line and leaves the
+/// latest report alone. Nothing is started or created.
+pub fn preflight(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<()> {
+    if ctx.dry_run {
+        return Ok(());
+    }
+    match spec.kind {
+        // The compose file, and `docker compose` or `docker-compose`.
+        EnvKind::Compose => compose::Compose::open(ctx, spec).map(drop),
+        EnvKind::Local => local::Local::open(ctx, spec)?.preflight(),
+        EnvKind::External => Ok(()),
+    }
+}
+
 /// Reopens an environment recorded by an earlier process (`env up`), to
 /// scale it, probe it or bring it down.
 pub fn reattach(ctx: &Ctx, st: &state::State) -> anyhow::Result<Box<dyn Environment>> {

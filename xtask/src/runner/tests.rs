@@ -107,6 +107,30 @@ fn missing_program_names_the_tool_and_how_to_install_it() {
 }
 
 #[test]
+fn require_is_the_missing_tool_check_without_running_anything() {
+    Step::new("sh", "sh").require().unwrap();
+    let e = Step::new("gradle", "gradle-not-installed-here")
+        .hint("apt-get install gradle")
+        .require()
+        .unwrap_err();
+    assert!(e.downcast_ref::<MissingTool>().is_some());
+    assert_eq!(
+        e.to_string(),
+        "`gradle-not-installed-here` not found on PATH: apt-get install gradle"
+    );
+}
+
+#[test]
+fn read_replaces_bytes_that_are_not_utf8_instead_of_failing() {
+    // `docker compose logs` passes on whatever the app printed.
+    let d = tmpdir("read-bytes");
+    let out = runner(&d)
+        .read(&Step::new("logs", "printf").arg("QUEUE_MONITOR \\377\\376 x\\n"))
+        .unwrap();
+    assert_eq!(out, "QUEUE_MONITOR \u{fffd}\u{fffd} x");
+}
+
+#[test]
 fn endless_line_does_not_grow_memory() {
     // 8 MiB without a newline arrives in 64 KiB pieces.
     let d = tmpdir("longline");
