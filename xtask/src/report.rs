@@ -404,6 +404,8 @@ pub struct Run {
     started: Instant,
     report_file: Option<Utf8PathBuf>,
     _lock: Option<SuiteLock>,
+    /// Read while the suite runs: `git status` costs a process start.
+    git: Option<std::thread::JoinHandle<GitInfo>>,
 }
 
 impl Run {
@@ -455,6 +457,10 @@ impl Run {
             started: Instant::now(),
             report_file: opts.report_file,
             _lock: lock,
+            git: (!dry_run).then(|| {
+                let root = layout.root.clone();
+                std::thread::spawn(move || GitInfo::read(&root))
+            }),
         })
     }
 
@@ -472,7 +478,10 @@ impl Run {
         report.started = rfc3339(self.started_wall);
         report.ended = rfc3339(SystemTime::now());
         report.duration_ms = self.started.elapsed().as_millis() as u64;
-        report.git = GitInfo::read(&layout.root);
+        report.git = match self.git {
+            Some(h) => h.join().unwrap_or_default(),
+            None => GitInfo::read(&layout.root),
+        };
         if self.log.exists() && !report.artifacts.iter().any(|a| a.name == "log") {
             report.artifact("log", layout.relative(&self.log));
         }
