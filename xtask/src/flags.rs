@@ -82,6 +82,9 @@ pub struct Bench {
     /// Timed runs per measurement
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub runs: u32,
+    /// Environment for P3 (gate vs stages) [default: from xtask.toml]
+    #[arg(long = "env", value_enum, value_name = "KIND")]
+    pub env: Option<EnvKind>,
 }
 
 #[derive(Debug, Args)]

@@ -39,6 +39,7 @@ impl flags::Bench {
             dir,
             exe,
             runs: self.runs,
+            env: self.env,
         };
         let mut rows: Vec<(String, String, String)> = vec![];
         if want("P1") {
@@ -70,6 +71,7 @@ struct Bench<'a> {
     dir: Utf8PathBuf,
     exe: Utf8PathBuf,
     runs: u32,
+    env: Option<crate::config::EnvKind>,
 }
 
 type Row = (String, String, String);
@@ -245,19 +247,23 @@ impl Bench<'_> {
             }
             Ok(t.elapsed().as_secs_f64())
         };
-        let gate = run("gate", &["gate", "--no-setup"])?;
+        let kind = self
+            .env
+            .unwrap_or(self.ctx.config.environment.default)
+            .as_str();
+        let gate = run("gate", &["gate", "--no-setup", "--env", kind])?;
         let mut one_by_one = 0.0;
         for args in [
             &["release-gate"][..],
-            &["integration"],
-            &["k6", "baseline", "--env", "local"],
-            &["k6", "distributed"],
+            &["integration", "--env", kind],
+            &["k6", "baseline", "--env", kind],
+            &["k6", "distributed", "--env", kind],
         ] {
             one_by_one += run(&args.join(" "), args)?;
         }
         Ok(vec![(
             "P3".into(),
-            "gate on the demo vs the same stages one by one (each with its own environment and Gradle start)".into(),
+            format!("gate on the demo vs the same stages one by one (each with its own {kind} environment and Gradle start)"),
             format!("{gate:.1} s vs {one_by_one:.1} s: ratio {:.2}", gate / one_by_one),
         )])
     }
