@@ -420,6 +420,16 @@ impl Runner {
     /// Runs a short command and returns its standard output (trimmed), for
     /// questions like `git rev-parse HEAD`. Output is not streamed.
     pub fn read(&self, step: &Step) -> anyhow::Result<String> {
+        self.read_output(step, true)
+    }
+
+    /// `read`, keeping the output whatever the exit status (tools such as
+    /// `dpkg-query` exit 1 when only some of their answers are "no").
+    pub fn read_any_status(&self, step: &Step) -> anyhow::Result<String> {
+        self.read_output(step, false)
+    }
+
+    fn read_output(&self, step: &Step, check: bool) -> anyhow::Result<String> {
         let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
         let sh = xshell::Shell::new()?;
         if let Some(d) = &step.cwd {
@@ -430,6 +440,7 @@ impl Runner {
             .args(&step.args)
             .quiet()
             .ignore_stderr();
+        cmd.set_ignore_status(!check);
         for (k, v) in &step.env {
             cmd = cmd.env(k, v);
         }

@@ -56,7 +56,26 @@ fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
     assert!(junit.contains("tests=\"9\" failures=\"0\""), "{junit}");
     // The distributed stage saw three replicas share the load.
     let (_, dist) = latest(&dir, "k6-distributed");
-    assert_eq!(table(&dist, "Requests per replica").len(), 3);
+    let per_replica = table(&dist, "Requests per replica");
+    assert_eq!(per_replica.len(), 3, "{per_replica:?}");
+    assert!(
+        per_replica
+            .iter()
+            .all(|r| r[1].parse::<f64>().unwrap() > 0.0),
+        "{per_replica:?}"
+    );
+    // The monitor stage counted the joins of the load test.
+    let (_, monitor) = latest(&dir, "runtime-monitor-snapshot");
+    let counts = monitor["tables"].to_string();
+    assert!(counts.contains("QUEUE_MONITOR"), "{monitor:#}");
+    let queue = table(
+        &monitor,
+        &monitor["tables"][0]["title"].as_str().unwrap().to_string(),
+    )
+    .into_iter()
+    .find(|r| r[0] == "QUEUE_MONITOR")
+    .unwrap();
+    assert!(queue[1].parse::<u64>().unwrap() > 0, "{queue:?}");
     assert!(run.stdout().contains("frontend gate:"), "{}", run.show());
     assert!(port_is_free(23080), "the load balancer still runs");
 }
@@ -176,4 +195,42 @@ fn gate_status_is_ready_after_a_passing_gate_and_stale_after_a_new_commit() {
         out.contains("STALE") && out.contains("not from HEAD"),
         "{out}"
     );
+}
+
+#[test]
+fn a_monitor_minimum_above_the_count_fails_the_snapshot() {
+    let dir = TempDir::new("gate-monitor-min");
+    let config = demo_config(23280).replace(
+        "[ops.monitor]\n",
+        "[ops.monitor]\nmin = { QUEUE_MONITOR = 1000000000 }\n",
+    );
+    assert!(config.contains("QUEUE_MONITOR = 1000000000"), "{config}");
+    let run = Xtask::new(&dir, &config)
+        .args([
+            "gate",
+            "--no-setup",
+            "--keep-going",
+            "--only",
+            "k6-baseline",
+            "--only",
+            "ops-monitor",
+        ])
+        .env("K6_DURATION", "3s")
+        .run();
+    assert_ne!(run.code(), 0, "{}", run.show());
+    let (md, json) = latest(&dir, "runtime-monitor-snapshot");
+    assert!(md.contains("- Result: FAIL"), "{md}");
+    let t = json["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"].as_str().unwrap().contains("QUEUE_MONITOR"))
+        .unwrap()
+        .clone();
+    assert_eq!(t["ok"], false, "{t}");
+    assert!(
+        t["observed"].as_f64().unwrap() > 0.0,
+        "the load test's joins were counted: {t}"
+    );
+    assert!(port_is_free(23280));
 }

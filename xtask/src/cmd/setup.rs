@@ -75,7 +75,7 @@ fn missing_packages(ctx: &Ctx, pkgs: &[String]) -> Vec<String> {
     let step = Step::new("dpkg-query", "dpkg-query")
         .args(["-W", "-f=${Package} ${Status}\\n"])
         .args(pkgs.iter().cloned());
-    let out = ctx.runner.read(&step).unwrap_or_default();
+    let out = ctx.runner.read_any_status(&step).unwrap_or_default();
     pkgs.iter()
         .filter(|p| {
             !out.lines()
