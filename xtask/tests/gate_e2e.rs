@@ -3,13 +3,7 @@
 
 mod common;
 
-use common::{latest, table, TempDir, Xtask};
-
-/// The repository's xtask.toml with the balancer moved to `port`.
-fn demo_config(port: u16) -> String {
-    let text = std::fs::read_to_string(common::workspace_root().join("xtask.toml")).unwrap();
-    text.replace("18080", &port.to_string())
-}
+use common::{latest, repo_config, root, run, table, xtask, TempDir, Xtask};
 
 fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
@@ -18,10 +12,10 @@ fn port_is_free(port: u16) -> bool {
 #[test]
 fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
     let dir = TempDir::new("gate-pass");
-    let run = Xtask::new(&dir, &demo_config(23080))
+    let run = Xtask::new(&dir, &repo_config(23080))
         .args(["gate", "--no-setup"])
         .run();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
     let (md, json) = latest(&dir, "gate");
     assert!(md.contains("- Result: PASS"), "{md}");
     let stages = table(&json, "Stages");
@@ -71,14 +65,14 @@ fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
         .find(|r| r[0] == "QUEUE_MONITOR")
         .unwrap();
     assert!(queue[1].parse::<u64>().unwrap() > 0, "{queue:?}");
-    assert!(run.stdout().contains("frontend gate:"), "{}", run.show());
+    assert!(run.stdout.contains("frontend gate:"), "{}", run.show());
     assert!(port_is_free(23080), "the load balancer still runs");
 }
 
 #[test]
 fn a_broken_stage_fails_the_gate_skips_the_rest_and_tears_down() {
     let dir = TempDir::new("gate-broken");
-    let run = Xtask::new(&dir, &demo_config(23180))
+    let run = Xtask::new(&dir, &repo_config(23180))
         .args([
             "gate",
             "--no-setup",
@@ -89,7 +83,7 @@ fn a_broken_stage_fails_the_gate_skips_the_rest_and_tears_down() {
         ])
         .env("K6_BASELINE_MAX_P95_MS", "0.001")
         .run();
-    assert_ne!(run.code(), 0, "{}", run.show());
+    assert_ne!(run.code, 0, "{}", run.show());
     let (md, json) = latest(&dir, "gate");
     assert!(md.contains("- Result: FAIL"), "{md}");
     let result = |stage: &str| {
@@ -144,7 +138,7 @@ fn gate_status_is_ready_after_a_passing_gate_and_stale_after_a_new_commit() {
             "clone",
             "-q",
             "--no-hardlinks",
-            common::workspace_root().to_str().unwrap(),
+            root().to_str().unwrap(),
             clone.to_str().unwrap(),
         ],
         dir.path(),
@@ -152,8 +146,9 @@ fn gate_status_is_ready_after_a_passing_gate_and_stale_after_a_new_commit() {
     // Only the release gate is required here: quick, and enough to show provenance.
     let config = "[project]\nservice_dir = \"demo\"\n[tools]\napt = []\n[gradle]\noffline = true\n[release_gate]\nclasses = [\"com.ticketrush.demo.queue.QueuePolicyTest\"]\n[gate]\nrequired = [\"release-gate\"]\n";
     std::fs::write(clone.join("gate-test.toml"), config).unwrap();
-    let xtask = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+    // The clone is the project: its root, its config, its git history.
+    let in_clone = |args: &[&str]| {
+        let out = run(xtask()
             .args([
                 "--config",
                 "gate-test.toml",
@@ -162,29 +157,22 @@ fn gate_status_is_ready_after_a_passing_gate_and_stale_after_a_new_commit() {
             ])
             .args(args)
             .env("CARGO_MANIFEST_DIR", clone.join("xtask"))
-            .env_remove("XTASK_CONFIG")
-            .current_dir(&clone)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
+            .current_dir(&clone));
+        (out.code, out.stdout + &out.stderr)
     };
     // The config file itself is an untracked change: commit it first.
     git(&["add", "gate-test.toml"], &clone);
     git(&["commit", "-q", "-m", "gate test config"], &clone);
-    let (code, out) = xtask(&["gate", "--no-setup", "--only", "release-gate"]);
+    let (code, out) = in_clone(&["gate", "--no-setup", "--only", "release-gate"]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = xtask(&["gate", "status"]);
+    let (code, out) = in_clone(&["gate", "status"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("frontend gate: READY"), "{out}");
     git(
         &["commit", "-q", "--allow-empty", "-m", "a new commit"],
         &clone,
     );
-    let (code, out) = xtask(&["gate", "status"]);
+    let (code, out) = in_clone(&["gate", "status"]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("STALE") && out.contains("not from HEAD"),
@@ -195,7 +183,7 @@ fn gate_status_is_ready_after_a_passing_gate_and_stale_after_a_new_commit() {
 #[test]
 fn a_monitor_minimum_above_the_count_fails_the_snapshot() {
     let dir = TempDir::new("gate-monitor-min");
-    let config = demo_config(23280).replace(
+    let config = repo_config(23280).replace(
         "[ops.monitor]\n",
         "[ops.monitor]\nmin = { QUEUE_MONITOR = 1000000000 }\n",
     );
@@ -212,7 +200,7 @@ fn a_monitor_minimum_above_the_count_fails_the_snapshot() {
         ])
         .env("K6_DURATION", "3s")
         .run();
-    assert_ne!(run.code(), 0, "{}", run.show());
+    assert_ne!(run.code, 0, "{}", run.show());
     let (md, json) = latest(&dir, "runtime-monitor-snapshot");
     assert!(md.contains("- Result: FAIL"), "{md}");
     let t = json["thresholds"]

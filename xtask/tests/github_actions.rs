@@ -3,21 +3,18 @@
 
 mod common;
 
-use common::{TempDir, Xtask};
+use common::{stand_in, TempDir, Xtask};
 
 #[test]
 fn a_failing_suite_groups_its_steps_annotates_and_writes_the_job_summary() {
     let dir = TempDir::new("gha");
-    let gradle = dir.join("gradle");
     // A stand-in Gradle that fails at once (a real one cannot fail on demand
     // without a broken project).
-    std::fs::write(
-        &gradle,
-        "#!/bin/sh\necho 'compilation failed: 50% done'\nexit 1\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&gradle, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let gradle = stand_in(
+        dir.path(),
+        "gradle",
+        "echo 'compilation failed: 50% done'\nexit 1\n",
+    );
     let summary = dir.join("step-summary.md");
     let config = format!(
         "[project]\nservice_dir = \"demo\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.A\"]\n",
@@ -28,8 +25,8 @@ fn a_failing_suite_groups_its_steps_annotates_and_writes_the_job_summary() {
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .run();
-    assert_eq!(run.code(), 1, "{}", run.show());
-    let out = run.stdout();
+    assert_eq!(run.code, 1, "{}", run.show());
+    let out = run.stdout;
     assert_eq!(out.matches("::group::").count(), 1, "{out}");
     assert_eq!(out.matches("::endgroup::").count(), 1, "{out}");
     let errors: Vec<&str> = out
@@ -45,14 +42,12 @@ fn a_failing_suite_groups_its_steps_annotates_and_writes_the_job_summary() {
 #[test]
 fn integration_classes_fail_clearly_without_an_environment() {
     // The demo's integration tests need TCS_API_URL: without an environment
-    // they FAIL (never skip) and say how to get one.
+    // they FAIL (never skip) and say how to get one. (xtask() clears the
+    // caller's TCS_ variables.)
     let dir = TempDir::new("no-env");
     let config = "[project]\nservice_dir = \"demo\"\n[gradle]\noffline = true\n[release_gate]\nclasses = [\"com.ticketrush.demo.ConcertApiIntegrationTest\"]\n";
-    let run = Xtask::new(&dir, config)
-        .args(["release-gate"])
-        .env_remove_all_tcs()
-        .run();
-    assert_eq!(run.code(), 1, "{}", run.show());
+    let run = Xtask::new(&dir, config).args(["release-gate"]).run();
+    assert_eq!(run.code, 1, "{}", run.show());
     let (md, _) = common::latest(&dir, "release-gate");
     assert!(md.contains("TCS_API_URL is not set"), "{md}");
 }

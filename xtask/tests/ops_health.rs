@@ -6,91 +6,11 @@ mod common;
 
 use std::{
     io::{Read, Write},
-    net::TcpStream,
-    os::unix::process::CommandExt,
     path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    process::Command,
 };
 
 use common::*;
-
-/// A server process started by a test, its whole process group stopped on drop.
-struct Server {
-    child: Child,
-    name: &'static str,
-}
-
-impl Server {
-    fn start(name: &'static str, mut cmd: Command, hint: &str) -> Server {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({e}): {hint}"));
-        Server { child, name }
-    }
-
-    /// Waits until `port` accepts connections (the server is up).
-    fn wait_for(&mut self, port: u16) {
-        let until = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                panic!("{} exited before listening on {port}: {st}", self.name);
-            }
-            assert!(
-                Instant::now() < until,
-                "{} not listening on {port}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(&mut self) {
-        let pgid = self.child.id() as i32;
-        // SAFETY: plain syscalls on our own child's group.
-        unsafe { libc::killpg(pgid, libc::SIGTERM) };
-        let until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        unsafe { libc::killpg(pgid, libc::SIGKILL) };
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn redis(port: u16) -> Server {
-    let mut cmd = Command::new("redis-server");
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]);
-    let mut s = Server::start(
-        "redis-server",
-        cmd,
-        "apt-get install redis-server (cargo xtask ci installs it)",
-    );
-    s.wait_for(port);
-    s
-}
 
 fn health_config(components: &str) -> String {
     format!("[ops.health]\ntimeout = \"2s\"\ncomponents = [\n{components}]\n")
@@ -99,9 +19,9 @@ fn health_config(components: &str) -> String {
 #[test]
 fn components_up_with_latencies_then_a_stopped_one_down_and_fail() {
     let dir = TempDir::new("ops-health");
-    let api = http_server(20300, 200);
-    let redis_port = free_port(20310);
-    let mut redis = redis(redis_port);
+    let api = stub_api(listen_from(20300));
+    let redis_port = free_port(listen_from(20310));
+    let mut redis = redis_server(redis_port, None);
     // The config's Redis address is the legacy default; OPS_REDIS_PORT points it
     // at ours, as the legacy variable did.
     let cfg = health_config(&format!(
@@ -123,7 +43,7 @@ fn components_up_with_latencies_then_a_stopped_one_down_and_fail() {
     };
 
     let run = health();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
     let (md, json) = latest(&dir, "runtime-health-check");
     assert!(
         md.starts_with("# Runtime Health Check Report\n\n- Result: PASS\n"),
@@ -151,7 +71,7 @@ fn components_up_with_latencies_then_a_stopped_one_down_and_fail() {
 
     redis.stop();
     let run = health();
-    assert_eq!(run.code(), 1, "{}", run.show());
+    assert_eq!(run.code, 1, "{}", run.show());
     let (md, json) = latest(&dir, "runtime-health-check");
     assert!(md.contains("- Result: FAIL"), "{md}");
     let rows = table(&json, "Components");
@@ -166,13 +86,13 @@ fn components_up_with_latencies_then_a_stopped_one_down_and_fail() {
         "{notes:?}"
     );
     assert_eq!(metric(&json, "redis latency"), None);
-    assert!(run.stderr().contains("is DOWN"), "{}", run.show());
+    assert!(run.stderr.contains("is DOWN"), "{}", run.show());
 }
 
 /// The committed ApiVersions v0 answer (hex with `#` comments).
 fn kafka_fixture() -> Vec<u8> {
     let text = std::fs::read_to_string(
-        workspace_root().join("xtask/tests/fixtures/kafka/api-versions-v0-response.hex"),
+        root().join("xtask/tests/fixtures/kafka/api-versions-v0-response.hex"),
     )
     .unwrap();
     let hex: String = text
@@ -190,7 +110,7 @@ fn kafka_fixture() -> Vec<u8> {
 #[test]
 fn kafka_added_by_the_legacy_variables_answers_api_versions() {
     let dir = TempDir::new("ops-kafka");
-    let l = listen_in_range(20400);
+    let l = listen_from(20400);
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let reply = kafka_fixture();
@@ -210,7 +130,7 @@ fn kafka_added_by_the_legacy_variables_answers_api_versions() {
         .env("OPS_KAFKA_HOST", "127.0.0.1")
         .env("OPS_KAFKA_PORT", port.to_string())
         .run();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
     let (_, json) = latest(&dir, "runtime-health-check");
     let rows = table(&json, "Components");
     assert_eq!(
@@ -223,13 +143,13 @@ fn kafka_added_by_the_legacy_variables_answers_api_versions() {
 /// A throwaway PostgreSQL cluster: initdb into a temp folder, `postgres` on
 /// a port of our range. As root, both run as the `postgres` user.
 struct Postgres {
-    server: Option<Server>,
+    server: Option<Proc>,
     data: PathBuf,
     port: u16,
 }
 
 fn pg_bin(name: &str) -> PathBuf {
-    if let Ok(p) = which::which(name) {
+    if let Some(p) = which(name) {
         return p;
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
@@ -305,8 +225,8 @@ impl Postgres {
             ])
             .arg("-k")
             .arg(&data);
-        let mut server = Server::start("postgres", cmd, "apt-get install postgresql");
-        server.wait_for(port);
+        let mut server = Proc::spawn("postgres", &mut cmd, None, "apt-get install postgresql");
+        server.wait_listening(port);
         Postgres {
             server: Some(server),
             data,
@@ -325,13 +245,13 @@ impl Drop for Postgres {
 #[test]
 fn postgres_answers_the_ssl_request_in_its_own_protocol() {
     let dir = TempDir::new("ops-pg");
-    let pg = Postgres::start(free_port(20500));
+    let pg = Postgres::start(free_port(listen_from(20500)));
     let cfg = health_config("");
     let run = Xtask::new(&dir, &cfg)
         .args(["ops", "health", "--timeout", "5s"])
         .env("OPS_POSTGRES_PORT", pg.port.to_string())
         .run();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
     let (_, json) = latest(&dir, "runtime-health-check");
     let rows = table(&json, "Components");
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -355,9 +275,9 @@ fn a_bad_legacy_address_is_a_one_line_error_before_anything_runs() {
         .args(["ops", "health"])
         .env("OPS_HEALTH_API_URL", "https://example.invalid/api")
         .run();
-    assert_eq!(run.code(), 2, "{}", run.show());
+    assert_eq!(run.code, 2, "{}", run.show());
     assert!(
-        run.stderr()
+        run.stderr
             .contains("https is not supported by the built-in probes"),
         "{}",
         run.show()
@@ -365,10 +285,10 @@ fn a_bad_legacy_address_is_a_one_line_error_before_anything_runs() {
     let run = Xtask::new(&dir, &health_config(""))
         .args(["ops", "health"])
         .run();
-    assert_eq!(run.code(), 1, "{}", run.show());
-    assert_eq!(run.stderr().lines().count(), 1, "{}", run.show());
+    assert_eq!(run.code, 1, "{}", run.show());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.show());
     assert!(
-        run.stderr().contains("no components to probe"),
+        run.stderr.contains("no components to probe"),
         "{}",
         run.show()
     );

@@ -1,14 +1,10 @@
 //! `cargo xtask release-gate` end to end, with the real Gradle on the demo
-//! service (about 5-10 s per Gradle run: three runs in all).
+//! service (about 5-10 s per Gradle run: three runs in all). The Gradle
+//! runs share demo/build: they run one at a time (`serial()`).
 
 mod common;
 
-use std::sync::Mutex;
-
 use common::*;
-
-/// The Gradle runs share demo/build: one at a time.
-static DEMO: Mutex<()> = Mutex::new(());
 
 const CLASSES: [&str; 3] = [
     "com.ticketrush.demo.architecture.LayerDependencyArchTest",
@@ -17,7 +13,7 @@ const CLASSES: [&str; 3] = [
 ];
 
 fn config(extra: &str) -> String {
-    let demo = workspace_root().join("demo");
+    let demo = root().join("demo");
     let classes = CLASSES.map(|c| format!("\"{c}\"")).join(", ");
     format!(
         "[project]\nservice_dir = \"{}\"\n\n[gradle]\noffline = true\ntimeout = \"5m\"\n\n[release_gate]\nclasses = [{classes}]\n{extra}",
@@ -25,28 +21,24 @@ fn config(extra: &str) -> String {
     )
 }
 
-fn demo_lock() -> std::sync::MutexGuard<'static, ()> {
-    DEMO.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 #[test]
 fn release_gate_passes_on_the_demo_with_counts_and_api_scripts() {
     let dir = TempDir::new("rg-pass");
-    let api = http_server(20100, 200);
+    let api = stub_api(listen_from(20100));
     let extra = format!(
         "api_health_url = \"http://127.0.0.1:{api}/api/concerts\"\n\
          [[release_gate.api_scripts]]\nname = \"smoke\"\n\
          argv = [\"sh\", \"-c\", \"test \\\"$API_HOST\\\" = http://127.0.0.1:{api} && echo smoke ok\"]\n"
     );
     let copy = dir.join("legacy-copy.md");
-    let _demo = demo_lock();
+    let _demo = serial();
     let run = Xtask::new(&dir, &config(&extra))
         .args(["release-gate"])
         .env("RELEASE_GATE_WITH_API_SCRIPTS", "true")
         .env("RELEASE_GATE_RUN_STAMP", "20261124T101500Z")
         .env("RELEASE_GATE_REPORT_FILE", &copy)
         .run();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
     let (md, json) = latest(&dir, "release-gate");
     assert_eq!(
         md.lines().find(|l| l.starts_with("- ")),
@@ -121,7 +113,7 @@ fn release_gate_passes_on_the_demo_with_counts_and_api_scripts() {
 #[test]
 fn a_failing_test_is_named_with_its_message() {
     let dir = TempDir::new("rg-fail");
-    let _demo = demo_lock();
+    let _demo = serial();
     let run = Xtask::new(&dir, &config(""))
         .args([
             "release-gate",
@@ -130,7 +122,7 @@ fn a_failing_test_is_named_with_its_message() {
         ])
         .env("DEMO_FAIL_TEST", "1")
         .run();
-    assert_eq!(run.code(), 1, "{}", run.show());
+    assert_eq!(run.code, 1, "{}", run.show());
     let (md, json) = latest(&dir, "release-gate");
     assert!(md.contains("- Result: FAIL"), "{md}");
     assert_eq!(
@@ -147,17 +139,17 @@ fn a_failing_test_is_named_with_its_message() {
     );
     let want = "failed: QueuePolicyTest.firstUsersAreActive: java.lang.AssertionError: DEMO_FAIL_TEST=1: deliberate failure";
     assert_eq!(notes(&json), [want]);
-    assert!(run.stderr().contains(want), "{}", run.show());
+    assert!(run.stderr.contains(want), "{}", run.show());
 }
 
 #[test]
 fn an_unknown_class_fails_with_gradles_no_tests_found() {
     let dir = TempDir::new("rg-none");
-    let _demo = demo_lock();
+    let _demo = serial();
     let run = Xtask::new(&dir, &config(""))
         .args(["release-gate", "--tests", "com.example.DoesNotExist"])
         .run();
-    assert_eq!(run.code(), 1, "{}", run.show());
+    assert_eq!(run.code, 1, "{}", run.show());
     let (md, json) = latest(&dir, "release-gate");
     assert!(md.contains("- Result: FAIL"), "{md}");
     assert!(md.contains("- API scripts included: no"), "{md}");
@@ -172,11 +164,8 @@ fn an_unknown_class_fails_with_gradles_no_tests_found() {
 /// that never finishes.
 #[test]
 fn gradle_killed_at_its_deadline_fails_saying_so() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("rg-timeout");
-    let fake = dir.join("fake-gradle");
-    std::fs::write(&fake, "#!/bin/sh\necho hanging\nexec sleep 300\n").unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = stand_in(dir.path(), "fake-gradle", "echo hanging\nexec sleep 300\n");
     let svc = dir.join("svc");
     std::fs::create_dir_all(&svc).unwrap();
     let cfg = format!(
@@ -187,7 +176,7 @@ fn gradle_killed_at_its_deadline_fails_saying_so() {
     let run = Xtask::new(&dir, &cfg)
         .args(["release-gate", "--timeout", "1s"])
         .run();
-    assert_eq!(run.code(), 124, "{}", run.show());
+    assert_eq!(run.code, 124, "{}", run.show());
     let (_, json) = latest(&dir, "release-gate");
     assert_eq!(json["result"], "FAIL");
     assert_eq!(json["steps"][0]["outcome"], "timed out after 1s");
@@ -204,8 +193,8 @@ fn api_scripts_asked_for_but_not_configured_is_a_one_line_error_and_no_report() 
     let run = Xtask::new(&dir, &config(""))
         .args(["release-gate", "--with-api-scripts"])
         .run();
-    assert_eq!(run.code(), 1, "{}", run.show());
-    let err = run.stderr();
+    assert_eq!(run.code, 1, "{}", run.show());
+    let err = run.stderr;
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("lists none: add [[release_gate.api_scripts]]"),
@@ -220,11 +209,11 @@ fn dry_run_prints_the_single_gradle_command() {
     let run = Xtask::new(&dir, &config(""))
         .args(["--dry-run", "release-gate"])
         .run();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
     let want = format!(
         "gradle --no-daemon --offline compileJava compileTestJava test --tests {} --tests {} --tests {}",
         CLASSES[0], CLASSES[1], CLASSES[2]
     );
-    assert!(run.stdout().contains(&want), "{}", run.show());
+    assert!(run.stdout.contains(&want), "{}", run.show());
     assert!(!dir.join("reports").exists());
 }

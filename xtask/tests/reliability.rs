@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{latest, TempDir, Xtask};
+use common::{alive, files, latest, stand_in, wait_for, TempDir, Xtask};
 
 const ENV_CANARY: &str = "canary-env-7731";
 const CONFIG_CANARY: &str = "canary-config-8842";
@@ -16,17 +16,14 @@ const CONFIG_CANARY: &str = "canary-config-8842";
 fn setup(name: &str) -> (TempDir, String) {
     let dir = TempDir::new(name);
     let pidfile = dir.join("grandchild.pid");
-    let gradle = dir.join("gradle");
-    std::fs::write(
-        &gradle,
-        format!(
-            "#!/bin/sh\necho 'stand-in gradle: secrets {ENV_CANARY} and {CONFIG_CANARY}'\nsleep 300 &\necho $! > {}\nwait\n",
+    let gradle = stand_in(
+        dir.path(),
+        "gradle",
+        &format!(
+            "echo 'stand-in gradle: secrets {ENV_CANARY} and {CONFIG_CANARY}'\nsleep 300 &\necho $! > {}\nwait\n",
             pidfile.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&gradle, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let config = format!(
         "[project]\nservice_dir = \"demo\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.Any\"]\n[environment.local.app_env]\nDB_PASSWORD = \"{CONFIG_CANARY}\"\n",
         gradle.display()
@@ -34,25 +31,11 @@ fn setup(name: &str) -> (TempDir, String) {
     (dir, config)
 }
 
-fn wait_for(path: &std::path::Path, within: Duration) {
-    let t = Instant::now();
-    while !path.exists() {
-        assert!(t.elapsed() < within, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Waits for the stand-in to write `path`, and a moment more for it to
+/// finish writing.
+fn wait_for_file(path: &std::path::Path, within: Duration) {
+    wait_for(&path.display().to_string(), within, || path.exists());
     std::thread::sleep(Duration::from_millis(100));
-}
-
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
 }
 
 #[test]
@@ -67,7 +50,7 @@ fn interrupt_stops_the_step_writes_fail_interrupted_and_a_second_run_is_refused(
         .spawn()
         .unwrap();
     let pidfile = dir.join("grandchild.pid");
-    wait_for(&pidfile, Duration::from_secs(30));
+    wait_for_file(&pidfile, Duration::from_secs(30));
     let grandchild: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()
         .trim()
@@ -76,9 +59,9 @@ fn interrupt_stops_the_step_writes_fail_interrupted_and_a_second_run_is_refused(
 
     // R4: while it runs, a second run of the suite is refused at once, naming the holder.
     let second = Xtask::new(&dir, &config).args(["release-gate"]).run();
-    assert_eq!(second.code(), 1, "{}", second.show());
+    assert_eq!(second.code, 1, "{}", second.show());
     assert!(
-        second.stderr().contains(&format!(
+        second.stderr.contains(&format!(
             "suite `release-gate` is already running (pid {}",
             first.id()
         )),
@@ -109,7 +92,11 @@ fn interrupt_stops_the_step_writes_fail_interrupted_and_a_second_run_is_refused(
     );
 
     // R5: neither secret reached the report or the log, though the tool printed both.
-    let everything = walk_text(&dir.join("reports")); // reports and the run's log
+    // The reports and the run's log.
+    let everything: String = files(&dir.join("reports"))
+        .values()
+        .map(|bytes| String::from_utf8_lossy(bytes))
+        .collect();
     assert!(
         everything.contains("stand-in gradle: secrets *** and ***"),
         "{everything}"
@@ -129,7 +116,7 @@ fn sigterm_is_an_interrupt_too() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(&dir.join("grandchild.pid"), Duration::from_secs(30));
+    wait_for_file(&dir.join("grandchild.pid"), Duration::from_secs(30));
     unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
     assert_eq!(run.wait().unwrap().code(), Some(143));
     let (_, json) = latest(&dir, "release-gate");
@@ -137,20 +124,4 @@ fn sigterm_is_an_interrupt_too() {
         json["notes"].to_string().contains("interrupted (SIGTERM)"),
         "{json:#}"
     );
-}
-
-/// Every file's text under `dir`, concatenated.
-fn walk_text(dir: &std::path::Path) -> String {
-    let mut out = String::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out += &walk_text(&p);
-            } else if let Ok(t) = std::fs::read(&p) {
-                out += &String::from_utf8_lossy(&t);
-            }
-        }
-    }
-    out
 }

@@ -4,18 +4,13 @@
 
 mod common;
 
-use common::{latest, table, TempDir, Xtask};
-
-fn compose_config(port: u16) -> String {
-    let text = std::fs::read_to_string(common::workspace_root().join("xtask.toml")).unwrap();
-    text.replace("18080", &port.to_string())
-}
+use common::{docker, latest, repo_config, table, TempDir, Xtask};
 
 #[test]
 #[ignore = "needs a Docker engine and the offline image, about a minute; run by cargo xtask ci"]
 fn integration_and_k6_suites_pass_on_compose() {
     let dir = TempDir::new("suites-compose");
-    let config = compose_config(23380);
+    let config = repo_config(23380);
     let project = format!("xtsuite{}", std::process::id());
     let run = Xtask::new(&dir, &config)
         .args([
@@ -26,7 +21,7 @@ fn integration_and_k6_suites_pass_on_compose() {
             &project,
         ])
         .run();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
     let (md, _) = latest(&dir, "runtime-integration");
     assert!(
         md.contains("- Provider: compose") || md.contains("compose"),
@@ -37,7 +32,7 @@ fn integration_and_k6_suites_pass_on_compose() {
         .args(["k6", "baseline", "--env", "compose"])
         .env("K6_DURATION", "5s")
         .run();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
 
     let run = Xtask::new(&dir, &config)
         .args([
@@ -52,7 +47,7 @@ fn integration_and_k6_suites_pass_on_compose() {
         ])
         .env("K6_DURATION", "5s")
         .run();
-    assert_eq!(run.code(), 0, "{}", run.show());
+    assert_eq!(run.code, 0, "{}", run.show());
     let (_, dist) = latest(&dir, "k6-distributed");
     let per_replica = table(&dist, "Requests per replica");
     assert_eq!(per_replica.len(), 3, "{per_replica:?}");
@@ -64,18 +59,11 @@ fn integration_and_k6_suites_pass_on_compose() {
     );
 
     // Nothing of the project is left.
-    let out = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.docker.compose.project={project}"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.stdout.is_empty(),
-        "containers left: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let left = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]);
+    assert!(left.is_empty(), "containers left: {left:?}");
 }
