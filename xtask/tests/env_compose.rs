@@ -2,11 +2,12 @@
 //! the Docker engine, compose, the demo's docker-compose.yml on the offline
 //! image (no registry), replicas behind nginx, teardown by project label.
 
-mod envsupport;
+mod common;
 
-use std::process::Command;
-
-use envsupport::{http, joins_reach_replicas, ok, serial, Xtask};
+use common::{
+    compose_leftovers, docker, http, interrupt_when, joins_reach_replicas, ok,
+    require_offline_image, root, serial, Workdir,
+};
 
 fn config(lb: u16) -> String {
     format!(
@@ -39,85 +40,8 @@ fn project(name: &str) -> String {
     format!("xtenv{name}{}", std::process::id())
 }
 
-/// `docker <args>` output lines; the engine must answer.
-fn docker(args: &[&str]) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker is needed: install Docker Engine");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
-/// Containers, networks and volumes of the project, by label and by name.
-fn leftovers(project: &str) -> Vec<String> {
-    let label = format!("label=com.docker.compose.project={project}");
-    let name = format!("name={project}_");
-    let mut all = vec![];
-    for args in [
-        vec![
-            "ps",
-            "-a",
-            "--format",
-            "container {{.Names}}",
-            "--filter",
-            &label,
-        ],
-        vec![
-            "ps",
-            "-a",
-            "--format",
-            "container {{.Names}}",
-            "--filter",
-            &name,
-        ],
-        vec![
-            "network",
-            "ls",
-            "--format",
-            "network {{.Name}}",
-            "--filter",
-            &label,
-        ],
-        vec![
-            "network",
-            "ls",
-            "--format",
-            "network {{.Name}}",
-            "--filter",
-            &name,
-        ],
-        vec![
-            "volume",
-            "ls",
-            "--format",
-            "volume {{.Name}}",
-            "--filter",
-            &label,
-        ],
-        vec![
-            "volume",
-            "ls",
-            "--format",
-            "volume {{.Name}}",
-            "--filter",
-            &name,
-        ],
-    ] {
-        all.extend(docker(&args));
-    }
-    all
-}
-
 /// Removes the project whatever happened in the test.
-struct Cleanup<'a>(&'a Xtask, String);
+struct Cleanup<'a>(&'a Workdir, String);
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         let _ = self.0.cmd(&["env", "down"]).output();
@@ -135,26 +59,14 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-/// The offline image must exist: without a registry nothing else can run.
-fn offline_image() {
-    let out = Command::new("docker")
-        .args(["image", "inspect", "tcs-offline/debian-runtime:bookworm"])
-        .output()
-        .expect("docker is needed: install Docker Engine");
-    assert!(
-        out.status.success(),
-        "the offline image is missing: run `cargo xtask images` (or `cargo xtask setup --images`)"
-    );
-}
-
 #[test]
 #[ignore = "needs a Docker engine and the offline image; run by cargo xtask ci"]
 fn compose_env_balances_replicas_scales_to_three_and_down_leaves_nothing() {
     let _serial = serial();
-    offline_image();
+    require_offline_image();
     let lb = 21250;
     let p = project("up");
-    let x = Xtask::new("compose-up", &config(lb));
+    let x = Workdir::new("compose-up", &config(lb));
     let _cleanup = Cleanup(&x, p.clone());
 
     let out = ok(&x.run(&[
@@ -206,10 +118,10 @@ fn compose_env_balances_replicas_scales_to_three_and_down_leaves_nothing() {
     assert!(ok(&x.run(&["env", "status"])).contains("ready: yes"));
 
     ok(&x.run(&["env", "down"]));
-    assert_eq!(leftovers(&p), Vec::<String>::new());
+    assert_eq!(compose_leftovers(&p), Vec::<String>::new());
     assert!(!x.state_path().exists());
     assert!(
-        !envsupport::root().join("demo/.env.local").exists(),
+        !root().join("demo/.env.local").exists(),
         "the env file created for compose is removed"
     );
 }
@@ -218,9 +130,9 @@ fn compose_env_balances_replicas_scales_to_three_and_down_leaves_nothing() {
 #[ignore = "needs a Docker engine and the offline image; run by cargo xtask ci"]
 fn sigint_during_compose_env_up_leaves_no_container_network_or_volume() {
     let _serial = serial();
-    offline_image();
+    require_offline_image();
     let p = project("sig");
-    let x = Xtask::new("compose-sigint", &config(21260));
+    let x = Workdir::new("compose-sigint", &config(21260));
     let _cleanup = Cleanup(&x, p.clone());
     let child = x
         .cmd(&[
@@ -239,7 +151,7 @@ fn sigint_during_compose_env_up_leaves_no_container_network_or_volume() {
         .unwrap();
     let label = format!("label=com.docker.compose.project={p}");
     // Interrupt once compose has created containers of the project.
-    let (status, err, _took) = envsupport::interrupt_when(child, |_| {
+    let (status, err, _took) = interrupt_when(child, |_| {
         !docker(&["ps", "-aq", "--filter", &label]).is_empty()
     });
     assert_eq!(status.code(), Some(130), "{err}");
@@ -247,7 +159,7 @@ fn sigint_during_compose_env_up_leaves_no_container_network_or_volume() {
         err.contains("down -v --remove-orphans"),
         "teardown ran: {err}"
     );
-    assert_eq!(leftovers(&p), Vec::<String>::new());
+    assert_eq!(compose_leftovers(&p), Vec::<String>::new());
     assert!(!x.state_path().exists());
-    assert!(!envsupport::root().join("demo/.env.local").exists());
+    assert!(!root().join("demo/.env.local").exists());
 }

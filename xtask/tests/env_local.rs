@@ -2,9 +2,11 @@
 //! Gradle builds the demo jar, redis-server, two (then three) demo replicas
 //! and nginx start as processes, requests go through the balancer.
 
-mod envsupport;
+mod common;
 
-use envsupport::{alive, http, joins_reach_replicas, ok, processes_mentioning, serial, Xtask};
+use common::{
+    alive, http, interrupt_when, joins_reach_replicas, ok, processes_mentioning, serial, Workdir,
+};
 
 /// The demo on local processes; `lb` for the balancer, replicas from `lb + 1`.
 fn config(lb: u16, marker: &str) -> String {
@@ -36,7 +38,7 @@ XTENV_TEST_RUN = "{marker}"
 }
 
 /// Brings the environment down if the test fails half-way.
-struct DownOnDrop<'a>(&'a Xtask);
+struct DownOnDrop<'a>(&'a Workdir);
 impl Drop for DownOnDrop<'_> {
     fn drop(&mut self) {
         if self.0.state_path().exists() {
@@ -49,7 +51,7 @@ impl Drop for DownOnDrop<'_> {
 fn local_env_balances_replicas_scales_and_down_leaves_no_process() {
     let _serial = serial();
     let lb = 21210;
-    let x = Xtask::new("local-up", &config(lb, "xtenv-local-up"));
+    let x = Workdir::new("local-up", &config(lb, "xtenv-local-up"));
     let _down = DownOnDrop(&x);
 
     let out = ok(&x.run(&["env", "up", "--replicas", "2"]));
@@ -84,7 +86,7 @@ fn local_env_balances_replicas_scales_and_down_leaves_no_process() {
     );
 
     let status = x.run(&["env", "status"]);
-    assert_eq!(status.status.code(), Some(1), "nothing up: status fails");
+    assert_eq!(status.code, 1, "nothing up: status fails");
     let again = ok(&x.run(&["env", "down"]));
     assert!(again.contains("nothing to stop"), "{again}");
 }
@@ -94,7 +96,7 @@ fn sigint_during_local_env_up_leaves_no_process() {
     let _serial = serial();
     let lb = 21220;
     let marker = "xtenv-local-sigint";
-    let x = Xtask::new("local-sigint", &config(lb, marker));
+    let x = Workdir::new("local-sigint", &config(lb, marker));
     let _down = DownOnDrop(&x);
     let child = x
         .cmd(&["env", "up", "--replicas", "2"])
@@ -103,8 +105,7 @@ fn sigint_during_local_env_up_leaves_no_process() {
         .spawn()
         .unwrap();
     // Redis runs and the replicas are starting.
-    let (status, err, _took) =
-        envsupport::interrupt_when(child, |err| err.contains("--> start app-2"));
+    let (status, err, _took) = interrupt_when(child, |err| err.contains("--> start app-2"));
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("error: interrupted by SIGINT"), "{err}");
     assert!(err.contains("--> stop "), "teardown ran: {err}");
@@ -117,11 +118,11 @@ fn sigint_during_local_env_up_leaves_no_process() {
 fn a_taken_port_is_named_before_anything_starts() {
     let _serial = serial();
     let lb = 21230;
-    let x = Xtask::new("local-taken", &config(lb, "xtenv-local-taken"));
+    let x = Workdir::new("local-taken", &config(lb, "xtenv-local-taken"));
     let _taken = std::net::TcpListener::bind(("127.0.0.1", lb + 2)).unwrap();
     let out = x.run(&["env", "up", "--replicas", "2"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 1);
+    let err = &out.stderr;
     assert!(
         err.contains(&format!("error: port {} for app-2 is not free", lb + 2))
             && err.contains("nothing was started"),
@@ -133,7 +134,7 @@ fn a_taken_port_is_named_before_anything_starts() {
 
 #[test]
 fn dry_run_prints_every_command_and_starts_nothing() {
-    let x = Xtask::new("local-dry", &config(21240, "xtenv-local-dry"));
+    let x = Workdir::new("local-dry", &config(21240, "xtenv-local-dry"));
     let out = ok(&x.run(&["--dry-run", "env", "up", "--replicas", "2"]));
     for want in [
         "gradle --offline --no-daemon -q jar",

@@ -166,11 +166,12 @@ impl Run {
             self.code, self.stdout, self.stderr
         )
     }
-    /// The stdout of a run that must have succeeded.
-    pub fn ok(self) -> String {
-        assert_eq!(self.code, 0, "failed: {}", self.show());
-        self.stdout
-    }
+}
+
+/// The stdout of a run that must have succeeded.
+pub fn ok(run: &Run) -> String {
+    assert_eq!(run.code, 0, "failed: {}", run.show());
+    run.stdout.clone()
 }
 
 /// A folder of a test's own, outside the repository, with its xtask.toml
