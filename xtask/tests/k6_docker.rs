@@ -1,20 +1,26 @@
 //! The docker fallback, when no k6 is installed: the exact `docker run`
 //! that `--dry-run` prints, with every path translated to /repo.
 
-mod k6_support;
+mod common;
 
 use std::process::Command;
 
-use k6_support::{heavy, report, require_k6, root, run, run_dir, which, xtask, Demo, TempDir};
+use common::{
+    docker, k6_config, read_latest, require_k6, root, run, run_dir, serial, which, xtask, Demo,
+    TempDir,
+};
 
 /// An xtask that finds no local k6: nothing on PATH, an empty tools folder.
 fn without_local_k6(dir: &TempDir) -> std::process::Command {
     let empty = dir.join("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
-    let config = dir.config(&format!(
-        "docker_image = \"grafana/k6:1.1.0\"\n[tools]\ndir = \"{}\"\n",
-        dir.join("no-tools").display()
-    ));
+    let config = k6_config(
+        dir,
+        &format!(
+            "docker_image = \"grafana/k6:1.1.0\"\n[tools]\ndir = \"{}\"\n",
+            dir.join("no-tools").display()
+        ),
+    );
     let mut cmd = xtask();
     cmd.env("PATH", &empty).arg("--config").arg(config);
     cmd
@@ -22,7 +28,7 @@ fn without_local_k6(dir: &TempDir) -> std::process::Command {
 
 #[test]
 fn without_a_local_k6_the_run_goes_through_docker_with_repo_paths() {
-    let dir = TempDir::new("docker-dry-run");
+    let dir = TempDir::outside_repo("docker-dry-run");
     let root = root();
     // Inside the repository (target/ is ignored by git); a dry run writes nothing.
     let reports = root.join(format!(
@@ -56,7 +62,7 @@ fn without_a_local_k6_the_run_goes_through_docker_with_repo_paths() {
 
 #[test]
 fn a_summary_outside_the_repo_is_a_one_line_error_under_docker() {
-    let dir = TempDir::new("docker-outside");
+    let dir = TempDir::outside_repo("docker-outside");
     let out = run(without_local_k6(&dir)
         .arg("--reports-dir")
         .arg(dir.join("reports"))
@@ -100,9 +106,10 @@ impl Drop for Cleanup {
 #[ignore = "needs a Docker engine and the offline image (cargo xtask images); run by cargo xtask ci"]
 fn the_docker_fallback_runs_k6_in_a_container_for_real() {
     let k6 = require_k6();
-    let docker = which("docker").expect("docker is not installed: the docker fallback needs it");
-    let _one = heavy();
-    let dir = TempDir::new("docker-real");
+    let docker_bin =
+        which("docker").expect("docker is not installed: the docker fallback needs it");
+    let _one = serial();
+    let dir = TempDir::outside_repo("docker-real");
     // No registry here: a k6 image from the offline base and the real k6 binary.
     let image = format!("xtask-k6-test:{}", std::process::id());
     let reports = root().join(format!("target/xtask-k6-docker-e2e-{}", std::process::id()));
@@ -118,7 +125,7 @@ fn the_docker_fallback_runs_k6_in_a_container_for_real() {
         "FROM tcs-offline/debian-runtime:bookworm\nCOPY k6 /usr/local/bin/k6\nENTRYPOINT [\"k6\"]\n",
     )
     .unwrap();
-    let built = Command::new(&docker)
+    let built = Command::new(&docker_bin)
         .args(["build", "-q", "-t", &image])
         .arg(&context)
         .output()
@@ -133,11 +140,14 @@ fn the_docker_fallback_runs_k6_in_a_container_for_real() {
     // Only docker on PATH, and an empty tools folder: no local k6 to find.
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(&docker, bin.join("docker")).unwrap();
-    let config = dir.config(&format!(
-        "docker_image = \"{image}\"\nvus = 2\nduration = \"2s\"\n[tools]\ndir = \"{}\"\n",
-        dir.join("no-tools").display()
-    ));
+    std::os::unix::fs::symlink(&docker_bin, bin.join("docker")).unwrap();
+    let config = k6_config(
+        &dir,
+        &format!(
+            "docker_image = \"{image}\"\nvus = 2\nduration = \"2s\"\n[tools]\ndir = \"{}\"\n",
+            dir.join("no-tools").display()
+        ),
+    );
     let out = run(xtask()
         .env("PATH", &bin)
         .arg("--config")
@@ -145,7 +155,7 @@ fn the_docker_fallback_runs_k6_in_a_container_for_real() {
         .arg("--reports-dir")
         .arg(&reports)
         .args(["k6", "run", "--api-host", &demo.api()]));
-    let (md, _) = report(&reports, "k6");
+    let (md, _) = read_latest(&reports, "k6");
     assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
     assert!(md.contains("- Result: PASS"), "{md}");
     assert!(
@@ -154,13 +164,6 @@ fn the_docker_fallback_runs_k6_in_a_container_for_real() {
     );
     // k6 wrote the summary through the /repo mount.
     assert!(run_dir(&reports, "k6").join("k6-summary.json").is_file());
-    let left = Command::new(&docker)
-        .args(["ps", "-aq", "--filter", "name=xtask-k6-"])
-        .output()
-        .unwrap();
-    assert!(
-        left.stdout.is_empty(),
-        "containers left: {}",
-        String::from_utf8_lossy(&left.stdout)
-    );
+    let left = docker(&["ps", "-aq", "--filter", "name=xtask-k6-"]);
+    assert!(left.is_empty(), "containers left: {left:?}");
 }

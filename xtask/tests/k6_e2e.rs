@@ -3,39 +3,29 @@
 //! starts itself (redis-server, `java -jar demo.jar` replicas, nginx in
 //! front of several), on ports in 22000-22999. Short runs, few VUs.
 
-mod k6_support;
+mod common;
 
-use k6_support::{heavy, notes, report, require_k6, run, run_dir, stub_api, xtask, Demo, TempDir};
+use common::{
+    free_port, k6_config, listen_in, metric, notes, read_latest, require_k6, run, run_dir, serial,
+    stub_api, Demo, TempDir, Xtask, K6_PORTS,
+};
 
 /// `xtask --config <tmp> --reports-dir <tmp>/reports k6 <args>`.
 fn k6(dir: &TempDir, args: &[&str]) -> std::process::Command {
-    let mut cmd = xtask();
-    cmd.arg("--config")
-        .arg(dir.config("vus = 2\nduration = \"3s\"\n"))
-        .arg("--reports-dir")
-        .arg(dir.join("reports"))
+    let config = k6_config(dir, "vus = 2\nduration = \"3s\"\n");
+    Xtask::with(&config, &dir.join("reports"))
         .arg("k6")
-        .args(args);
-    cmd
-}
-
-fn metric(json: &serde_json::Value, name: &str) -> Option<f64> {
-    json["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no metric {name}"))["value"]
-        .as_f64()
+        .args(args)
+        .cmd
 }
 
 #[test]
 fn baseline_passes_against_the_demo_and_exports_the_dashboard() {
     require_k6();
-    let _one = heavy();
+    let _one = serial();
     let demo = Demo::start("baseline-pass", &["solo"], 1);
-    let dir = TempDir::new("baseline-pass");
-    let dashboard_port = k6_support::free_port().to_string();
+    let dir = TempDir::outside_repo("baseline-pass");
+    let dashboard_port = free_port(listen_in(K6_PORTS)).to_string();
     let out = run(k6(
         &dir,
         &["baseline", "--api-host", &demo.api(), "--dashboard"],
@@ -44,7 +34,7 @@ fn baseline_passes_against_the_demo_and_exports_the_dashboard() {
     // Short runs only get a dashboard with a short aggregation period.
     .env("K6_WEB_DASHBOARD_PERIOD", "1s"));
     let reports = dir.join("reports");
-    let (md, json) = report(&reports, "k6-baseline");
+    let (md, json) = read_latest(&reports, "k6-baseline");
     assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
     assert!(
         md.starts_with("# k6 Baseline Report\n\n- Result: PASS\n"),
@@ -88,9 +78,9 @@ fn baseline_passes_against_the_demo_and_exports_the_dashboard() {
 #[test]
 fn an_impossible_p95_limit_fails_with_the_exact_note() {
     require_k6();
-    let _one = heavy();
+    let _one = serial();
     let demo = Demo::start("baseline-limit", &["solo"], 1);
-    let dir = TempDir::new("baseline-limit");
+    let dir = TempDir::outside_repo("baseline-limit");
     let out = run(&mut k6(
         &dir,
         &[
@@ -101,7 +91,7 @@ fn an_impossible_p95_limit_fails_with_the_exact_note() {
             "0.001",
         ],
     ));
-    let (md, json) = report(&dir.join("reports"), "k6-baseline");
+    let (md, json) = read_latest(&dir.join("reports"), "k6-baseline");
     assert_eq!(out.code, 1, "{md}");
     assert!(md.contains("- Result: FAIL"), "{md}");
     // k6 itself passed: the only reason is the limit.
@@ -121,9 +111,9 @@ fn an_impossible_p95_limit_fails_with_the_exact_note() {
 
 #[test]
 fn a_dead_api_fails_at_once_without_running_k6() {
-    let dir = TempDir::new("dead-api");
+    let dir = TempDir::outside_repo("dead-api");
     // Bound, then released: nothing listens there.
-    let port = k6_support::free_port();
+    let port = free_port(listen_in(K6_PORTS));
     let api = format!("http://127.0.0.1:{port}");
     // A summary left by an earlier run (legacy K6_SUMMARY_JSON) must not survive.
     let stale = dir.join("k6-summary.json");
@@ -135,7 +125,7 @@ fn a_dead_api_fails_at_once_without_running_k6() {
     );
     assert!(out.stderr.contains(&message), "{}", out.stderr);
     let reports = dir.join("reports");
-    let (md, json) = report(&reports, "k6");
+    let (md, json) = read_latest(&reports, "k6");
     assert!(md.contains("- Result: FAIL"), "{md}");
     assert!(notes(&json)[0].starts_with(&message), "{:?}", notes(&json));
     assert_eq!(json["steps"].as_array().unwrap().len(), 0, "k6 ran");
@@ -145,18 +135,21 @@ fn a_dead_api_fails_at_once_without_running_k6() {
 #[test]
 fn crossed_script_thresholds_fail_the_run_with_k6s_exit_code() {
     require_k6();
-    let _one = heavy();
+    let _one = serial();
     let mut demo = Demo::start("crossed", &["solo"], 1);
     // Redis gone: every join answers 503, so the script's thresholds cross.
     demo.stop_redis();
     // The demo's own health URL would now say 503: probe a stand-in instead.
-    let health = format!("http://127.0.0.1:{}/api/concerts", stub_api());
-    let dir = TempDir::new("crossed");
+    let health = format!(
+        "http://127.0.0.1:{}/api/concerts",
+        stub_api(listen_in(K6_PORTS))
+    );
+    let dir = TempDir::outside_repo("crossed");
     let out = run(&mut k6(
         &dir,
         &["run", "--api-host", &demo.api(), "--health-url", &health],
     ));
-    let (md, json) = report(&dir.join("reports"), "k6");
+    let (md, json) = read_latest(&dir.join("reports"), "k6");
     assert_eq!(out.code, 99, "{md}");
     assert!(md.contains("- Result: FAIL"), "{md}");
     let notes = notes(&json);
@@ -181,9 +174,9 @@ fn crossed_script_thresholds_fail_the_run_with_k6s_exit_code() {
 #[test]
 fn distributed_spreads_the_load_over_every_replica() {
     require_k6();
-    let _one = heavy();
+    let _one = serial();
     let demo = Demo::start("dist-pass", &["d-a", "d-b", "d-c"], 3);
-    let dir = TempDir::new("dist-pass");
+    let dir = TempDir::outside_repo("dist-pass");
     let out = run(&mut k6(
         &dir,
         &[
@@ -198,7 +191,7 @@ fn distributed_spreads_the_load_over_every_replica() {
             "3",
         ],
     ));
-    let (md, json) = report(&dir.join("reports"), "k6-distributed");
+    let (md, json) = read_latest(&dir.join("reports"), "k6-distributed");
     assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
     assert!(
         md.starts_with("# k6 Distributed Load Test Report\n\n- Result: PASS\n"),
@@ -224,10 +217,10 @@ fn distributed_spreads_the_load_over_every_replica() {
 #[test]
 fn distributed_fails_when_a_replica_never_answers() {
     require_k6();
-    let _one = heavy();
+    let _one = serial();
     // Three replicas behind nginx, one of them never started.
     let demo = Demo::start("dist-missing", &["m-a", "m-b", "m-c"], 2);
-    let dir = TempDir::new("dist-missing");
+    let dir = TempDir::outside_repo("dist-missing");
     let out = run(&mut k6(
         &dir,
         &[
@@ -240,7 +233,7 @@ fn distributed_fails_when_a_replica_never_answers() {
             "2",
         ],
     ));
-    let (md, json) = report(&dir.join("reports"), "k6-distributed");
+    let (md, json) = read_latest(&dir.join("reports"), "k6-distributed");
     assert_eq!(out.code, 1, "{md}");
     assert!(md.contains("- Result: FAIL"), "{md}");
     assert!(

@@ -2,26 +2,20 @@
 //! script first on PATH: a k6 that hangs (deadline, Ctrl-C) and one that
 //! exits 0 after writing half a summary.
 
-mod k6_support;
+mod common;
 
-use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
+use std::{path::Path, time::Duration};
 
-use k6_support::{
-    alive, notes, read_pid, report, run, run_dir, stub_api, wait_for, xtask, TempDir,
+use common::{
+    alive, k6_config, listen_in, notes, path_with, read_latest, read_pid, run, run_dir, stand_in,
+    stub_api, wait_for, xtask, TempDir, K6_PORTS,
 };
 
 /// Writes an executable `k6` into `dir/bin` and returns a PATH with it first.
-fn stand_in(dir: &TempDir, body: &str) -> String {
+fn k6_stand_in(dir: &TempDir, body: &str) -> String {
     let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let k6 = bin.join("k6");
-    std::fs::write(&k6, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(&k6, std::fs::Permissions::from_mode(0o755)).unwrap();
-    format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
+    stand_in(&bin, "k6", body);
+    path_with(&[&bin])
 }
 
 /// Hangs like a stuck k6, with a grandchild; notes its pids and the SIGINT
@@ -29,7 +23,7 @@ fn stand_in(dir: &TempDir, body: &str) -> String {
 /// shell ignores SIGINT: only the group kill can end the grandchild.
 fn hanging_k6(dir: &TempDir) -> String {
     let d = dir.path().display();
-    stand_in(
+    k6_stand_in(
         dir,
         &format!(
             "echo $$ > {d}/k6.pid\n\
@@ -54,20 +48,26 @@ fn assert_nothing_left(dir: &Path) {
 
 #[test]
 fn a_hung_k6_is_stopped_at_its_deadline_and_the_report_says_timed_out() {
-    let dir = TempDir::new("standin-deadline");
+    let dir = TempDir::outside_repo("standin-deadline");
     let path = hanging_k6(&dir);
     let reports = dir.join("reports");
     let out = run(xtask()
         .env("PATH", path)
         .arg("--config")
-        .arg(dir.config("duration = \"1s\"\ndeadline_slack = \"1s\"\n"))
+        .arg(k6_config(
+            &dir,
+            "duration = \"1s\"\ndeadline_slack = \"1s\"\n",
+        ))
         .arg("--reports-dir")
         .arg(&reports)
         .args(["k6", "run", "--api-host"])
-        .arg(format!("http://127.0.0.1:{}", stub_api())));
+        .arg(format!(
+            "http://127.0.0.1:{}",
+            stub_api(listen_in(K6_PORTS))
+        )));
     // 124: the shell's code for a timeout.
     assert_eq!(out.code, 124, "{}", out.stderr);
-    let (md, json) = report(&reports, "k6");
+    let (md, json) = read_latest(&reports, "k6");
     assert!(md.contains("- Result: FAIL"), "{md}");
     let notes = notes(&json);
     assert!(
@@ -86,17 +86,20 @@ fn a_hung_k6_is_stopped_at_its_deadline_and_the_report_says_timed_out() {
 
 #[test]
 fn ctrl_c_stops_k6_and_leaves_a_report_saying_interrupted() {
-    let dir = TempDir::new("standin-sigint");
+    let dir = TempDir::outside_repo("standin-sigint");
     let path = hanging_k6(&dir);
     let reports = dir.join("reports");
     let child = xtask()
         .env("PATH", path)
         .arg("--config")
-        .arg(dir.config("duration = \"60s\"\n"))
+        .arg(k6_config(&dir, "duration = \"60s\"\n"))
         .arg("--reports-dir")
         .arg(&reports)
         .args(["-q", "k6", "run", "--api-host"])
-        .arg(format!("http://127.0.0.1:{}", stub_api()))
+        .arg(format!(
+            "http://127.0.0.1:{}",
+            stub_api(listen_in(K6_PORTS))
+        ))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -115,7 +118,7 @@ fn ctrl_c_stops_k6_and_leaves_a_report_saying_interrupted() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (md, json) = report(&reports, "k6");
+    let (md, json) = read_latest(&reports, "k6");
     assert!(md.contains("- Result: FAIL"), "{md}");
     let notes = notes(&json);
     assert!(
@@ -132,8 +135,8 @@ fn ctrl_c_stops_k6_and_leaves_a_report_saying_interrupted() {
 
 #[test]
 fn half_a_summary_is_a_fail_even_when_k6_exits_0() {
-    let dir = TempDir::new("standin-truncated");
-    let path = stand_in(
+    let dir = TempDir::outside_repo("standin-truncated");
+    let path = k6_stand_in(
         &dir,
         "while [ $# -gt 0 ]; do [ \"$1\" = --summary-export ] && out=$2; shift; done\n\
          printf '{\"metrics\": {\"http_reqs\": {\"count\": 1' > \"$out\"\n\
@@ -143,13 +146,16 @@ fn half_a_summary_is_a_fail_even_when_k6_exits_0() {
     let out = run(xtask()
         .env("PATH", path)
         .arg("--config")
-        .arg(dir.config("duration = \"1s\"\n"))
+        .arg(k6_config(&dir, "duration = \"1s\"\n"))
         .arg("--reports-dir")
         .arg(&reports)
         .args(["k6", "baseline", "--api-host"])
-        .arg(format!("http://127.0.0.1:{}", stub_api())));
+        .arg(format!(
+            "http://127.0.0.1:{}",
+            stub_api(listen_in(K6_PORTS))
+        )));
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let (md, json) = report(&reports, "k6-baseline");
+    let (md, json) = read_latest(&reports, "k6-baseline");
     assert!(md.contains("- Result: FAIL"), "{md}");
     let notes = notes(&json);
     let summary = run_dir(&reports, "k6-baseline").join("k6-summary.json");

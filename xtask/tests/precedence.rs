@@ -1,15 +1,15 @@
 //! Option precedence, read off the exact k6 command line `--dry-run` prints:
 //! flag > legacy environment variable > xtask.toml > built-in default.
 
-mod k6_support;
+mod common;
 
-use k6_support::{run, xtask, TempDir};
+use common::{k6_config, run, xtask, TempDir};
 
 /// The `VUS=` the printed k6 command passes to the script.
 fn printed_vus(dir: &TempDir, config: &str, env_vus: Option<&str>, flag: Option<&str>) -> String {
     let mut cmd = xtask();
     cmd.arg("--config")
-        .arg(dir.config(config))
+        .arg(k6_config(dir, config))
         .arg("--reports-dir")
         .arg(dir.join("reports"))
         .args([
@@ -48,7 +48,7 @@ fn printed_vus(dir: &TempDir, config: &str, env_vus: Option<&str>, flag: Option<
 
 #[test]
 fn vus_come_from_the_flag_then_the_variable_then_the_config_then_60() {
-    let dir = TempDir::new("precedence");
+    let dir = TempDir::outside_repo("precedence");
     let with_config = "vus = 11\n";
     assert_eq!(printed_vus(&dir, with_config, Some("13"), Some("17")), "17");
     assert_eq!(printed_vus(&dir, with_config, Some("13"), None), "13");
@@ -60,10 +60,10 @@ fn vus_come_from_the_flag_then_the_variable_then_the_config_then_60() {
 fn k6_itself_gets_the_resolved_vus_when_k6_vus_is_set() {
     // k6 reads K6_VUS on its own and it would beat the script's options:
     // the child must see the flag's value, not the shell's.
-    let dir = TempDir::new("k6-own-env");
+    let dir = TempDir::outside_repo("k6-own-env");
     let mut cmd = xtask();
     cmd.arg("--config")
-        .arg(dir.config(""))
+        .arg(k6_config(&dir, ""))
         .arg("--reports-dir")
         .arg(dir.join("reports"))
         .args(["--dry-run", "k6", "run", "--vus", "4"])
