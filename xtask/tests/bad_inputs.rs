@@ -17,12 +17,15 @@
 //! tell, see tests/release_gate.rs `an_unknown_class_fails_with_gradles_no_tests_found`.)
 
 mod common;
-mod relsupport;
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
-use common::TempDir;
-use relsupport::{files, stand_in, xtask};
+use common::{
+    files, free_port, listen_in, path_with, stand_in, stub_api, xtask, TempDir, RELIABILITY_PORTS,
+};
 
 /// The demo, valid in every part a case does not break. No `[k6]`,
 /// `[integration]` or `[release_gate]` table: cases add their own.
@@ -112,7 +115,7 @@ impl Bad {
         let dir = TempDir::new(&format!("bad-{}", self.name));
         let reports = self.reports.clone().unwrap_or_else(|| dir.join("reports"));
         seed(&reports, self.suite);
-        let before = files(&reports);
+        let before = report_files(&reports);
         let config = dir.join("xtask.toml");
         let text = match &self.config {
             Some(t) => t.clone(),
@@ -160,12 +163,21 @@ impl Bad {
             assert!(first.contains(s), "`{s}` not in the error line: {show}");
         }
         assert_eq!(
-            files(&reports),
+            report_files(&reports),
             before,
             "the reports folder changed: {show}"
         );
         first.to_string()
     }
+}
+
+/// Every file of a reports folder but the suites' lock files: a suite's
+/// lock file is created before any check and kept on purpose (it is an OS
+/// lock, released by the kernel).
+fn report_files(reports: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut all = files(reports);
+    all.retain(|path, _| Path::new(path).file_name().is_some_and(|n| n != ".lock"));
+    all
 }
 
 /// A known latest report of `suite`, to be found byte-identical afterwards.
@@ -634,7 +646,7 @@ fn tests_naming_only_blanks() {
 
 #[test]
 fn a_port_in_use_is_named_with_its_service_before_anything_starts() {
-    let taken = relsupport::listen();
+    let taken = listen_in(RELIABILITY_PORTS);
     let port = taken.local_addr().unwrap().port();
     let marker = format!("xtrel-port-{}", std::process::id());
     let config = format!(
@@ -665,14 +677,14 @@ XTREL_MARKER = "{marker}"
             "nothing was started",
         ],
     );
-    assert_eq!(relsupport::processes_mentioning(&marker), vec![]);
+    assert_eq!(common::processes_mentioning(&marker), vec![]);
 }
 
 #[test]
 fn a_replica_port_in_use_is_named_too() {
-    let taken = relsupport::listen();
+    let taken = listen_in(RELIABILITY_PORTS);
     let port = taken.local_addr().unwrap().port();
-    let lb = relsupport::free_port();
+    let lb = free_port(listen_in(RELIABILITY_PORTS));
     let config = format!(
         r#"[project]
 service_dir = "demo"
@@ -743,7 +755,7 @@ fn no_docker_on_path_is_exit_127_for_integration_on_compose_and_writes_no_report
     let d = TempDir::new("bad-path-it-compose");
     let bin = d.join("bin");
     // Gradle is there (never run: the check comes first); docker is not.
-    std::os::unix::fs::symlink(relsupport::which("gradle").expect("gradle is needed"), {
+    std::os::unix::fs::symlink(common::which("gradle").expect("gradle is needed"), {
         std::fs::create_dir_all(&bin).unwrap();
         bin.join("gradle")
     })
@@ -763,7 +775,7 @@ fn no_redis_server_on_path_is_exit_127_for_the_local_environment() {
     let bin = d.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     for tool in ["gradle", "java", "nginx"] {
-        let found = relsupport::which(tool).unwrap_or_else(|| panic!("{tool} is needed"));
+        let found = common::which(tool).unwrap_or_else(|| panic!("{tool} is needed"));
         std::os::unix::fs::symlink(found, bin.join(tool)).unwrap();
     }
     bad(
@@ -900,7 +912,7 @@ fn baseline_with_summary(name: &str, summary: &[u8]) -> (i32, String, Vec<String
     let reports = dir.join("reports");
     seed(&reports, "k6-baseline");
     std::fs::write(dir.join("xtask.toml"), base(&dir) + K6).unwrap();
-    let api = relsupport::stub_api();
+    let api = stub_api(listen_in(RELIABILITY_PORTS));
     let out = xtask()
         .arg("--config")
         .arg(dir.join("xtask.toml"))
@@ -908,7 +920,7 @@ fn baseline_with_summary(name: &str, summary: &[u8]) -> (i32, String, Vec<String
         .arg(&reports)
         .args(["k6", "baseline", "--duration", "1s", "--api-host"])
         .arg(format!("http://127.0.0.1:{api}"))
-        .env("PATH", relsupport::path_with(&[&bin]))
+        .env("PATH", path_with(&[&bin]))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -995,7 +1007,7 @@ fn a_summary_of_the_wrong_shape_is_a_fail_report_with_a_note() {
 /// UTF-8).
 #[test]
 fn monitor_counts_keys_in_log_lines_that_are_not_utf8() {
-    relsupport::require_offline_image();
+    common::require_offline_image();
     let dir = TempDir::new("bad-monitor-bytes");
     let project = format!("xtrelmon{}", std::process::id());
     let compose = dir.join("docker-compose.yml");
@@ -1013,7 +1025,7 @@ fn monitor_counts_keys_in_log_lines_that_are_not_utf8() {
         printf 'INFO PUSH_MONITOR push-active caf\351\n'
         printf 'INFO QUEUE_MONITOR join ok\n'
 "#,
-            image = relsupport::OFFLINE_IMAGE
+            image = common::OFFLINE_IMAGE
         ),
     )
     .unwrap();
@@ -1042,7 +1054,7 @@ fn monitor_counts_keys_in_log_lines_that_are_not_utf8() {
     // The app prints and exits; its logs stay.
     let label = format!("label=com.docker.compose.project={project}");
     let t = std::time::Instant::now();
-    while !relsupport::docker(&["ps", "-q", "--filter", &label]).is_empty() {
+    while !common::docker(&["ps", "-q", "--filter", &label]).is_empty() {
         assert!(t.elapsed().as_secs() < 60, "the app container never exited");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

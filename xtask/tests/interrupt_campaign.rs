@@ -23,7 +23,6 @@
 //! (XTREL_CAMPAIGN_SEED=N for other moments).
 
 mod common;
-mod relsupport;
 
 use std::{
     io::{BufRead, BufReader},
@@ -33,8 +32,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::TempDir;
-use relsupport::{compose_leftovers, processes_mentioning, root, xtask};
+use common::{
+    build_demo_jar, compose_leftovers, listen_in, processes_mentioning, require_k6,
+    require_offline_image, root, which, TempDir, Xtask, RELIABILITY_PORTS,
+};
 
 const INTERRUPTS: usize = 20;
 const DEFAULT_SEED: u64 = 0x7e1_1ab1e;
@@ -209,7 +210,7 @@ const APP_IMAGE: &str = "xtrel-demo-app:latest";
 /// Four ports in a row (balancer, Redis, two replicas), all free now.
 fn port_block() -> u16 {
     loop {
-        let l = relsupport::listen();
+        let l = listen_in(RELIABILITY_PORTS);
         let p = l.local_addr().unwrap().port();
         drop(l);
         if p <= 24995 && (p..p + 4).all(|q| std::net::TcpListener::bind(("127.0.0.1", q)).is_ok()) {
@@ -291,15 +292,11 @@ fn interrupt_once(
     let cfg = dir.join("xtask.toml");
     std::fs::write(&cfg, config).unwrap();
     let base = |args: &[&str]| {
-        let mut c = xtask();
-        c.arg("--config")
-            .arg(&cfg)
-            .arg("--reports-dir")
-            .arg(&reports)
+        Xtask::with(&cfg, &reports)
             .args(args)
             // Every process of the run inherits it: found later if left.
-            .env("XTREL_CAMPAIGN_RUN", marker);
-        c
+            .env("XTREL_CAMPAIGN_RUN", marker)
+            .cmd
     };
     let args: Vec<&str> = match phase {
         Phase::EnvUpLocal => vec!["env", "up", "--replicas", "2"],
@@ -495,28 +492,10 @@ impl Drop for Cleanup {
 
 /// Builds the demo jar once and copies it out of the build folder.
 fn demo_jar(dir: &Path) -> PathBuf {
-    let out = std::process::Command::new("gradle")
-        .args(["--offline", "--no-daemon", "-q", "jar"])
-        .current_dir(root().join("demo"))
-        .output()
-        .expect("gradle is needed: apt-get install gradle (cargo xtask setup)");
-    assert!(
-        out.status.success(),
-        "gradle jar failed in demo/: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let built = build_demo_jar().unwrap_or_else(|e| panic!("{e}"));
     let jar = dir.join("demo.jar");
-    std::fs::copy(root().join("demo/build/libs/demo.jar"), &jar).unwrap();
+    std::fs::copy(built, &jar).unwrap();
     jar
-}
-
-fn require_k6() {
-    let tools = root().join(".tools/k6/bin/k6");
-    assert!(
-        relsupport::which("k6").is_some() || tools.is_file(),
-        "k6 is not installed (not on PATH, not at {}): run `cargo xtask setup`",
-        tools.display()
-    );
 }
 
 /// However the campaign ends: its app image goes, and demo/build/libs
@@ -528,10 +507,7 @@ impl Drop for AfterCampaign {
         let _ = std::process::Command::new("docker")
             .args(["rmi", "-f", APP_IMAGE])
             .output();
-        let _ = std::process::Command::new("gradle")
-            .args(["--offline", "--no-daemon", "-q", "jar"])
-            .current_dir(root().join("demo"))
-            .output();
+        let _ = build_demo_jar();
     }
 }
 
@@ -539,12 +515,9 @@ impl Drop for AfterCampaign {
 #[ignore = "20 interrupts with real environments, about 1.5 minutes; run by cargo xtask ci"]
 fn twenty_interrupts_leave_nothing_running_and_a_report_saying_interrupted() {
     require_k6();
-    relsupport::require_offline_image();
+    require_offline_image();
     for tool in ["gradle", "java", "redis-server", "nginx", "docker-compose"] {
-        assert!(
-            relsupport::which(tool).is_some(),
-            "{tool} is needed: cargo xtask setup"
-        );
+        assert!(which(tool).is_some(), "{tool} is needed: cargo xtask setup");
     }
     assert!(
         !root().join("demo/.env.local").exists(),
