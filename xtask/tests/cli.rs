@@ -1,26 +1,18 @@
 //! The command line as a user meets it: help, bad configuration, reports.
 
-use std::process::{Command, Output};
+mod common;
 
-fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{run, xtask, Run, TempDir};
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn cli(args: &[&str]) -> Run {
+    run(xtask().args(args))
 }
 
 #[test]
 fn help_lists_every_subcommand() {
-    let out = xtask(&["--help"]);
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let out = cli(&["--help"]);
+    assert_eq!(out.code, 0);
+    let help = out.stdout;
     for cmd in [
         "doctor",
         "setup",
@@ -38,18 +30,18 @@ fn help_lists_every_subcommand() {
             "--help lacks {cmd}:\n{help}"
         );
     }
-    let k6 = String::from_utf8(xtask(&["k6", "--help"]).stdout).unwrap();
+    let k6 = cli(&["k6", "--help"]).stdout;
     for sub in ["run", "baseline", "distributed"] {
         assert!(k6.contains(&format!("\n  {sub} ")), "{k6}");
     }
     // Options teach their legacy variable.
-    let run = String::from_utf8(xtask(&["k6", "run", "--help"]).stdout).unwrap();
+    let run = cli(&["k6", "run", "--help"]).stdout;
     assert!(run.contains("[env: K6_VUS=]"), "{run}");
 }
 
 #[test]
 fn bad_config_is_one_line_with_line_and_column() {
-    let d = tmp("badcfg");
+    let d = TempDir::outside_repo("cli-badcfg");
     for (text, want) in [
         (
             "[k6]\nvus = 5\nvuz = 6\n",
@@ -63,9 +55,9 @@ fn bad_config_is_one_line_with_line_and_column() {
     ] {
         let cfg = d.join("xtask.toml");
         std::fs::write(&cfg, text).unwrap();
-        let out = xtask(&["--config", cfg.to_str().unwrap(), "doctor"]);
-        assert_eq!(out.status.code(), Some(1));
-        let err = String::from_utf8(out.stderr).unwrap();
+        let out = cli(&["--config", cfg.to_str().unwrap(), "doctor"]);
+        assert_eq!(out.code, 1);
+        let err = out.stderr;
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("error: ") && err.contains(want), "{err}");
     }
@@ -73,11 +65,11 @@ fn bad_config_is_one_line_with_line_and_column() {
 
 #[test]
 fn named_config_that_does_not_exist_is_an_error() {
-    let out = xtask(&["--config", "/nonexistent/xtask.toml", "doctor"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot read config /nonexistent/xtask.toml")
-    );
+    let out = cli(&["--config", "/nonexistent/xtask.toml", "doctor"]);
+    assert_eq!(out.code, 1);
+    assert!(out
+        .stderr
+        .contains("cannot read config /nonexistent/xtask.toml"));
 }
 
 #[test]
@@ -88,30 +80,27 @@ fn bad_flag_values_are_refused_before_anything_runs() {
         &["k6", "baseline", "--max-fail-rate", "1.5"],
         &["integration", "--health-url", "https://x"],
     ] {
-        let out = xtask(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("invalid value"),
-            "{args:?}"
-        );
+        let out = cli(args);
+        assert_eq!(out.code, 2, "{args:?}");
+        assert!(out.stderr.contains("invalid value"), "{args:?}");
     }
 }
 
 #[test]
 fn report_of_a_suite_that_never_ran_says_so() {
-    let d = tmp("report");
-    let out = xtask(&[
+    let d = TempDir::outside_repo("cli-report");
+    let out = cli(&[
         "--reports-dir",
-        d.to_str().unwrap(),
+        d.path().to_str().unwrap(),
         "report",
         "k6-baseline",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 1);
+    let err = &out.stderr;
     assert!(
         err.contains("no md report for suite `k6-baseline`"),
         "{err}"
     );
-    let out = xtask(&["--reports-dir", d.to_str().unwrap(), "report"]);
-    assert!(out.status.success());
+    let out = cli(&["--reports-dir", d.path().to_str().unwrap(), "report"]);
+    assert_eq!(out.code, 0);
 }

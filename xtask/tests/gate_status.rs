@@ -1,14 +1,11 @@
 //! `gate status` answers from the latest reports and file conditions:
 //! READY only when every required report is PASS from HEAD on a clean tree.
 
-use std::{path::PathBuf, process::Command};
+mod common;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("xtask-gate-status-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Command;
+
+use common::{TempDir, Xtask};
 
 fn head() -> String {
     let out = Command::new("git")
@@ -31,29 +28,14 @@ fn write_report(reports: &std::path::Path, suite: &str, result: &str, commit: &s
     std::fs::write(dir.join(format!("{suite}-latest.json")), json.to_string()).unwrap();
 }
 
-fn gate_status(dir: &std::path::Path, config: &str) -> (i32, String) {
-    let cfg = dir.join("xtask.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "--reports-dir",
-            dir.join("reports").to_str().unwrap(),
-            "gate",
-            "status",
-        ])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+fn gate_status(dir: &TempDir, config: &str) -> (i32, String) {
+    let out = Xtask::new(dir, config).args(["gate", "status"]).run();
+    (out.code, out.stdout + &out.stderr)
 }
 
 #[test]
 fn ready_only_when_every_report_passes_from_head_and_every_file_condition_holds() {
-    let d = tmp("ready");
+    let d = TempDir::outside_repo("gate-status-ready");
     let reports = d.join("reports");
     std::fs::write(
         d.join("task.md"),
@@ -107,7 +89,7 @@ fn ready_only_when_every_report_passes_from_head_and_every_file_condition_holds(
 
 #[test]
 fn a_file_condition_that_does_not_hold_blocks_the_gate() {
-    let d = tmp("files");
+    let d = TempDir::outside_repo("gate-status-files");
     std::fs::write(
         d.join("task.md"),
         "| TCS-SC-027 | frontend handoff | IN PROGRESS |\n",

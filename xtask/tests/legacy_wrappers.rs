@@ -2,10 +2,11 @@
 //! `cargo xtask` subcommand, from any folder, with the arguments passed on;
 //! and every wrapper is shellcheck-clean.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+mod common;
+
+use std::{path::PathBuf, process::Command};
+
+use common::{root, TempDir};
 
 /// Script name, the subcommand it runs, and the suite that subcommand reports
 /// as (what a built subcommand prints for `--dry-run`).
@@ -35,13 +36,6 @@ const WRAPPERS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn wrappers_dir() -> PathBuf {
     root().join("scripts-legacy")
 }
@@ -62,13 +56,13 @@ fn there_is_one_wrapper_per_legacy_script_and_no_other() {
 fn each_wrapper_reaches_its_subcommand_from_any_folder() {
     // Run from a folder outside the repository, with the arguments the
     // wrapper must pass on; a dry run writes nothing into the reports folder.
-    let elsewhere = temp_dir("cwd");
-    let reports = temp_dir("reports");
+    let elsewhere = TempDir::new("legacy-wrappers-cwd");
+    let reports = TempDir::new("legacy-wrappers-reports");
     for (script, sub, suite) in WRAPPERS {
         let out = Command::new(wrappers_dir().join(script))
             .args(["--dry-run", "--reports-dir"])
-            .arg(&reports)
-            .current_dir(&elsewhere)
+            .arg(reports.path())
+            .current_dir(elsewhere.path())
             .env_remove("XTASK_CONFIG")
             .output()
             .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
@@ -85,7 +79,7 @@ fn each_wrapper_reaches_its_subcommand_from_any_folder() {
             "{script} did not reach `cargo xtask {sub}` (exit {code:?}):\n{text}"
         );
     }
-    let written: Vec<_> = std::fs::read_dir(&reports).unwrap().collect();
+    let written: Vec<_> = std::fs::read_dir(reports.path()).unwrap().collect();
     assert!(
         written.is_empty(),
         "a dry run wrote into the reports folder: {written:?}"
@@ -109,12 +103,4 @@ fn wrappers_are_shellcheck_clean() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A fresh empty folder under the target directory (removed and made anew).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("legacy-wrappers-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
