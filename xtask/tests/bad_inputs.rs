@@ -24,7 +24,7 @@ use std::{
 };
 
 use common::{
-    files, free_port, listen_in, path_with, stand_in, stub_api, xtask, TempDir, RELIABILITY_PORTS,
+    files, free_port, listen_in, path_with, stand_in, stub_api, TempDir, Xtask, RELIABILITY_PORTS,
 };
 
 /// The demo, valid in every part a case does not break. No `[k6]`,
@@ -122,12 +122,9 @@ impl Bad {
             None => base(&dir) + &self.extra,
         };
         std::fs::write(&config, text).unwrap();
-        let mut cmd = xtask();
-        cmd.arg("--config")
-            .arg(self.config_path.as_deref().unwrap_or(&config))
-            .arg("--reports-dir")
-            .arg(&reports)
-            .args(&self.args);
+        let mut cmd = Xtask::with(self.config_path.as_deref().unwrap_or(&config), &reports)
+            .args(&self.args)
+            .cmd;
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -913,14 +910,11 @@ fn baseline_with_summary(name: &str, summary: &[u8]) -> (i32, String, Vec<String
     seed(&reports, "k6-baseline");
     std::fs::write(dir.join("xtask.toml"), base(&dir) + K6).unwrap();
     let api = stub_api(listen_in(RELIABILITY_PORTS));
-    let out = xtask()
-        .arg("--config")
-        .arg(dir.join("xtask.toml"))
-        .arg("--reports-dir")
-        .arg(&reports)
+    let out = Xtask::with(&dir.join("xtask.toml"), &reports)
         .args(["k6", "baseline", "--duration", "1s", "--api-host"])
         .arg(format!("http://127.0.0.1:{api}"))
         .env("PATH", path_with(&[&bin]))
+        .cmd
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -1060,15 +1054,12 @@ fn monitor_counts_keys_in_log_lines_that_are_not_utf8() {
     }
     std::fs::write(dir.join("xtask.toml"), base(&dir)).unwrap();
     let reports = dir.join("reports");
-    let out = xtask()
-        .arg("--config")
-        .arg(dir.join("xtask.toml"))
-        .arg("--reports-dir")
-        .arg(&reports)
+    let out = Xtask::with(&dir.join("xtask.toml"), &reports)
         .args(["ops", "monitor", "--env", "compose", "--compose-file"])
         .arg(&compose)
         .args(["--compose-project", &project, "--app-service", "app"])
         .args(["--min", "QUEUE_MONITOR=2", "--min", "PUSH_MONITOR=1"])
+        .cmd
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

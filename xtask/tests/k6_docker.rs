@@ -3,15 +3,14 @@
 
 mod common;
 
-use std::process::Command;
+use std::{path::Path, process::Command};
 
 use common::{
-    docker, k6_config, read_latest, require_k6, root, run, run_dir, serial, which, xtask, Demo,
-    TempDir,
+    docker, k6_config, read_latest, require_k6, root, run_dir, serial, which, Demo, TempDir, Xtask,
 };
 
 /// An xtask that finds no local k6: nothing on PATH, an empty tools folder.
-fn without_local_k6(dir: &TempDir) -> std::process::Command {
+fn without_local_k6(dir: &TempDir, reports: &Path) -> Xtask {
     let empty = dir.join("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
     let config = k6_config(
@@ -21,9 +20,7 @@ fn without_local_k6(dir: &TempDir) -> std::process::Command {
             dir.join("no-tools").display()
         ),
     );
-    let mut cmd = xtask();
-    cmd.env("PATH", &empty).arg("--config").arg(config);
-    cmd
+    Xtask::with(&config, reports).env("PATH", &empty)
 }
 
 #[test]
@@ -35,11 +32,10 @@ fn without_a_local_k6_the_run_goes_through_docker_with_repo_paths() {
         "target/xtask-k6-docker-test-{}",
         std::process::id()
     ));
-    let out = run(without_local_k6(&dir)
-        .arg("--reports-dir")
-        .arg(&reports)
+    let out = without_local_k6(&dir, &reports)
         .args(["--dry-run", "k6", "run", "--docker-user", "1000:1000"])
-        .args(["--api-host", "http://127.0.0.1:22999", "--dashboard"]));
+        .args(["--api-host", "http://127.0.0.1:22999", "--dashboard"])
+        .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let line = out
         .stdout
@@ -63,16 +59,15 @@ fn without_a_local_k6_the_run_goes_through_docker_with_repo_paths() {
 #[test]
 fn a_summary_outside_the_repo_is_a_one_line_error_under_docker() {
     let dir = TempDir::outside_repo("docker-outside");
-    let out = run(without_local_k6(&dir)
-        .arg("--reports-dir")
-        .arg(dir.join("reports"))
+    let out = without_local_k6(&dir, &dir.join("reports"))
         .args([
             "--dry-run",
             "k6",
             "run",
             "--api-host",
             "http://127.0.0.1:22999",
-        ]));
+        ])
+        .run();
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let err: Vec<&str> = out
         .stderr
@@ -148,13 +143,10 @@ fn the_docker_fallback_runs_k6_in_a_container_for_real() {
             dir.join("no-tools").display()
         ),
     );
-    let out = run(xtask()
+    let out = Xtask::with(&config, &reports)
         .env("PATH", &bin)
-        .arg("--config")
-        .arg(config)
-        .arg("--reports-dir")
-        .arg(&reports)
-        .args(["k6", "run", "--api-host", &demo.api()]));
+        .args(["k6", "run", "--api-host", &demo.api()])
+        .run();
     let (md, _) = read_latest(&reports, "k6");
     assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
     assert!(md.contains("- Result: PASS"), "{md}");

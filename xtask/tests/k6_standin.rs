@@ -7,8 +7,8 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use common::{
-    alive, k6_config, listen_in, notes, path_with, read_latest, read_pid, run, run_dir, stand_in,
-    stub_api, wait_for, xtask, TempDir, K6_PORTS,
+    alive, k6_config, listen_in, notes, path_with, read_latest, read_pid, run_dir, stand_in,
+    stub_api, wait_for, TempDir, Xtask, K6_PORTS,
 };
 
 /// Writes an executable `k6` into `dir/bin` and returns a PATH with it first.
@@ -51,20 +51,15 @@ fn a_hung_k6_is_stopped_at_its_deadline_and_the_report_says_timed_out() {
     let dir = TempDir::outside_repo("standin-deadline");
     let path = hanging_k6(&dir);
     let reports = dir.join("reports");
-    let out = run(xtask()
+    let config = k6_config(&dir, "duration = \"1s\"\ndeadline_slack = \"1s\"\n");
+    let out = Xtask::with(&config, &reports)
         .env("PATH", path)
-        .arg("--config")
-        .arg(k6_config(
-            &dir,
-            "duration = \"1s\"\ndeadline_slack = \"1s\"\n",
-        ))
-        .arg("--reports-dir")
-        .arg(&reports)
         .args(["k6", "run", "--api-host"])
         .arg(format!(
             "http://127.0.0.1:{}",
             stub_api(listen_in(K6_PORTS))
-        )));
+        ))
+        .run();
     // 124: the shell's code for a timeout.
     assert_eq!(out.code, 124, "{}", out.stderr);
     let (md, json) = read_latest(&reports, "k6");
@@ -89,17 +84,14 @@ fn ctrl_c_stops_k6_and_leaves_a_report_saying_interrupted() {
     let dir = TempDir::outside_repo("standin-sigint");
     let path = hanging_k6(&dir);
     let reports = dir.join("reports");
-    let child = xtask()
+    let child = Xtask::with(&k6_config(&dir, "duration = \"60s\"\n"), &reports)
         .env("PATH", path)
-        .arg("--config")
-        .arg(k6_config(&dir, "duration = \"60s\"\n"))
-        .arg("--reports-dir")
-        .arg(&reports)
         .args(["-q", "k6", "run", "--api-host"])
         .arg(format!(
             "http://127.0.0.1:{}",
             stub_api(listen_in(K6_PORTS))
         ))
+        .cmd
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -143,17 +135,14 @@ fn half_a_summary_is_a_fail_even_when_k6_exits_0() {
          exit 0\n",
     );
     let reports = dir.join("reports");
-    let out = run(xtask()
+    let out = Xtask::with(&k6_config(&dir, "duration = \"1s\"\n"), &reports)
         .env("PATH", path)
-        .arg("--config")
-        .arg(k6_config(&dir, "duration = \"1s\"\n"))
-        .arg("--reports-dir")
-        .arg(&reports)
         .args(["k6", "baseline", "--api-host"])
         .arg(format!(
             "http://127.0.0.1:{}",
             stub_api(listen_in(K6_PORTS))
-        )));
+        ))
+        .run();
     assert_eq!(out.code, 1, "{}", out.stderr);
     let (md, json) = read_latest(&reports, "k6-baseline");
     assert!(md.contains("- Result: FAIL"), "{md}");

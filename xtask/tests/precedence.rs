@@ -3,29 +3,24 @@
 
 mod common;
 
-use common::{k6_config, run, xtask, TempDir};
+use common::{k6_config, TempDir, Xtask};
 
 /// The `VUS=` the printed k6 command passes to the script.
 fn printed_vus(dir: &TempDir, config: &str, env_vus: Option<&str>, flag: Option<&str>) -> String {
-    let mut cmd = xtask();
-    cmd.arg("--config")
-        .arg(k6_config(dir, config))
-        .arg("--reports-dir")
-        .arg(dir.join("reports"))
-        .args([
-            "--dry-run",
-            "k6",
-            "run",
-            "--api-host",
-            "http://127.0.0.1:22999",
-        ]);
+    let mut x = Xtask::with(&k6_config(dir, config), &dir.join("reports")).args([
+        "--dry-run",
+        "k6",
+        "run",
+        "--api-host",
+        "http://127.0.0.1:22999",
+    ]);
     if let Some(v) = env_vus {
-        cmd.env("K6_VUS", v);
+        x = x.env("K6_VUS", v);
     }
     if let Some(v) = flag {
-        cmd.args(["--vus", v]);
+        x = x.args(["--vus", v]);
     }
-    let out = run(&mut cmd);
+    let out = x.run();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let line = out
         .stdout
@@ -61,14 +56,10 @@ fn k6_itself_gets_the_resolved_vus_when_k6_vus_is_set() {
     // k6 reads K6_VUS on its own and it would beat the script's options:
     // the child must see the flag's value, not the shell's.
     let dir = TempDir::outside_repo("k6-own-env");
-    let mut cmd = xtask();
-    cmd.arg("--config")
-        .arg(k6_config(&dir, ""))
-        .arg("--reports-dir")
-        .arg(dir.join("reports"))
+    let out = Xtask::with(&k6_config(&dir, ""), &dir.join("reports"))
         .args(["--dry-run", "k6", "run", "--vus", "4"])
-        .env("K6_VUS", "9");
-    let out = run(&mut cmd);
+        .env("K6_VUS", "9")
+        .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("K6_VUS=4 "), "{}", out.stdout);
     assert!(!out.stdout.contains("VUS=9 "), "{}", out.stdout);
