@@ -1,7 +1,8 @@
 //! Shared by every end-to-end test: the built binary with a clean
-//! environment, a temporary config and reports folder; the reports it writes
-//! (`reports.rs`, `schema.rs`), ports and HTTP (`net.rs`), processes (`procs.rs`), the
-//! demo service run by a test (`demo.rs`) and Docker (`docker.rs`).
+//! environment, a temporary config and reports folder; the reports it
+//! writes (`reports.rs`, `schema.rs`), ports and HTTP (`net.rs`), processes
+//! (`procs.rs`), the demo service run by a test (`demo.rs`) and Docker
+//! (`docker.rs`).
 
 // Each test binary uses a different part.
 #![allow(dead_code, unused_imports)]
