@@ -486,11 +486,7 @@ impl Environment for Local {
     fn ready(&mut self) -> anyhow::Result<()> {
         let url = self.spec.health_url.clone();
         let deadline = self.spec.ready_timeout.std();
-        if self.dry_run {
-            println!(
-                "[dry-run] wait up to {}s for {url} to answer 2xx",
-                deadline.as_secs()
-            );
+        if super::dry_run_ready(self.dry_run, &url, deadline) {
             return Ok(());
         }
         let until = Instant::now() + deadline;

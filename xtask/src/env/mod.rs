@@ -350,6 +350,17 @@ fn build_step(ctx: &Ctx, tasks: &[String]) -> Option<Step> {
     Some(step.arg("-q").args(tasks.iter().cloned()))
 }
 
+/// In a dry run, says what readiness would wait for; true: stop there.
+fn dry_run_ready(dry_run: bool, url: &HttpUrl, deadline: std::time::Duration) -> bool {
+    if dry_run {
+        println!(
+            "[dry-run] wait up to {}s for {url} to answer 2xx",
+            deadline.as_secs()
+        );
+    }
+    dry_run
+}
+
 /// Polls `url` until it answers 2xx (each try bounded by 3 s, as the legacy
 /// script's curl was), at most `interval` apart, until `deadline`.
 /// `fatal` is asked between tries: an error from it ends the wait at once
