@@ -44,7 +44,7 @@ impl Environment for External {
     fn ready(&mut self) -> anyhow::Result<()> {
         let url = &self.spec.health_url;
         let deadline = self.spec.ready_timeout.std();
-        if super::dry_run_ready(self.dry_run, &url, deadline) {
+        if super::dry_run_ready(self.dry_run, url, deadline) {
             return Ok(());
         }
         let waited = super::wait_http_ok(
