@@ -382,6 +382,11 @@ pub fn wait_until<T>(
     Err(last_err).with_context(|| format!("{what}: not ready after {}s", deadline.as_secs()))
 }
 
+/// The fixture reader the end-to-end tests use too.
+#[cfg(test)]
+#[path = "../tests/common/fixtures.rs"]
+mod test_fixtures;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,19 +478,8 @@ mod tests {
         addr
     }
 
-    /// The committed ApiVersions v0 response (hex with `#` comments).
     fn kafka_fixture() -> Vec<u8> {
-        let text = include_str!("../tests/fixtures/kafka/api-versions-v0-response.hex");
-        let hex: String = text
-            .lines()
-            .map(|l| l.split('#').next().unwrap())
-            .collect::<String>()
-            .split_whitespace()
-            .collect();
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect()
+        super::test_fixtures::kafka_api_versions_response()
     }
 
     #[test]

@@ -10,29 +10,7 @@ use common::{
 };
 
 fn config(lb: u16) -> String {
-    format!(
-        r#"
-[project]
-service_dir = "demo"
-[gradle]
-offline = true
-[environment]
-default = "compose"
-health_url = "http://127.0.0.1:{lb}/api/concerts"
-ready_timeout = "120s"
-[environment.compose]
-file = "demo/docker-compose.yml"
-services = ["redis", "app", "nginx-lb"]
-app_service = "app"
-lb_service = "nginx-lb"
-lb_port = 8080
-network = "{{project}}_ticket-network"
-redis_service = "redis"
-env_file = "demo/.env.local"
-build = true
-build_tasks = ["jar"]
-"#
-    )
+    common::compose_config(lb, "\"jar\"")
 }
 
 /// Test projects start with `xtenv` and are unique per test process.

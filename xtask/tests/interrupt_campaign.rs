@@ -178,31 +178,9 @@ duration = "8s"
 /// name of this suite's own, so other test runs building theirs are not
 /// disturbed.
 fn compose_config(lb: u16) -> String {
-    format!(
-        r#"[project]
-service_dir = "demo"
-[gradle]
-offline = true
-[environment]
-default = "compose"
-health_url = "http://127.0.0.1:{lb}/api/concerts"
-ready_timeout = "120s"
-[environment.compose]
-file = "demo/docker-compose.yml"
-services = ["redis", "app", "nginx-lb"]
-app_service = "app"
-lb_service = "nginx-lb"
-lb_port = 8080
-network = "{{project}}_ticket-network"
-redis_service = "redis"
-env_file = "demo/.env.local"
-build = true
-# The jar is built once before the campaign.
-build_tasks = []
-[environment.compose.env]
-TCS_APP_IMAGE = "{APP_IMAGE}"
-"#
-    )
+    // The jar is built once before the campaign.
+    common::compose_config(lb, "")
+        + &format!("[environment.compose.env]\nTCS_APP_IMAGE = \"{APP_IMAGE}\"\n")
 }
 
 const APP_IMAGE: &str = "xtrel-demo-app:latest";

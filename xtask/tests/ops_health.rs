@@ -89,31 +89,13 @@ fn components_up_with_latencies_then_a_stopped_one_down_and_fail() {
     assert!(run.stderr.contains("is DOWN"), "{}", run.show());
 }
 
-/// The committed ApiVersions v0 answer (hex with `#` comments).
-fn kafka_fixture() -> Vec<u8> {
-    let text = std::fs::read_to_string(
-        root().join("xtask/tests/fixtures/kafka/api-versions-v0-response.hex"),
-    )
-    .unwrap();
-    let hex: String = text
-        .lines()
-        .map(|l| l.split('#').next().unwrap())
-        .collect::<String>()
-        .split_whitespace()
-        .collect();
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 #[test]
 fn kafka_added_by_the_legacy_variables_answers_api_versions() {
     let dir = TempDir::new("ops-kafka");
     let l = listen_from(20400);
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        let reply = kafka_fixture();
+        let reply = common::kafka_api_versions_response();
         for c in l.incoming() {
             let Ok(mut c) = c else { continue };
             let mut buf = [0u8; 512];

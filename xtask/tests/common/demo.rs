@@ -80,6 +80,33 @@ pub fn repo_config(lb_port: u16) -> String {
     text.replace("18080", &lb_port.to_string())
 }
 
+/// The demo on the compose environment with the balancer on `lb`;
+/// `build_tasks` builds the jar the Dockerfile copies (empty: built already).
+pub fn compose_config(lb: u16, build_tasks: &str) -> String {
+    format!(
+        r#"[project]
+service_dir = "demo"
+[gradle]
+offline = true
+[environment]
+default = "compose"
+health_url = "http://127.0.0.1:{lb}/api/concerts"
+ready_timeout = "120s"
+[environment.compose]
+file = "demo/docker-compose.yml"
+services = ["redis", "app", "nginx-lb"]
+app_service = "app"
+lb_service = "nginx-lb"
+lb_port = 8080
+network = "{{project}}_ticket-network"
+redis_service = "redis"
+env_file = "demo/.env.local"
+build = true
+build_tasks = [{build_tasks}]
+"#
+    )
+}
+
 /// A redis-server on 127.0.0.1:port, without persistence, listening when
 /// this returns.
 pub fn redis_server(port: u16, log: Option<&Path>) -> Proc {

@@ -9,6 +9,7 @@
 
 mod demo;
 mod docker;
+mod fixtures;
 mod net;
 mod procs;
 mod reports;
@@ -16,6 +17,7 @@ mod schema;
 
 pub use demo::*;
 pub use docker::*;
+pub use fixtures::*;
 pub use net::*;
 pub use procs::*;
 pub use reports::*;
