@@ -54,6 +54,11 @@ pub struct Reports {
     pub dir: Utf8PathBuf,
     /// How many per-run folders to keep per suite (the newest).
     pub keep_runs: usize,
+    /// `suites` (`<dir>/<suite>/latest/`), `legacy` (the legacy scripts'
+    /// areas: `<dir>/integration/latest/...`, with `dir =
+    /// ".codex/tmp/ticket-core-service"` where the team's documents point),
+    /// or `flat` (what `CODEX_TMP_DIR` means: `<dir>/latest/`).
+    pub layout: crate::report::Shape,
 }
 
 impl Default for Reports {
@@ -61,6 +66,7 @@ impl Default for Reports {
         Reports {
             dir: "reports".into(),
             keep_runs: 20,
+            layout: crate::report::Shape::Suites,
         }
     }
 }
@@ -521,6 +527,9 @@ pub struct Gate {
     pub compose_project: String,
     /// Suites whose latest report must be PASS, from HEAD, for frontend work.
     pub required: Vec<String>,
+    /// Where the docs (task board, guides) live; a condition's path may
+    /// start with `{docs_root}/`. `XTASK_DOCS_ROOT` overrides it.
+    pub docs_root: Option<Utf8PathBuf>,
     pub conditions: Vec<FileCondition>,
 }
 
@@ -537,6 +546,7 @@ impl Default for Gate {
             ]
             .map(String::from)
             .to_vec(),
+            docs_root: None,
             conditions: vec![],
         }
     }

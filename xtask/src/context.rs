@@ -7,7 +7,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::{
     config::Config,
     flags::Xtask,
-    report::{Layout, Report, Run, RunOptions},
+    report::{Layout, Report, Run, RunOptions, Shape},
     runner::{Interrupted, MissingTool, Runner, Verbosity},
 };
 
@@ -54,20 +54,15 @@ impl Ctx {
             (false, 0) => Verbosity::Normal,
             _ => Verbosity::Verbose,
         };
-        // The legacy scripts honoured CODEX_TMP_DIR for their output folder.
-        let reports_dir = flags
-            .reports_dir
-            .clone()
-            .or_else(|| {
-                std::env::var("CODEX_TMP_DIR")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-                    .map(Utf8PathBuf::from)
-            })
-            .unwrap_or_else(|| config.reports.dir.clone());
+        let (reports_dir, shape) = reports_location(
+            flags.reports_dir.as_deref(),
+            std::env::var("CODEX_TMP_DIR").ok().as_deref(),
+            &config.reports,
+        );
         let layout = Layout {
             root: root.clone(),
             reports_dir: absolute(&root, &reports_dir),
+            shape,
         };
         Ok(Ctx {
             runner: Runner::new(root.clone(), flags.dry_run, verbosity),
@@ -168,6 +163,24 @@ impl Ctx {
             }
         }
         Ok((report, exit))
+    }
+}
+
+/// Where reports go: `--reports-dir` (the configured shape), else
+/// `CODEX_TMP_DIR` with its legacy meaning (it replaced each script's own
+/// area folder: `<dir>/latest/<name>-latest.md`, run folders beside), else
+/// `[reports]`.
+pub fn reports_location(
+    flag: Option<&Utf8Path>,
+    codex_tmp_dir: Option<&str>,
+    cfg: &crate::config::Reports,
+) -> (Utf8PathBuf, Shape) {
+    if let Some(dir) = flag {
+        return (dir.to_path_buf(), cfg.layout);
+    }
+    match codex_tmp_dir.filter(|s| !s.is_empty()) {
+        Some(dir) => (Utf8PathBuf::from(dir), Shape::Flat),
+        None => (cfg.dir.clone(), cfg.layout),
     }
 }
 

@@ -363,20 +363,93 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// How suites share the reports folder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// `<dir>/<suite>/latest/<suite>-latest.md`, run folders in `<dir>/<suite>/`.
+    #[default]
+    Suites,
+    /// The legacy scripts' areas under `<dir>` (`.codex/tmp/ticket-core-service`):
+    /// `integration/`, `release-gate/`, `k6/` (distributed runs in
+    /// `k6/distributed/`), `ops/`, `api-test/`, each with its `latest/`.
+    Legacy,
+    /// `CODEX_TMP_DIR`: it replaced each legacy script's own area folder, so
+    /// every suite writes `<dir>/latest/<suite>-latest.md` and its run
+    /// folders beside it.
+    Flat,
+}
+
 /// Where a suite's files live and how a run of it ends.
 pub struct Layout {
     pub root: Utf8PathBuf,
     pub reports_dir: Utf8PathBuf,
+    pub shape: Shape,
 }
 
 impl Layout {
+    #[cfg(test)]
+    pub fn new(root: Utf8PathBuf, reports_dir: Utf8PathBuf) -> Layout {
+        Layout {
+            root,
+            reports_dir,
+            shape: Shape::Suites,
+        }
+    }
+
+    /// The legacy area of a suite: (run folders, latest folder), relative.
+    fn legacy_area(suite: &str) -> (&str, &str) {
+        match suite {
+            "runtime-integration" => ("integration", "integration/latest"),
+            "k6" | "k6-baseline" => ("k6", "k6/latest"),
+            "k6-distributed" => ("k6/distributed", "k6/latest"),
+            "runtime-health-check" | "runtime-monitor-snapshot" => ("ops", "ops/latest"),
+            "api-scripts" => ("api-test", "api-test/latest"),
+            _ => (suite, ""),
+        }
+    }
+
+    /// The folder that holds a suite's run folders.
     pub fn suite_dir(&self, suite: &str) -> Utf8PathBuf {
-        self.reports_dir.join(suite)
+        match self.shape {
+            Shape::Suites => self.reports_dir.join(suite),
+            Shape::Flat => self.reports_dir.clone(),
+            Shape::Legacy => self.reports_dir.join(Self::legacy_area(suite).0),
+        }
+    }
+    /// The folder of a suite's `latest` files.
+    pub fn latest_dir(&self, suite: &str) -> Utf8PathBuf {
+        match (self.shape, Self::legacy_area(suite).1) {
+            (Shape::Legacy, latest) if !latest.is_empty() => self.reports_dir.join(latest),
+            _ => self.suite_dir(suite).join("latest"),
+        }
     }
     pub fn latest(&self, suite: &str, ext: &str) -> Utf8PathBuf {
-        self.suite_dir(suite)
-            .join("latest")
-            .join(format!("{suite}-latest.{ext}"))
+        self.latest_dir(suite).join(format!("{suite}-latest.{ext}"))
+    }
+    /// Whether other suites keep their run folders in this suite's folder
+    /// too (then retention only counts folders holding this suite's log).
+    pub fn shares_runs(&self, suite: &str) -> bool {
+        match self.shape {
+            Shape::Suites => false,
+            Shape::Flat => true,
+            Shape::Legacy => Self::legacy_area(suite).0 != suite,
+        }
+    }
+    /// The suite's lock file: one per suite, even in a shared folder.
+    pub fn lock_path(&self, suite: &str) -> Utf8PathBuf {
+        match self.shape {
+            Shape::Suites => self.suite_dir(suite).join(".lock"),
+            _ => self.suite_dir(suite).join(format!(".{suite}.lock")),
+        }
+    }
+    /// Copies of the Markdown report where legacy documents point at them
+    /// (the API script harness wrote `api-test/latest.md`).
+    pub fn legacy_copies(&self, suite: &str) -> Vec<Utf8PathBuf> {
+        match (self.shape, suite) {
+            (Shape::Legacy, "api-scripts") => vec![self.reports_dir.join("api-test/latest.md")],
+            _ => vec![],
+        }
     }
     pub fn relative(&self, p: &Utf8Path) -> String {
         p.strip_prefix(&self.root)
@@ -430,7 +503,7 @@ impl Run {
             std::fs::create_dir_all(&suite_dir).with_context(|| {
                 format!("cannot create report folder {suite_dir}: check that the reports folder is writable")
             })?;
-            Some(SuiteLock::acquire(&suite_dir, suite)?)
+            Some(SuiteLock::acquire_at(&layout.lock_path(suite), suite)?)
         };
         let mut dir = suite_dir.join(&stamp);
         if !dry_run {
@@ -504,7 +577,18 @@ impl Run {
         if let Some(extra) = &self.report_file {
             write_atomic(extra, md.as_bytes())?;
         }
-        prune_runs(&layout.suite_dir(&self.suite), keep_runs, &self.stamp)?;
+        for copy in layout.legacy_copies(&self.suite) {
+            write_atomic(&copy, md.as_bytes())?;
+        }
+        let only_with = layout
+            .shares_runs(&self.suite)
+            .then(|| format!("{}.log", self.suite));
+        prune_runs_of(
+            &layout.suite_dir(&self.suite),
+            keep_runs,
+            &self.stamp,
+            only_with.as_deref(),
+        )?;
         github::append_summary(&md);
         Ok(report)
     }
@@ -556,12 +640,24 @@ fn is_run_folder(name: &str) -> bool {
 
 /// Keeps the newest `keep` run folders (by name: stamps sort by time).
 pub fn prune_runs(suite_dir: &Utf8Path, keep: usize, current: &str) -> anyhow::Result<Vec<String>> {
+    prune_runs_of(suite_dir, keep, current, None)
+}
+
+/// As `prune_runs`; in a folder shared by several suites, only the run
+/// folders holding `only_with` (this suite's log) count.
+pub fn prune_runs_of(
+    suite_dir: &Utf8Path,
+    keep: usize,
+    current: &str,
+    only_with: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
     let mut runs: Vec<String> = std::fs::read_dir(suite_dir)
         .with_context(|| format!("cannot list {suite_dir}"))?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| is_run_folder(n))
+        .filter(|n| only_with.is_none_or(|f| suite_dir.join(n).join(f).exists()))
         .collect();
     runs.sort();
     let excess = runs.len().saturating_sub(keep.max(1));
@@ -585,7 +681,11 @@ pub struct SuiteLock {
 
 impl SuiteLock {
     pub fn acquire(suite_dir: &Utf8Path, suite: &str) -> anyhow::Result<SuiteLock> {
-        let path = suite_dir.join(".lock");
+        Self::acquire_at(&suite_dir.join(".lock"), suite)
+    }
+
+    pub fn acquire_at(path: &Utf8Path, suite: &str) -> anyhow::Result<SuiteLock> {
+        let path = path.to_path_buf();
         let mut file = File::options()
             .read(true)
             .write(true)

@@ -187,10 +187,7 @@ impl flags::Gate {
         if !ctx.dry_run {
             let xml = junit_xml(&stages, &report);
             report::write_atomic(
-                &ctx.layout
-                    .suite_dir(SUITE)
-                    .join("latest")
-                    .join("gate-junit.xml"),
+                &ctx.layout.latest_dir(SUITE).join("gate-junit.xml"),
                 xml.as_bytes(),
             )?;
         }

@@ -22,6 +22,18 @@ impl flags::ReportCmd {
     }
 }
 
+const KNOWN: [&str; 9] = [
+    "release-gate",
+    "runtime-integration",
+    "k6",
+    "k6-baseline",
+    "k6-distributed",
+    "runtime-health-check",
+    "runtime-monitor-snapshot",
+    "api-scripts",
+    "gate",
+];
+
 /// One line per suite that has a latest report.
 fn list(ctx: &Ctx, json: bool) -> anyhow::Result<Exit> {
     let mut suites: Vec<String> = std::fs::read_dir(&ctx.layout.reports_dir)
@@ -31,7 +43,10 @@ fn list(ctx: &Ctx, json: bool) -> anyhow::Result<Exit> {
                 .collect()
         })
         .unwrap_or_default();
+    // In the legacy and CODEX_TMP_DIR layouts folders are areas, not suites.
+    suites.extend(KNOWN.iter().map(|s| s.to_string()));
     suites.sort();
+    suites.dedup();
     let reports: Vec<_> = suites
         .iter()
         .filter_map(|s| report::load_latest(&ctx.layout, s).ok())

@@ -26,10 +26,7 @@ fn ctx(root: &Utf8Path, toml: &str) -> Ctx {
         config: Config::parse(Utf8Path::new("xtask.toml"), toml).unwrap(),
         config_path: root.join("xtask.toml"),
         runner: Runner::new(root.to_owned(), false, Verbosity::Quiet),
-        layout: Layout {
-            root: root.to_owned(),
-            reports_dir: root.join("reports"),
-        },
+        layout: Layout::new(root.to_owned(), root.join("reports")),
         dry_run: false,
         verbosity: Verbosity::Quiet,
     }

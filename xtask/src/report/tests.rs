@@ -165,10 +165,7 @@ fn second_run_of_a_suite_is_refused_naming_the_holder() {
 #[test]
 fn run_writes_latest_and_a_run_folder() {
     let root = tmpdir("run");
-    let layout = Layout {
-        root: root.clone(),
-        reports_dir: root.join("reports"),
-    };
+    let layout = Layout::new(root.clone(), root.join("reports"));
     let run = Run::start(&layout, "ops-test", RunOptions::default(), false).unwrap();
     assert!(run.dir.is_dir());
     std::fs::write(&run.log, "log line\n").unwrap();
@@ -188,10 +185,7 @@ fn run_writes_latest_and_a_run_folder() {
 #[test]
 fn dry_run_writes_nothing() {
     let root = tmpdir("dry");
-    let layout = Layout {
-        root: root.clone(),
-        reports_dir: root.join("reports"),
-    };
+    let layout = Layout::new(root.clone(), root.join("reports"));
     let run = Run::start(&layout, "k6", RunOptions::default(), true).unwrap();
     run.finish(&layout, Report::new("k6", "k6"), 20, true)
         .unwrap();
@@ -204,4 +198,105 @@ fn bad_run_stamps_are_refused() {
         assert!(validate_stamp(bad).is_err(), "{bad:?}");
     }
     validate_stamp("20261124T021238Z").unwrap();
+}
+
+#[test]
+fn codex_tmp_dir_keeps_its_legacy_meaning() {
+    let cfg = crate::config::Reports::default();
+    let (dir, shape) = crate::context::reports_location(None, Some("/d"), &cfg);
+    assert_eq!((dir.as_str(), shape), ("/d", Shape::Flat));
+    let layout = Layout {
+        shape,
+        ..Layout::new("/repo".into(), dir)
+    };
+    // Each legacy script wrote $CODEX_TMP_DIR/latest/<name>-latest.md and
+    // its run folders beside it.
+    assert_eq!(
+        layout.latest("runtime-integration", "md"),
+        "/d/latest/runtime-integration-latest.md"
+    );
+    assert_eq!(
+        layout.latest("k6-distributed", "md"),
+        "/d/latest/k6-distributed-latest.md"
+    );
+    assert_eq!(layout.suite_dir("release-gate"), "/d");
+    // The flag still wins, and without either the config decides.
+    let (dir, shape) =
+        crate::context::reports_location(Some(Utf8Path::new("/f")), Some("/d"), &cfg);
+    assert_eq!((dir.as_str(), shape), ("/f", Shape::Suites));
+    let (dir, shape) = crate::context::reports_location(None, Some(""), &cfg);
+    assert_eq!((dir.as_str(), shape), ("reports", Shape::Suites));
+}
+
+#[test]
+fn legacy_layout_puts_reports_where_the_teams_documents_point() {
+    let layout = Layout {
+        shape: Shape::Legacy,
+        ..Layout::new(
+            "/repo".into(),
+            "/repo/.codex/tmp/ticket-core-service".into(),
+        )
+    };
+    let at = |suite: &str| layout.relative(&layout.latest(suite, "md"));
+    let base = ".codex/tmp/ticket-core-service";
+    assert_eq!(
+        at("runtime-integration"),
+        format!("{base}/integration/latest/runtime-integration-latest.md")
+    );
+    assert_eq!(
+        at("release-gate"),
+        format!("{base}/release-gate/latest/release-gate-latest.md")
+    );
+    assert_eq!(at("k6"), format!("{base}/k6/latest/k6-latest.md"));
+    assert_eq!(
+        at("k6-baseline"),
+        format!("{base}/k6/latest/k6-baseline-latest.md")
+    );
+    assert_eq!(
+        at("k6-distributed"),
+        format!("{base}/k6/latest/k6-distributed-latest.md")
+    );
+    assert_eq!(
+        layout.relative(&layout.suite_dir("k6-distributed")),
+        format!("{base}/k6/distributed")
+    );
+    assert_eq!(
+        at("runtime-health-check"),
+        format!("{base}/ops/latest/runtime-health-check-latest.md")
+    );
+    assert_eq!(
+        at("runtime-monitor-snapshot"),
+        format!("{base}/ops/latest/runtime-monitor-snapshot-latest.md")
+    );
+    assert_eq!(
+        layout.legacy_copies("api-scripts"),
+        [Utf8PathBuf::from(format!(
+            "/repo/{base}/api-test/latest.md"
+        ))]
+    );
+}
+
+#[test]
+fn suites_sharing_a_folder_run_side_by_side_and_keep_their_own_runs() {
+    let root = tmpdir("flat");
+    let layout = Layout {
+        shape: Shape::Flat,
+        ..Layout::new(root.clone(), root.join("d"))
+    };
+    // One suite's lock does not block another in the same folder (the gate
+    // holds its own while its stages run).
+    let gate = Run::start(&layout, "gate", RunOptions::default(), false).unwrap();
+    let stage = Run::start(&layout, "k6", RunOptions::default(), false).unwrap();
+    std::fs::write(&stage.log, "k6\n").unwrap();
+    let stage_dir = stage.dir.clone();
+    stage
+        .finish(&layout, Report::new("k6", "k6"), 1, false)
+        .unwrap();
+    std::fs::write(&gate.log, "gate\n").unwrap();
+    gate.finish(&layout, Report::new("gate", "gate"), 1, false)
+        .unwrap();
+    // keep_runs = 1 per suite: the gate's retention left the k6 run alone.
+    assert!(stage_dir.is_dir(), "{stage_dir}");
+    assert!(root.join("d/latest/k6-latest.md").is_file());
+    assert!(root.join("d/latest/gate-latest.md").is_file());
 }
