@@ -108,3 +108,52 @@ fn a_file_condition_that_does_not_hold_blocks_the_gate() {
         "{out}"
     );
 }
+
+#[test]
+fn a_missing_docs_root_is_said_once_and_plainly() {
+    let d = TempDir::outside_repo("gate-status-docs");
+    // The service's own config: the docs repository is where the team's
+    // workspace has it, which a standalone clone does not.
+    let service =
+        std::fs::read_to_string(common::root().join("configs/ticket-core-service.toml")).unwrap();
+    let conditions = &service[service.find("[[gate.conditions]]").unwrap()..];
+    let config = format!(
+        "[gate]\nrequired = []\ndocs_root = \"{}\"\n{conditions}",
+        d.join("no-docs-here").display()
+    );
+    let (code, out) = gate_status(&d, &config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("docs root") && out.contains("the docs repository is not there"),
+        "{out}"
+    );
+    assert!(out.contains("XTASK_DOCS_ROOT"), "{out}");
+    assert!(!out.contains("does not exist\n"), "no row per file: {out}");
+    assert_eq!(out.matches("MISSING").count(), 1, "{out}");
+
+    // XTASK_DOCS_ROOT points at the docs checkout: each condition is checked.
+    let docs = d.join("docs");
+    for rel in [
+        "product-docs/api-specs/ops-observability-and-alerting-guide.md",
+        "product-docs/api-specs/incident-response-runbook.md",
+        "product-docs/api-test/release-gate-governance-guide.md",
+    ] {
+        std::fs::create_dir_all(docs.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(docs.join(rel), "guide\n").unwrap();
+    }
+    std::fs::write(
+        docs.join("task.md"),
+        "- TCS-SC-027 frontend handoff\n  - Status: DONE\n",
+    )
+    .unwrap();
+    let out = Xtask::new(&d, &config)
+        .args(["gate", "status"])
+        .env("XTASK_DOCS_ROOT", &docs)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.show());
+    assert!(
+        out.stdout.contains("frontend gate: READY"),
+        "{}",
+        out.show()
+    );
+}

@@ -71,8 +71,30 @@ pub fn evaluate(ctx: &Ctx) -> anyhow::Result<Status> {
         .iter()
         .map(|suite| suite_row(ctx, suite, &head))
         .collect();
-    for cond in &ctx.config.gate.conditions {
-        rows.push(file_row(ctx, cond)?);
+    let docs = DocsRoot::resolve(
+        ctx,
+        std::env::var("XTASK_DOCS_ROOT")
+            .ok()
+            .filter(|s| !s.is_empty()),
+    );
+    let (in_docs, others): (Vec<&FileCondition>, Vec<&FileCondition>) = ctx
+        .config
+        .gate
+        .conditions
+        .iter()
+        .partition(|c| c.path.as_str().starts_with(DOCS_PREFIX));
+    if !in_docs.is_empty() {
+        if let Some(row) = docs.missing_row(&in_docs) {
+            // One plain row, not one "does not exist" per file.
+            rows.push(row);
+        } else {
+            for cond in in_docs {
+                rows.push(file_row(ctx, cond, &docs)?);
+            }
+        }
+    }
+    for cond in others {
+        rows.push(file_row(ctx, cond, &docs)?);
     }
     let ready = rows.iter().all(|r| r.state == State::Ok);
     Ok(Status {
@@ -150,8 +172,70 @@ fn suite_command(suite: &str) -> &'static str {
     }
 }
 
-fn file_row(ctx: &Ctx, cond: &FileCondition) -> anyhow::Result<Row> {
-    let path = ctx.path(&cond.path);
+/// What a condition's path may start with to live in the docs repository.
+const DOCS_PREFIX: &str = "{docs_root}/";
+
+/// The docs repository's folder, and where that setting came from.
+struct DocsRoot {
+    dir: Option<camino::Utf8PathBuf>,
+    source: &'static str,
+}
+
+impl DocsRoot {
+    fn resolve(ctx: &Ctx, var: Option<String>) -> DocsRoot {
+        match (var, &ctx.config.gate.docs_root) {
+            (Some(v), _) => DocsRoot {
+                dir: Some(ctx.path(camino::Utf8Path::new(&v))),
+                source: "XTASK_DOCS_ROOT",
+            },
+            (None, Some(p)) => DocsRoot {
+                dir: Some(ctx.path(p)),
+                source: "[gate].docs_root",
+            },
+            (None, None) => DocsRoot {
+                dir: None,
+                source: "",
+            },
+        }
+    }
+
+    /// The one row that says the docs are not there, naming what was not
+    /// checked and how to point at them.
+    fn missing_row(&self, conds: &[&FileCondition]) -> Option<Row> {
+        let names = conds
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let reason = match &self.dir {
+            Some(d) if d.is_dir() => return None,
+            Some(d) => format!(
+                "the docs repository is not there: {d} (from {}) does not exist, so {names} cannot be checked; \
+                 check out the docs and set XTASK_DOCS_ROOT (or [gate].docs_root) to its project folder",
+                self.source
+            ),
+            None => format!(
+                "no docs root is set, so {names} cannot be checked: set XTASK_DOCS_ROOT (or [gate].docs_root) \
+                 to the docs repository's project folder"
+            ),
+        };
+        Some(Row {
+            condition: "docs root".into(),
+            state: State::Missing,
+            reason,
+        })
+    }
+
+    fn path(&self, ctx: &Ctx, p: &camino::Utf8Path) -> camino::Utf8PathBuf {
+        match (p.as_str().strip_prefix(DOCS_PREFIX), &self.dir) {
+            (Some(rest), Some(d)) => d.join(rest),
+            _ => ctx.path(p),
+        }
+    }
+}
+
+fn file_row(ctx: &Ctx, cond: &FileCondition, docs: &DocsRoot) -> anyhow::Result<Row> {
+    let path = docs.path(ctx, &cond.path);
     let row = |state, reason: String| Row {
         condition: cond.name.clone(),
         state,
@@ -172,11 +256,12 @@ fn file_row(ctx: &Ctx, cond: &FileCondition) -> anyhow::Result<Row> {
     }
     if let Some(after) = &cond.changed_after {
         let sh = xshell::Shell::new()?;
-        sh.change_dir(&ctx.root);
+        // The file's own repository (the docs may be another one).
+        sh.change_dir(path.parent().unwrap_or(&ctx.root));
         let date = sh
             .cmd("git")
             .args(["log", "-1", "--format=%cs", "--"])
-            .arg(cond.path.as_str())
+            .arg(path.as_str())
             .quiet()
             .ignore_stderr()
             .read()
