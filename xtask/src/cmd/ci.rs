@@ -147,4 +147,38 @@ mod tests {
         assert!(has(&steps[1], ".github/workflows/gate.yml"));
         assert_eq!(steps[2].args, ["--offline", ".github/workflows"]);
     }
+
+    fn workflow(name: &str) -> String {
+        let p = crate::context::project_root()
+            .join(".github/workflows")
+            .join(name);
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    #[test]
+    fn every_setup_java_caches_gradle_as_the_services_workflows_did() {
+        for name in ["verify.yml", "runtime-integration-smoke.yml", "gate.yml"] {
+            let text = workflow(name);
+            let setups = text.matches("actions/setup-java@").count();
+            assert!(setups > 0, "{name} sets up Java");
+            assert_eq!(text.matches("cache: gradle").count(), setups, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_integration_workflow_runs_when_what_runs_it_changes() {
+        let text = workflow("runtime-integration-smoke.yml");
+        for path in [
+            "\"**/docker-compose.yml\"",
+            "\"xtask/**\"",
+            "\"xtask.toml\"",
+            "\"Cargo.lock\"",
+            "\"scripts/perf/nginx/**\"",
+        ] {
+            assert!(
+                text.contains(&format!("- {path}")),
+                "path filter misses {path}"
+            );
+        }
+    }
 }
