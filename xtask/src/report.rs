@@ -235,7 +235,8 @@ impl Report {
         let _ = writeln!(w, "- Run: {}", self.run_stamp);
         let _ = writeln!(w, "- Started: {}", self.started);
         let _ = writeln!(w, "- Finished: {}", self.ended);
-        let _ = writeln!(w, "- Duration: {}", fmt_ms(self.duration_ms));
+        // Not `Duration`: the legacy k6 reports used that for k6's duration.
+        let _ = writeln!(w, "- Wall time: {}", fmt_ms(self.duration_ms));
         let _ = writeln!(w, "- Commit: {}", self.git.describe());
         for p in &self.parameters {
             let _ = writeln!(w, "- {}: {}", p.name, md_inline(&p.value));
@@ -558,6 +559,7 @@ impl Run {
         if self.log.exists() && !report.artifacts.iter().any(|a| a.name == "log") {
             report.artifact("log", layout.relative(&self.log));
         }
+        legacy::add_fields(&mut report);
         if !report.passed() {
             github::errors(&format!("{} FAIL", self.suite), &report.notes);
         }
@@ -722,5 +724,6 @@ pub fn load_latest(layout: &Layout, suite: &str) -> anyhow::Result<Report> {
         .with_context(|| format!("{path} is not a report of this xtask (schema {SCHEMA_VERSION})"))
 }
 
+mod legacy;
 #[cfg(test)]
 mod tests;
