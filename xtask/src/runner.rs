@@ -565,6 +565,22 @@ impl Runner {
             .stdout(out.try_clone()?)
             .stderr(out)
             .process_group(0);
+        // A service may outlive this command (`env up`): it must not keep
+        // open what we inherited, such as the lock of a `flock` around us.
+        // SAFETY: only an async-signal-safe syscall between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                // Closed at exec (std's own exec-error pipe still works);
+                // on kernels before 5.11 the call fails and changes nothing.
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                );
+                Ok(())
+            });
+        }
         if let Some(d) = &step.cwd {
             cmd.current_dir(d);
         }

@@ -212,3 +212,28 @@ fn a_service_kept_running_outlives_its_handle_until_stopped_by_group() {
     }
     assert!(!alive(pid));
 }
+
+#[test]
+fn a_service_does_not_inherit_our_open_files() {
+    let d = tmpdir("service-fds");
+    let r = runner(&d);
+    // As `flock LOCK cargo xtask env up` hands us its lock: open across exec.
+    let held = std::fs::File::create(d.join("held.lock")).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&held);
+    // SAFETY: plain fcntl on a descriptor this test owns.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    let step = Step::new("svc", "sh").args(["-c", "ls /proc/$$/fd; echo done"]);
+    let log = d.join("svc.log");
+    let mut svc = r.spawn_service(&step, &log).unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    while svc.exited().is_none() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let fds: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(fds.contains(&"done".to_string()), "{fds:?}");
+    assert!(!fds.contains(&fd.to_string()), "fd {fd} leaked: {fds:?}");
+}
