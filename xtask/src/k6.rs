@@ -102,6 +102,9 @@ pub struct Invocation {
     /// Variables for k6 itself (not the script), passed as they are.
     pub env: Vec<(String, String)>,
     pub deadline: std::time::Duration,
+    /// Where k6 streams its raw samples (`--out json=`): the FIFO that
+    /// `samples::stream` reads.
+    pub samples: Option<Utf8PathBuf>,
 }
 
 /// The k6 command for `inv` on `rt`.
@@ -126,6 +129,10 @@ pub fn command(rt: &Runtime, inv: &Invocation) -> anyhow::Result<Step> {
         "--summary-trend-stats".into(),
         TREND_STATS.into(),
     ];
+    if let Some(p) = &inv.samples {
+        k6_args.push("--out".into());
+        k6_args.push(format!("json={}", rt.path(p)?));
+    }
     for (k, v) in &inv.vars {
         k6_args.push("-e".into());
         k6_args.push(format!("{k}={v}"));
@@ -711,6 +718,7 @@ mod tests {
             }),
             env: vec![],
             deadline: std::time::Duration::from_secs(70),
+            samples: Some("/work/project/reports/k6/1/k6-samples.fifo".into()),
         }
     }
 
@@ -730,6 +738,8 @@ mod tests {
                 "/work/project/reports/k6/1/k6-summary.json",
                 "--summary-trend-stats",
                 "avg,min,med,max,p(90),p(95),p(99)",
+                "--out",
+                "json=/work/project/reports/k6/1/k6-samples.fifo",
                 "-e",
                 "API_HOST=http://127.0.0.1:8080"
             ]
@@ -765,6 +775,10 @@ mod tests {
             "{a}"
         );
         assert!(a.contains(" grafana/k6:latest run /repo/demo/perf/x.js --summary-export /repo/reports/k6/1/k6-summary.json "), "{a}");
+        assert!(
+            a.contains(" --out json=/repo/reports/k6/1/k6-samples.fifo "),
+            "{a}"
+        );
         assert!(step.env.is_empty());
         let mut outside = invocation();
         outside.summary = "/tmp/k6-summary.json".into();

@@ -17,6 +17,7 @@ mod probe;
 mod redact;
 mod report;
 mod runner;
+mod samples;
 mod tools;
 mod units;
 

@@ -571,10 +571,10 @@ impl Run {
             return Ok(report);
         }
         let md = report.to_markdown();
-        write_atomic(
-            &layout.latest(&self.suite, "json"),
-            report.to_json().as_bytes(),
-        )?;
+        let json = report.to_json();
+        // A copy in the run folder: `report history` reads the runs from there.
+        write_atomic(&run_report(&self.dir, &self.suite), json.as_bytes())?;
+        write_atomic(&layout.latest(&self.suite, "json"), json.as_bytes())?;
         write_atomic(&layout.latest(&self.suite, "md"), md.as_bytes())?;
         if let Some(extra) = &self.report_file {
             write_atomic(extra, md.as_bytes())?;
@@ -594,6 +594,11 @@ impl Run {
         github::append_summary(&md);
         Ok(report)
     }
+}
+
+/// The copy of a run's JSON report in its run folder.
+pub fn run_report(run_dir: &Utf8Path, suite: &str) -> Utf8PathBuf {
+    run_dir.join(format!("{suite}-report.json"))
 }
 
 fn validate_stamp(s: &str) -> anyhow::Result<()> {
@@ -632,7 +637,7 @@ pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn is_run_folder(name: &str) -> bool {
+pub fn is_run_folder(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() >= 16
         && b[8] == b'T'

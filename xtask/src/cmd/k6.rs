@@ -19,7 +19,7 @@ use crate::{
     probe,
     report::{Report, Run, RunOptions, Threshold},
     runner::{self, Outcome},
-    tools,
+    samples, tools,
     units::{Duration, HttpUrl},
 };
 
@@ -74,7 +74,7 @@ impl flags::K6Baseline {
                 report.param("Max p95 (ms)", num(limits.max_p95_ms));
                 report.param("Max failed rate", num(limits.max_fail_rate));
                 report.param("Min checks rate", num(limits.min_checks_rate));
-                let summary = run_against_api(ctx, &self.run, &s, report, run, shared.take())?;
+                run_against_api(ctx, &self.run, &s, report, run, shared.take())?;
                 if ctx.dry_run {
                     return Ok(());
                 }
@@ -84,7 +84,7 @@ impl flags::K6Baseline {
                         .with_context(|| format!("cannot copy the k6 summary to {copy}"))?;
                     report.artifact("baseline summary JSON", ctx.relative(&copy));
                 }
-                limits.judge(summary.as_ref(), report);
+                limits.judge(report);
                 Ok(())
             },
         )?;
@@ -502,6 +502,12 @@ fn execute(
         },
     );
     report.param("Summary JSON", ctx.relative(&summary_path));
+    // k6's raw samples, read while it runs (not in a dry run).
+    let stream = if ctx.dry_run {
+        None
+    } else {
+        Some(samples::stream::Stream::open(&run.dir)?)
+    };
     let inv = Invocation {
         script: s.script.clone(),
         summary: summary_path.clone(),
@@ -509,6 +515,10 @@ fn execute(
         dashboard: dashboard.clone(),
         env: s.k6_env(),
         deadline: s.deadline(),
+        samples: Some(stream.as_ref().map_or_else(
+            || run.dir.join(samples::stream::FIFO),
+            |s| s.path().to_path_buf(),
+        )),
     };
     let step = k6::command(rt, &inv)?;
     if let Runtime::Docker { image, .. } = rt {
@@ -542,6 +552,8 @@ fn execute(
             let _ = ctx.runner.read(&rm);
         }
     }
+    // k6 is gone (and a left-behind container too): drain the samples.
+    let got = stream.map(samples::stream::Stream::finish);
     if ctx.dry_run {
         return Ok(None);
     }
@@ -584,9 +596,7 @@ fn execute(
             ));
         }
     }
-    for (name, value, unit) in k6::metrics_table(summary.as_ref()) {
-        report.metric(name, value, unit);
-    }
+    samples::numbers::fill(ctx, &run.dir, got, summary.as_ref(), report);
     if let Some(summary) = &summary {
         let thresholds = summary.thresholds();
         if !thresholds.is_empty() {
@@ -629,10 +639,18 @@ struct Limits {
 
 impl Limits {
     /// One threshold per limit; one note per broken or unmeasurable one.
-    fn judge(&self, summary: Option<&Summary>, report: &mut Report) {
-        let p95 = summary.and_then(|s| s.trend("http_req_duration", "p(95)"));
-        let failed = summary.and_then(|s| s.fraction("http_req_failed"));
-        let checks = summary.and_then(|s| s.fraction("checks"));
+    /// Judges the numbers the report shows (the samples'): one truth.
+    fn judge(&self, report: &mut Report) {
+        let metric = |name: &str| {
+            report
+                .metrics
+                .iter()
+                .find(|m| m.name == name)
+                .and_then(|m| m.value)
+        };
+        let p95 = metric("http_req_duration p(95)");
+        let failed = metric("http_req_failed rate");
+        let checks = metric("checks rate");
         let checks_list = [
             (
                 Threshold::check("p95 latency (ms)", p95, "<=", self.max_p95_ms),
@@ -1145,7 +1163,10 @@ mod tests {
 
     fn baseline_report(summary: Option<&Summary>, limits: Limits) -> Report {
         let mut r = Report::new("k6-baseline", BASELINE_TITLE);
-        limits.judge(summary, &mut r);
+        for (name, value, unit) in k6::metrics_table(summary) {
+            r.metric(name, value, unit);
+        }
+        limits.judge(&mut r);
         r
     }
 
