@@ -333,6 +333,7 @@ pub struct K6 {
     /// Added to the k6 duration for k6's own start-up and summary.
     pub deadline_slack: Duration,
     pub baseline: K6Baseline,
+    pub regression: K6Regression,
     pub distributed: K6Distributed,
 }
 
@@ -351,6 +352,7 @@ impl Default for K6 {
             docker_network: "host".into(),
             deadline_slack: Duration::secs(60),
             baseline: K6Baseline::default(),
+            regression: K6Regression::default(),
             distributed: K6Distributed::default(),
         }
     }
@@ -370,6 +372,43 @@ impl Default for K6Baseline {
             max_p95_ms: 1200.0,
             max_fail_rate: Rate::new(0.02).unwrap(),
             min_checks_rate: Rate::new(0.98).unwrap(),
+        }
+    }
+}
+
+/// `k6 baseline --compare`: how much worse a metric may get before it is
+/// a regression (and then only if the change is also significant; see
+/// `regress.rs`). Latency: the larger of a share of the baseline and a
+/// floor in ms, so a 2 ms p95 does not fail on 0.5 ms of jitter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct K6Regression {
+    /// Of the bootstrap interval of the change.
+    pub confidence: Rate,
+    pub resamples: u32,
+    /// p95 increase tolerated, as a share of the baseline's p95 ...
+    pub p95_increase: f64,
+    /// ... and at least this many ms.
+    pub p95_min_ms: f64,
+    pub p99_increase: f64,
+    pub p99_min_ms: f64,
+    /// Failed-request rate increase tolerated (absolute: 0.01 = one point).
+    pub fail_rate_increase: Rate,
+    /// Requests-per-second decrease tolerated, as a share of the baseline's.
+    pub rps_decrease: Rate,
+}
+
+impl Default for K6Regression {
+    fn default() -> Self {
+        K6Regression {
+            confidence: Rate::new(0.95).unwrap(),
+            resamples: 2000,
+            p95_increase: 0.25,
+            p95_min_ms: 2.0,
+            p99_increase: 0.5,
+            p99_min_ms: 5.0,
+            fail_rate_increase: Rate::new(0.01).unwrap(),
+            rps_decrease: Rate::new(0.25).unwrap(),
         }
     }
 }
@@ -531,6 +570,9 @@ pub struct Gate {
     /// start with `{docs_root}/`. `XTASK_DOCS_ROOT` overrides it.
     pub docs_root: Option<Utf8PathBuf>,
     pub conditions: Vec<FileCondition>,
+    /// The k6-baseline stage compares with the last passing run
+    /// (`k6 baseline --compare last-pass`): a regression fails the gate.
+    pub require_no_regression: bool,
 }
 
 impl Default for Gate {
@@ -548,6 +590,7 @@ impl Default for Gate {
             .to_vec(),
             docs_root: None,
             conditions: vec![],
+            require_no_regression: false,
         }
     }
 }
@@ -678,6 +721,32 @@ impl Config {
             return Err((
                 "k6.distributed.max_spread_ratio".into(),
                 "must be 1.0 or more (busiest replica over idlest)".into(),
+            ));
+        }
+        let r = &self.k6.regression;
+        for (key, v) in [
+            ("p95_increase", r.p95_increase),
+            ("p95_min_ms", r.p95_min_ms),
+            ("p99_increase", r.p99_increase),
+            ("p99_min_ms", r.p99_min_ms),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err((
+                    format!("k6.regression.{key}"),
+                    "must be a number of 0 or more".into(),
+                ));
+            }
+        }
+        if !(100..=100_000).contains(&r.resamples) {
+            return Err((
+                "k6.regression.resamples".into(),
+                "must be 100 to 100000".into(),
+            ));
+        }
+        if !(0.5..1.0).contains(&r.confidence.get()) {
+            return Err((
+                "k6.regression.confidence".into(),
+                "must be at least 0.5 and below 1 (e.g. 0.95)".into(),
             ));
         }
         if self.k6.baseline.max_p95_ms.is_nan() || self.k6.baseline.max_p95_ms <= 0.0 {

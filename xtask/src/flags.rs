@@ -235,8 +235,11 @@ pub enum K6Cmd {
     #[command(after_help = concat!(
         "Examples:\n",
         "  cargo xtask k6 baseline --env external --api-host http://127.0.0.1:8080\n",
-        "  cargo xtask k6 baseline --max-p95-ms 500 --max-fail-rate 0.01 --min-checks-rate 0.99\n\n",
-        "FAIL when k6 fails, when p95, the failed rate or the checks rate is missing, or when a limit is broken.\n",
+        "  cargo xtask k6 baseline --max-p95-ms 500 --max-fail-rate 0.01 --min-checks-rate 0.99\n",
+        "  cargo xtask k6 baseline --compare last-pass     (or a run stamp, or a branch: its newest passing run)\n\n",
+        "FAIL when k6 fails, when p95, the failed rate or the checks rate is missing, or when a limit is broken;\n",
+        "with --compare, also on a regression: beyond [k6.regression]'s tolerance and outside the noise\n",
+        "(a block bootstrap over the seconds of both runs; the report has the table).\n",
         k6_after_help!()
     ))]
     Baseline(K6Baseline),
@@ -351,6 +354,9 @@ pub struct K6Baseline {
         allow_negative_numbers = true
     )]
     pub min_checks_rate: Option<Rate>,
+    /// Compare with a previous run: last-pass, a run stamp, or a branch (its newest passing run); a significant regression beyond [k6.regression] fails
+    #[arg(long, value_name = "last-pass|RUN|BRANCH")]
+    pub compare: Option<crate::regress::Target>,
 }
 
 #[derive(Debug, Args)]
@@ -513,10 +519,34 @@ pub struct GateStatus {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportCmd {
+    #[command(subcommand)]
+    pub sub: Option<ReportSub>,
     /// Suite name (e.g. release-gate, k6-baseline); omitted: a table of all suites
     pub suite: Option<String>,
     /// Print the JSON report instead of the Markdown
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportSub {
+    /// The last runs of a suite as a table with the trend (p95, p99, failed rate, req/s, tests)
+    #[command(
+        after_help = "Examples:\n  cargo xtask report history                 (k6-baseline)\n  cargo xtask report history k6 --last 5\n  cargo xtask report history release-gate --json\n\nRuns are read from the run folders (reports/<suite>/<stamp>/<suite>-report.json),\nkept as [reports] keep_runs says."
+    )]
+    History(ReportHistory),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportHistory {
+    /// Suite name [default: k6-baseline]
+    pub suite: Option<String>,
+    /// How many runs, newest first
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub last: u32,
+    /// The rows as JSON, for machines
     #[arg(long)]
     pub json: bool,
 }

@@ -15,6 +15,7 @@ mod images;
 mod k6;
 mod probe;
 mod redact;
+mod regress;
 mod report;
 mod runner;
 mod samples;

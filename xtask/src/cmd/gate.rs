@@ -272,7 +272,11 @@ fn run_stage(
                 _ => unreachable!(),
             }
         }
-        "k6-baseline" => match stage_flags(&["k6", "baseline"])? {
+        "k6-baseline" => match stage_flags(if ctx.config.gate.require_no_regression {
+            &["k6", "baseline", "--compare", "last-pass"]
+        } else {
+            &["k6", "baseline"]
+        })? {
             Cmd::K6(K6Cmd::Baseline(c)) => Ok((c.run_on(ctx, shared(env))?, latest("k6-baseline"))),
             _ => unreachable!(),
         },

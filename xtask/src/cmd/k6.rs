@@ -16,7 +16,7 @@ use crate::{
     env::{self, EnvGuard, EnvSpec, Environment},
     flags,
     k6::{self, Dashboard, Invocation, Runtime, Summary},
-    probe,
+    probe, regress,
     report::{Report, Run, RunOptions, Threshold},
     runner::{self, Outcome},
     samples, tools,
@@ -66,6 +66,11 @@ impl flags::K6Baseline {
         if shared.is_none() {
             preflight(ctx, &self.run, &s)?;
         }
+        // Found before the run: a name that matches nothing is bad input.
+        let compare = match &self.compare {
+            Some(t) => Some(regress::resolve(ctx, "k6-baseline", t)?),
+            None => None,
+        };
         let (_, exit) = ctx.run_suite(
             "k6-baseline",
             BASELINE_TITLE,
@@ -85,6 +90,17 @@ impl flags::K6Baseline {
                     report.artifact("baseline summary JSON", ctx.relative(&copy));
                 }
                 limits.judge(report);
+                match &compare {
+                    None => {}
+                    Some(None) => report.note(
+                        "no passing run of k6-baseline with samples to compare with yet: this run can be the first baseline",
+                    ),
+                    Some(Some(base)) => {
+                        if let Err(e) = regress::check(ctx, report, base, &run.dir) {
+                            report.fail(format!("{e:#}"));
+                        }
+                    }
+                }
                 Ok(())
             },
         )?;

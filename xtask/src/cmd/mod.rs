@@ -12,4 +12,5 @@ pub mod k6;
 pub mod ops;
 pub mod release_gate;
 pub mod report;
+pub mod report_history;
 pub mod setup;

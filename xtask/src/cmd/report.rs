@@ -9,6 +9,9 @@ use crate::{
 
 impl flags::ReportCmd {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        if let Some(flags::ReportSub::History(h)) = self.sub {
+            return h.run(ctx);
+        }
         let Some(suite) = self.suite else {
             return list(ctx, self.json);
         };

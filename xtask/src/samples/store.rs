@@ -144,7 +144,6 @@ fn write<W: std::io::Write, T: Counter>(
 }
 
 /// Reads back what [`save`] wrote in `dir`.
-#[allow(dead_code)] // the regression check reads it (next commit)
 pub fn load(dir: &Utf8Path) -> anyhow::Result<Samples> {
     let json = dir.join(META);
     let text = std::fs::read_to_string(&json)
