@@ -81,6 +81,9 @@ pub struct Gradle {
     pub offline: bool,
     pub extra_args: Vec<String>,
     pub timeout: Duration,
+    /// Gradle's build cache (`--build-cache`) in this folder of the project,
+    /// relative to the root, so that CI can keep it; empty: off.
+    pub build_cache: Utf8PathBuf,
 }
 
 impl Default for Gradle {
@@ -91,6 +94,7 @@ impl Default for Gradle {
             offline: false,
             extra_args: vec![],
             timeout: Duration::secs(20 * 60),
+            build_cache: ".gradle-build-cache".into(),
         }
     }
 }

@@ -90,7 +90,7 @@ impl Ctx {
 
     pub fn info(&self, msg: &str) {
         if self.verbosity > Verbosity::Quiet {
-            eprintln!("{msg}");
+            crate::runner::lane::err_line(msg);
         }
     }
 
@@ -153,13 +153,13 @@ impl Ctx {
         let exit = exit.unwrap_or_else(|| exit_for(&report));
         let md = self.relative(&self.layout.latest(suite, "md"));
         if self.dry_run {
-            eprintln!("{suite}: dry run, nothing was run");
+            self.info(&format!("{suite}: dry run, nothing was run"));
             return Ok((report, Exit::OK));
         }
-        eprintln!("{suite}: {} ({md})", report.result.as_str());
+        crate::runner::lane::err_line(&format!("{suite}: {} ({md})", report.result.as_str()));
         if !report.passed() {
             for n in &report.notes {
-                eprintln!("  - {n}");
+                crate::runner::lane::err_line(&format!("  - {n}"));
             }
         }
         Ok((report, exit))

@@ -503,6 +503,9 @@ pub struct Gate {
     /// Replicas for the distributed stage
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub replicas: Option<u32>,
+    /// Stages at once, as the graph allows [default: no limit]; 1: one by one, in order
+    #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub jobs: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,8 @@
 //! line); `GradleRun::add_to` puts all of it, and the reasons for a FAIL,
 //! into a report.
 
+pub mod shared;
+
 use std::io::{Read, Seek, SeekFrom};
 
 use anyhow::Context;
@@ -87,9 +89,10 @@ pub fn step(ctx: &Ctx, opts: &GradleOpts) -> Step {
     if cfg.offline {
         step = step.arg("--offline");
     }
-    step =
-        step.args(cfg.extra_args.iter().cloned())
-            .args(["compileJava", "compileTestJava", "test"]);
+    step = step
+        .args(shared::cache_args(ctx))
+        .args(cfg.extra_args.iter().cloned())
+        .args(["compileJava", "compileTestJava", "test"]);
     for class in &opts.classes {
         step = step.arg("--tests").arg(class.as_str());
     }
@@ -101,6 +104,7 @@ pub fn step(ctx: &Ctx, opts: &GradleOpts) -> Step {
 /// Runs `compileJava compileTestJava test --tests ...` in the service folder.
 pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
     let step = step(ctx, opts);
+    shared::prepare_cache(ctx)?;
     let dir = results_dir(ctx);
     if !ctx.dry_run {
         match std::fs::remove_dir_all(&dir) {
@@ -120,7 +124,11 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
         .as_ref()
         .and_then(|p| std::fs::metadata(p).ok())
         .map_or(0, |m| m.len());
-    let rec = ctx.runner.run(&step)?;
+    let rec = {
+        // Stages at once take turns in the project (they share its outputs).
+        let _turn = shared::turn(shared::Build::Other)?;
+        ctx.runner.run(&step)?
+    };
     if rec.outcome == Outcome::DryRun {
         return Ok(GradleRun {
             step: rec,

@@ -27,6 +27,8 @@ use serde::Serialize;
 
 use crate::{github, redact};
 
+pub mod lane;
+
 /// The signal that asked us to stop (0: none yet).
 static INTERRUPT: AtomicUsize = AtomicUsize::new(0);
 
@@ -46,10 +48,11 @@ pub fn install_signal_handlers() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The signal received, if any.
+/// The signal received, if any; inside a gate stage's lane, also the
+/// stage's cancel (see `lane`).
 pub fn interrupted() -> Option<i32> {
     match INTERRUPT.load(Ordering::SeqCst) {
-        0 => None,
+        0 => lane::current().and_then(|l| l.cancelled()),
         s => Some(s as i32),
     }
 }
@@ -301,8 +304,22 @@ impl Runner {
         }
     }
 
+    /// The log slot of this thread: its lane's when it runs in one, so that
+    /// stages at once each keep their own suite log.
+    fn slot(&self) -> lane::LogSlot {
+        match lane::current() {
+            Some(l) => Arc::clone(&l.log),
+            None => Arc::clone(&self.log),
+        }
+    }
+
     /// Sends every later step's output to `path` as well (appending).
     pub fn set_log(&self, path: &Utf8Path) -> anyhow::Result<()> {
+        if let Some(l) = lane::current().filter(|l| l.log_path() == path) {
+            // Back to the stage's own log, which every line reaches anyway.
+            *l.log.lock().unwrap() = None;
+            return Ok(());
+        }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create log folder {dir}"))?;
@@ -312,25 +329,26 @@ impl Runner {
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open log file {path}"))?;
-        *self.log.lock().unwrap() = Some((path.to_owned(), f));
+        *self.slot().lock().unwrap() = Some((path.to_owned(), f));
         Ok(())
     }
 
     pub fn log_path(&self) -> Option<Utf8PathBuf> {
-        self.log.lock().unwrap().as_ref().map(|(p, _)| p.clone())
+        let own = self.slot().lock().unwrap().as_ref().map(|(p, _)| p.clone());
+        own.or_else(|| lane::current().map(|l| l.log_path().to_owned()))
     }
 
     /// Writes a line of our own to the log (and the terminal unless quiet).
     pub fn say(&self, msg: &str) {
         let msg = redact::text(msg);
         if self.verbosity > Verbosity::Quiet {
-            eprintln!("{msg}");
+            lane::err_line(&msg);
         }
         self.log_line(msg.as_bytes());
     }
 
     fn log_line(&self, line: &[u8]) {
-        if let Some((_, f)) = self.log.lock().unwrap().as_mut() {
+        if let Some((_, f)) = self.slot().lock().unwrap().as_mut() {
             let _ = f.write_all(line);
             if !line.ends_with(b"\n") {
                 let _ = f.write_all(b"\n");
@@ -364,7 +382,8 @@ impl Runner {
             });
         }
         let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
-        let _group = github::group(&step.name);
+        // A stage's lane prints its whole output as one group when it ends.
+        let _group = lane::current().is_none().then(|| github::group(&step.name));
         self.say(&format!("==> {}: {}", step.name, step.display()));
 
         let mut expr = duct::cmd(program.as_std_path(), &step.args)
@@ -393,7 +412,11 @@ impl Runner {
         let pump = {
             let handle = Arc::clone(&handle);
             let runner = self.clone();
-            std::thread::spawn(move || runner.pump(&mut &*handle))
+            let lane = lane::current();
+            std::thread::spawn(move || {
+                let _in = lane::enter(lane);
+                runner.pump(&mut &*handle)
+            })
         };
 
         let outcome = self.supervise(step, pgid, started, |_| {
@@ -508,7 +531,7 @@ impl Runner {
         let stdout = io::stdout();
         let emit = |line: &[u8]| {
             let line = redact::bytes(line);
-            if show {
+            if show && !lane::out_line(&line) {
                 let mut out = stdout.lock();
                 let _ = out.write_all(&line);
                 if !line.ends_with(b"\n") {
@@ -754,11 +777,16 @@ pub struct Waiting {
 
 impl Waiting {
     pub fn new(what: impl Into<String>, deadline: Duration, verbosity: Verbosity) -> Waiting {
+        // In a gate stage's lane the stage's progress line shows the wait.
+        let tty = match lane::current() {
+            Some(_) => lane::live_progress(),
+            None => io::stderr().is_terminal(),
+        };
         Waiting {
             what: what.into(),
             started: Instant::now(),
             deadline,
-            tty: io::stderr().is_terminal(),
+            tty,
             last_print: None,
             quiet: verbosity == Verbosity::Quiet,
         }
@@ -791,14 +819,15 @@ impl Waiting {
             self.started.elapsed().as_secs_f64(),
             self.deadline.as_secs()
         );
-        if self.tty {
-            eprint!("\r\x1b[2K{line}");
-        } else {
-            eprintln!("{line}");
+        match (lane::current(), self.tty) {
+            (Some(l), true) => l.set_status(&line),
+            (Some(_), false) => lane::err_line(&line),
+            (None, true) => eprint!("\r\x1b[2K{line}"),
+            (None, false) => eprintln!("{line}"),
         }
     }
     pub fn done(&mut self) {
-        if self.tty && self.last_print.is_some() && !self.quiet {
+        if self.tty && self.last_print.is_some() && !self.quiet && lane::current().is_none() {
             eprint!("\r\x1b[2K");
         }
     }

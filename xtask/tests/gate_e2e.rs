@@ -5,6 +5,15 @@ mod common;
 
 use common::{latest, repo_config, root, run, table, xtask, TempDir, Xtask};
 
+/// A report time (`250 ms`, `1.5 s`) in seconds.
+fn secs(s: &str) -> f64 {
+    match s.split_once(' ') {
+        Some((n, "ms")) => n.parse::<f64>().unwrap() / 1000.0,
+        Some((n, "s")) => n.parse().unwrap(),
+        _ => panic!("not a report time: {s:?}"),
+    }
+}
+
 fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
@@ -24,6 +33,7 @@ fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
         names,
         [
             "release-gate",
+            "test-classes",
             "env-up",
             "integration",
             "ops-health",
@@ -34,7 +44,24 @@ fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
             "env-down"
         ]
     );
-    assert!(stages.iter().all(|r| r[1] == "PASS"), "{stages:?}");
+    assert!(
+        stages
+            .iter()
+            .all(|r| r[1] == "PASS" || r[0] == "test-classes"),
+        "{stages:?}"
+    );
+    // release-gate and env-up ran at once: their time ranges overlap.
+    let schedule = table(&json, "Schedule");
+    let span = |stage: &str| {
+        let r = schedule.iter().find(|r| r[0] == stage).unwrap();
+        (secs(&r[1]), secs(&r[2]))
+    };
+    let (rg, up) = (span("release-gate"), span("env-up"));
+    assert!(
+        rg.0 < up.1 && up.0 < rg.1,
+        "release-gate {rg:?} and env-up {up:?} do not overlap:\n{md}"
+    );
+    assert!(md.contains("- Critical path: "), "{md}");
     for suite in [
         "release-gate",
         "runtime-integration",
@@ -47,7 +74,7 @@ fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
         assert!(md.contains("- Result: PASS"), "{suite}:\n{md}");
     }
     let junit = std::fs::read_to_string(dir.join("reports/gate/latest/gate-junit.xml")).unwrap();
-    assert!(junit.contains("tests=\"9\" failures=\"0\""), "{junit}");
+    assert!(junit.contains("tests=\"10\" failures=\"0\""), "{junit}");
     // The distributed stage saw three replicas share the load.
     let (_, dist) = latest(&dir, "k6-distributed");
     let per_replica = table(&dist, "Requests per replica");

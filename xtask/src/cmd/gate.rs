@@ -1,22 +1,30 @@
 //! `cargo xtask gate`: every stage on ONE environment, brought up once and
 //! torn down once (the legacy scripts started a fresh compose environment
-//! per script):
+//! per script). The stages form a graph (`graph.rs`: release-gate beside
+//! env-up, the k6 runs alone) and run in threads of this process, as many
+//! at once as the graph and `--jobs` allow (`schedule.rs`); `--jobs 1` runs
+//! them one by one in the legacy order:
 //!
 //! release-gate → env-up → integration → ops-health → k6-baseline →
 //! ops-monitor → scale → k6-distributed → env-down
 //!
-//! Fail-fast by default (later stages are SKIPPED with the reason),
-//! `--keep-going` runs all, `--only`/`--skip` select. Each stage writes its
-//! own suite report; the gate writes `gate-latest.{md,json}`, a JUnit XML of
-//! the stages for CI test views, and ends with `gate status`.
+//! Fail-fast by default (running stages are cancelled through the runner,
+//! later ones SKIPPED with the reason), `--keep-going` runs all,
+//! `--only`/`--skip` select. Each stage writes its own suite report and its
+//! own log; the gate writes `gate-latest.{md,json}` with the schedule, a
+//! JUnit XML of the stages for CI test views, and ends with `gate status`.
 //!
 //! Each stage's options are parsed from the same words a person would type
 //! (`release-gate`, `k6 baseline`, ...), so legacy variables and xtask.toml
 //! apply exactly as when the stages run one by one.
 
-use std::time::Instant;
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Mutex,
+};
 
 use anyhow::{bail, Context};
+use camino::Utf8PathBuf;
 use clap::Parser;
 
 use crate::{
@@ -27,36 +35,12 @@ use crate::{
     runner::Interrupted,
 };
 
-pub const SUITE: &str = "gate";
+mod graph;
+mod schedule;
 
-/// The stages, in order. `env-up`, `scale` and `env-down` run when a stage
-/// that needs them is selected.
-const STAGES: [&str; 9] = [
-    "release-gate",
-    "env-up",
-    "integration",
-    "ops-health",
-    "k6-baseline",
-    "ops-monitor",
-    "scale",
-    "k6-distributed",
-    "env-down",
-];
-const SELECTABLE: [&str; 6] = [
-    "release-gate",
-    "integration",
-    "ops-health",
-    "k6-baseline",
-    "ops-monitor",
-    "k6-distributed",
-];
-const NEEDS_ENV: [&str; 5] = [
-    "integration",
-    "ops-health",
-    "k6-baseline",
-    "ops-monitor",
-    "k6-distributed",
-];
+pub use graph::Stage;
+
+pub const SUITE: &str = "gate";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StageResult {
@@ -67,13 +51,27 @@ pub enum StageResult {
     Skipped(String),
 }
 
+/// One stage's run, as the report shows it.
 #[derive(Clone, Debug)]
-pub struct Stage {
+pub struct StageRun {
     pub name: &'static str,
     pub result: StageResult,
     pub duration_ms: u64,
     /// Repo-relative path of the stage's own report.
     pub report: Option<String>,
+    /// When it started, from the gate's start; None: it did not run.
+    pub start_ms: Option<u64>,
+    /// The stage's own log (every line it printed).
+    pub log: Option<Utf8PathBuf>,
+}
+
+/// The environment the stages share, and whether there is one (read by
+/// the scheduler without waiting for a stage that holds the environment).
+#[derive(Default)]
+struct Shared {
+    env: Mutex<Option<EnvGuard>>,
+    present: AtomicBool,
+    endpoints: Mutex<env::Endpoints>,
 }
 
 impl flags::Gate {
@@ -95,89 +93,56 @@ impl flags::Gate {
             &EnvDefaults::gate(&ctx.config),
         )?;
         let replicas = self.replicas.unwrap_or(ctx.config.k6.distributed.replicas);
-        let mut stages: Vec<Stage> = vec![];
+        // A dry run prints the plan in order.
+        let jobs = if ctx.dry_run { 1 } else { self.jobs() };
+        let mut stages: Vec<StageRun> = vec![];
         let mut interrupted = None;
         let (report, exit) = ctx.run_suite(
             SUITE,
             "Gate Report",
             RunOptions::default(),
-            |report, _run| {
+            |report, run| {
                 report.param("Environment", spec.kind.as_str());
                 report.param("Fail fast", !self.keep_going);
                 report.param("Distributed replicas", replicas);
-                let mut env: Option<EnvGuard> = None;
-                let mut failed: Option<&'static str> = None;
-                for name in STAGES {
-                    let needed = match name {
-                        "env-up" | "env-down" => NEEDS_ENV.iter().any(|s| selected.contains(s)),
-                        "scale" => selected.contains(&"k6-distributed"),
-                        s => selected.contains(&s),
-                    };
-                    let skip = |why: String| Stage {
-                        name,
-                        result: StageResult::Skipped(why),
-                        duration_ms: 0,
-                        report: None,
-                    };
-                    if !needed {
-                        stages.push(skip("not selected".into()));
-                        continue;
+                report.param("Jobs", jobs);
+                let shared = Shared::default();
+                let scheduler = schedule::Scheduler {
+                    jobs,
+                    keep_going: self.keep_going,
+                    dry_run: ctx.dry_run,
+                    not_run: Stage::ALL
+                        .into_iter()
+                        .filter_map(|s| s.needed(&selected, jobs).map(|why| (s, why.to_string())))
+                        .collect(),
+                    logs_dir: run.dir.join("stages"),
+                };
+                // The environment's Gradle build goes first: it unblocks the
+                // long wait of env-up, which then overlaps the tests.
+                let env_build_first = Mutex::new(
+                    (!scheduler.not_run.contains_key(&Stage::EnvUp) && jobs > 1)
+                        .then(crate::gradle::shared::expect_env_build),
+                );
+                let exec = |stage: Stage| {
+                    let out = run_stage(ctx, stage, &spec, replicas, &shared);
+                    if stage == Stage::EnvUp {
+                        env_build_first.lock().unwrap().take();
                     }
-                    // Teardown always runs; everything else stops at an interrupt
-                    // and, unless --keep-going, at the first failure.
-                    if name != "env-down" {
-                        if let Some(sig) = crate::runner::interrupted() {
-                            interrupted = Some(sig);
-                            stages.push(skip(format!(
-                                "interrupted ({})",
-                                crate::runner::signal_name(sig)
-                            )));
-                            continue;
-                        }
-                        if let Some(f) = failed.filter(|_| !self.keep_going) {
-                            stages.push(skip(format!("{f} failed")));
-                            continue;
-                        }
-                        if name != "release-gate"
-                            && name != "env-up"
-                            && env.is_none()
-                            && NEEDS_ENV.contains(&name) | (name == "scale")
-                        {
-                            stages.push(skip("no environment (env-up failed)".into()));
-                            continue;
-                        }
-                    }
-                    let started = Instant::now();
-                    let outcome = run_stage(ctx, name, &spec, replicas, &mut env);
-                    let (result, report_path) = match outcome {
-                        Ok((Exit::OK, path)) if ctx.dry_run => (StageResult::Planned, path),
-                        Ok((Exit::OK, path)) => (StageResult::Pass, path),
-                        Ok((Exit(code), path)) => (StageResult::Fail(format!("exit {code}")), path),
-                        Err(e) => {
-                            if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {
-                                interrupted = Some(*sig);
-                            }
-                            (StageResult::Fail(format!("{e:#}")), None)
-                        }
-                    };
-                    if let Some(sig) = crate::runner::interrupted() {
-                        interrupted = Some(sig);
-                    }
-                    if let StageResult::Fail(why) = &result {
-                        report.fail(format!("stage {name} failed: {why}"));
-                        failed.get_or_insert(name);
-                    }
-                    ctx.info(&format!("gate: {name}: {}", describe(&result)));
-                    stages.push(Stage {
-                        name,
-                        result,
-                        duration_ms: started.elapsed().as_millis() as u64,
-                        report: report_path,
-                    });
-                }
+                    out
+                };
+                let has_env = || shared.present.load(Ordering::SeqCst);
+                let ran = scheduler.run(&exec, &has_env, &|m| ctx.info(m))?;
                 // Should a stage have panicked past us, the guard's Drop tears down.
-                drop(env);
+                drop(shared.env.lock().unwrap_or_else(|e| e.into_inner()).take());
+                stages = ran.stages;
+                interrupted = ran.interrupted;
                 fill(report, &stages);
+                schedule::Timeline::new(&stages).add_to(report, |p| ctx.relative(p));
+                for s in &stages {
+                    if let StageResult::Fail(why) = &s.result {
+                        report.fail(format!("stage {} failed: {why}", s.name));
+                    }
+                }
                 if let Some(sig) = interrupted {
                     return Err(Interrupted(sig).into());
                 }
@@ -199,59 +164,89 @@ impl flags::Gate {
         Ok(exit)
     }
 
+    /// `--jobs`, or as many stages at once as the graph allows.
+    fn jobs(&self) -> usize {
+        self.jobs.map_or(Stage::ALL.len(), |j| j as usize)
+    }
+
     /// The stages to run, from --only/--skip (names checked).
-    fn selection(&self) -> anyhow::Result<Vec<&'static str>> {
+    fn selection(&self) -> anyhow::Result<Vec<Stage>> {
+        let names = || Stage::SELECTABLE.map(Stage::name).join(", ");
         for name in self.only.iter().chain(&self.skip) {
-            if !SELECTABLE.contains(&name.as_str()) {
+            if !Stage::from_name(name).is_some_and(|s| Stage::SELECTABLE.contains(&s)) {
                 bail!(
                     "unknown stage `{name}`: choose from {} (environment stages follow them)",
-                    SELECTABLE.join(", ")
+                    names()
                 );
             }
         }
-        Ok(SELECTABLE
+        Ok(Stage::SELECTABLE
             .into_iter()
-            .filter(|s| self.only.is_empty() || self.only.iter().any(|o| o == s))
-            .filter(|s| !self.skip.iter().any(|o| o == s))
+            .filter(|s| self.only.is_empty() || self.only.iter().any(|o| o == s.name()))
+            .filter(|s| !self.skip.iter().any(|o| o == s.name()))
             .collect())
     }
 }
 
-/// Runs one stage; returns its exit and the path of its report.
+/// Runs one stage (in its lane's thread); returns its exit and the path of its report.
 fn run_stage(
     ctx: &Ctx,
-    name: &str,
+    stage: Stage,
     spec: &EnvSpec,
     replicas: u32,
-    env: &mut Option<EnvGuard>,
+    shared: &Shared,
 ) -> anyhow::Result<(Exit, Option<String>)> {
     let latest = |suite: &str| Some(ctx.relative(&ctx.layout.latest(suite, "md")));
-    match name {
-        "release-gate" => match stage_flags(&["release-gate"])? {
+    // A stage that uses the environment holds it while it runs.
+    let env = || shared.env.lock().unwrap_or_else(|e| e.into_inner());
+    match stage {
+        Stage::ReleaseGate => match stage_flags(&["release-gate"])? {
             Cmd::ReleaseGate(c) => Ok((c.run(ctx)?, latest("release-gate"))),
             _ => unreachable!(),
         },
-        "env-up" => {
-            let mut guard = EnvGuard::new(env::open(ctx, spec)?, false);
-            guard.up().with_context(|| {
-                format!("cannot bring the {} environment up", spec.kind.as_str())
-            })?;
-            guard.ready().with_context(|| {
-                format!(
-                    "the environment did not become ready within {}",
-                    spec.ready_timeout
-                )
-            })?;
-            *env = Some(guard);
+        Stage::TestClasses => {
+            let step = crate::gradle::shared::classes_step(ctx)?;
+            let _turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Other)?;
+            let rec = ctx.runner.run(&step)?;
+            crate::runner::check_interrupt()?;
+            crate::runner::ensure_success(&rec)?;
             Ok((Exit::OK, None))
         }
-        "integration" => match stage_flags(&["integration"])? {
-            Cmd::Integration(c) => Ok((c.run_on(ctx, shared(env))?, latest("runtime-integration"))),
+        Stage::EnvUp => {
+            let mut guard = EnvGuard::new(env::open(ctx, spec)?, false);
+            let started = guard
+                .up()
+                .with_context(|| format!("cannot bring the {} environment up", spec.kind.as_str()))
+                .and_then(|()| {
+                    guard.ready().with_context(|| {
+                        format!(
+                            "the environment did not become ready within {}",
+                            spec.ready_timeout
+                        )
+                    })
+                });
+            if let Err(e) = started {
+                // Cancelled or failed: down now, in this stage's log.
+                if let Err(down) = guard.finish() {
+                    ctx.info(&format!("env-up: teardown failed: {down:#}"));
+                }
+                return Err(e);
+            }
+            *shared.endpoints.lock().unwrap() = guard.endpoints();
+            *env() = Some(guard);
+            shared.present.store(true, Ordering::SeqCst);
+            Ok((Exit::OK, None))
+        }
+        Stage::Integration => match stage_flags(&["integration"])? {
+            Cmd::Integration(c) => Ok((
+                c.run_on(ctx, self::shared(&mut env()))?,
+                latest("runtime-integration"),
+            )),
             _ => unreachable!(),
         },
-        "ops-health" => {
+        Stage::OpsHealth => {
             // The environment's own addresses, not the config's fixed ones.
-            let ep = env.as_ref().map(|e| e.endpoints()).unwrap_or_default();
+            let ep = shared.endpoints.lock().unwrap().clone();
             let mut args = vec![
                 "ops".to_string(),
                 "health".into(),
@@ -272,22 +267,26 @@ fn run_stage(
                 _ => unreachable!(),
             }
         }
-        "k6-baseline" => match stage_flags(if ctx.config.gate.require_no_regression {
+        Stage::K6Baseline => match stage_flags(if ctx.config.gate.require_no_regression {
             &["k6", "baseline", "--compare", "last-pass"]
         } else {
             &["k6", "baseline"]
         })? {
-            Cmd::K6(K6Cmd::Baseline(c)) => Ok((c.run_on(ctx, shared(env))?, latest("k6-baseline"))),
+            Cmd::K6(K6Cmd::Baseline(c)) => Ok((
+                c.run_on(ctx, self::shared(&mut env()))?,
+                latest("k6-baseline"),
+            )),
             _ => unreachable!(),
         },
-        "ops-monitor" => match stage_flags(&["ops", "monitor"])? {
+        Stage::OpsMonitor => match stage_flags(&["ops", "monitor"])? {
             Cmd::Ops(OpsCmd::Monitor(c)) => Ok((
-                c.run_on(ctx, shared(env))?,
+                c.run_on(ctx, self::shared(&mut env()))?,
                 latest("runtime-monitor-snapshot"),
             )),
             _ => unreachable!(),
         },
-        "scale" => {
+        Stage::Scale => {
+            let mut env = env();
             let e = env.as_mut().context("no environment to scale")?;
             e.scale(replicas)
                 .with_context(|| format!("cannot scale the app to {replicas} replicas"))?;
@@ -295,20 +294,24 @@ fn run_stage(
                 .context("the environment is not ready after scaling")?;
             Ok((Exit::OK, None))
         }
-        "k6-distributed" => {
+        Stage::K6Distributed => {
             let r = replicas.to_string();
             match stage_flags(&["k6", "distributed", "--replicas", &r])? {
-                Cmd::K6(K6Cmd::Distributed(c)) => {
-                    Ok((c.run_on(ctx, shared(env))?, latest("k6-distributed")))
-                }
+                Cmd::K6(K6Cmd::Distributed(c)) => Ok((
+                    c.run_on(ctx, self::shared(&mut env()))?,
+                    latest("k6-distributed"),
+                )),
                 _ => unreachable!(),
             }
         }
-        "env-down" => match env.take() {
-            Some(guard) => guard.finish().map(|()| (Exit::OK, None)),
-            None => Ok((Exit::OK, None)),
-        },
-        other => bail!("unknown stage {other}"),
+        Stage::EnvDown => {
+            let guard = env().take();
+            shared.present.store(false, Ordering::SeqCst);
+            match guard {
+                Some(guard) => guard.finish().map(|()| (Exit::OK, None)),
+                None => Ok((Exit::OK, None)),
+            }
+        }
     }
 }
 
@@ -341,7 +344,7 @@ fn describe(r: &StageResult) -> String {
     }
 }
 
-fn fill(report: &mut Report, stages: &[Stage]) {
+fn fill(report: &mut Report, stages: &[StageRun]) {
     let rows = stages
         .iter()
         .map(|s| {
@@ -369,7 +372,7 @@ fn fill(report: &mut Report, stages: &[Stage]) {
     );
 }
 
-fn table(stages: &[Stage]) -> String {
+fn table(stages: &[StageRun]) -> String {
     let mut out = format!(
         "{:<16} {:<60} {:>9}  report\n",
         "stage", "result", "duration"
@@ -391,7 +394,7 @@ fn table(stages: &[Stage]) -> String {
 }
 
 /// The stages as JUnit test cases: CI test views show the gate at a glance.
-pub fn junit_xml(stages: &[Stage], report: &Report) -> String {
+pub fn junit_xml(stages: &[StageRun], report: &Report) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -450,19 +453,25 @@ mod tests {
     #[test]
     fn junit_lists_every_stage_with_escaped_reasons() {
         let stages = vec![
-            Stage {
+            StageRun {
+                start_ms: None,
+                log: None,
                 name: "release-gate",
                 result: StageResult::Pass,
                 duration_ms: 1500,
                 report: None,
             },
-            Stage {
+            StageRun {
+                start_ms: None,
+                log: None,
                 name: "k6-baseline",
                 result: StageResult::Fail("p95 <1 & >0".into()),
                 duration_ms: 10,
                 report: Some("r.md".into()),
             },
-            Stage {
+            StageRun {
+                start_ms: None,
+                log: None,
                 name: "k6-distributed",
                 result: StageResult::Skipped("k6-baseline failed".into()),
                 duration_ms: 0,
@@ -497,6 +506,7 @@ mod tests {
             no_setup: true,
             env: None,
             replicas: None,
+            jobs: None,
         };
         let e = g.selection().unwrap_err().to_string();
         assert!(e.contains("unknown stage `k6-basline`"), "{e}");

@@ -96,7 +96,7 @@ impl Compose {
             env_file: cfg.env_file.as_deref().map(|f| ctx.path(f)),
             created_env_file: false,
             build: if cfg.build {
-                super::build_step(ctx, &cfg.build_tasks)
+                super::build_step(ctx, &cfg.build_tasks)?
             } else {
                 None
             },
@@ -386,7 +386,9 @@ impl Environment for Compose {
     fn up(&mut self) -> anyhow::Result<()> {
         self.ensure_env_file()?;
         if let Some(step) = &self.build {
+            let turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Env)?;
             let rec = self.runner.run(step)?;
+            drop(turn);
             crate::runner::check_interrupt()?;
             ensure_success(&rec).context(
                 "cannot build what the compose file copies into the app image; see the log above",

@@ -93,7 +93,7 @@ impl Local {
             runner: ctx.runner.clone(),
             verbosity: ctx.verbosity,
             dry_run: ctx.dry_run,
-            build: super::build_step(ctx, &cfg.app_build_tasks),
+            build: super::build_step(ctx, &cfg.app_build_tasks)?,
             cfg,
             spec: spec.clone(),
             service_dir: ctx.service_dir(),
@@ -440,7 +440,9 @@ impl Environment for Local {
                 .with_context(|| format!("cannot create the run folder {}", self.run_dir))?;
         }
         if let Some(step) = &self.build {
+            let turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Env)?;
             let rec = self.runner.run(step)?;
+            drop(turn);
             crate::runner::check_interrupt()?;
             crate::runner::ensure_success(&rec).with_context(|| {
                 format!(

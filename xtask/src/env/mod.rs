@@ -149,7 +149,8 @@ pub struct Endpoints {
     pub internal_api: Option<HttpUrl>,
 }
 
-pub trait Environment {
+/// `Send`: the gate's stages use one environment from their own threads.
+pub trait Environment: Send {
     fn kind(&self) -> EnvKind;
     /// Start everything (idempotent for compose `up`).
     fn up(&mut self) -> anyhow::Result<()>;
@@ -329,10 +330,11 @@ pub fn run_dir(ctx: &Ctx) -> Utf8PathBuf {
 
 /// The Gradle run that builds what the environment starts (`-q <tasks>` in
 /// the service folder, the wrapper first), or None when there is nothing to build.
-fn build_step(ctx: &Ctx, tasks: &[String]) -> Option<Step> {
+fn build_step(ctx: &Ctx, tasks: &[String]) -> anyhow::Result<Option<Step>> {
     if tasks.is_empty() {
-        return None;
+        return Ok(None);
     }
+    crate::gradle::shared::prepare_cache(ctx)?;
     let (program, _wrapper) = crate::tools::gradle_program(ctx);
     let g = &ctx.config.gradle;
     let mut step = Step::new(format!("build ({})", tasks.join(" ")), program)
@@ -347,7 +349,11 @@ fn build_step(ctx: &Ctx, tasks: &[String]) -> Option<Step> {
     if !g.daemon {
         step = step.arg("--no-daemon");
     }
-    Some(step.arg("-q").args(tasks.iter().cloned()))
+    Ok(Some(
+        step.args(crate::gradle::shared::cache_args(ctx))
+            .arg("-q")
+            .args(tasks.iter().cloned()),
+    ))
 }
 
 /// In a dry run, says what readiness would wait for; true: stop there.
@@ -637,17 +643,17 @@ file = "demo/docker-compose.yml"
     }
 
     /// Records what the guard does with it.
-    struct Probe(std::rc::Rc<std::cell::RefCell<Vec<&'static str>>>, bool);
+    struct Probe(std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>, bool);
     impl Environment for Probe {
         fn kind(&self) -> EnvKind {
             EnvKind::External
         }
         fn up(&mut self) -> anyhow::Result<()> {
-            self.0.borrow_mut().push("up");
+            self.0.lock().unwrap().push("up");
             Ok(())
         }
         fn ready(&mut self) -> anyhow::Result<()> {
-            self.0.borrow_mut().push("ready");
+            self.0.lock().unwrap().push("ready");
             Ok(())
         }
         fn endpoints(&self) -> Endpoints {
@@ -660,7 +666,7 @@ file = "demo/docker-compose.yml"
             Ok(())
         }
         fn down(&mut self) -> anyhow::Result<()> {
-            self.0.borrow_mut().push("down");
+            self.0.lock().unwrap().push("down");
             if self.1 {
                 bail!("docker went away");
             }
@@ -675,9 +681,9 @@ file = "demo/docker-compose.yml"
         fail_down: bool,
     ) -> (
         Box<dyn Environment>,
-        std::rc::Rc<std::cell::RefCell<Vec<&'static str>>>,
+        std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
     ) {
-        let log = std::rc::Rc::new(std::cell::RefCell::new(vec![]));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
         (Box::new(Probe(log.clone(), fail_down)), log)
     }
 
@@ -690,7 +696,7 @@ file = "demo/docker-compose.yml"
             bail!("a suite step failed")
         };
         assert!(early().is_err());
-        assert_eq!(*log.borrow(), ["up", "down"]);
+        assert_eq!(*log.lock().unwrap(), ["up", "down"]);
 
         let (env, log) = probe(false);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -698,19 +704,19 @@ file = "demo/docker-compose.yml"
             panic!("a bug");
         }));
         assert!(panicked.is_err());
-        assert_eq!(*log.borrow(), ["down"]);
+        assert_eq!(*log.lock().unwrap(), ["down"]);
 
         let (env, log) = probe(false);
         EnvGuard::new(env, true).finish().unwrap();
         let (env, dropped) = probe(false);
         drop(EnvGuard::new(env, true));
         assert_eq!(
-            *log.borrow(),
+            *log.lock().unwrap(),
             Vec::<&str>::new(),
             "keep-env: finish leaves it running"
         );
         assert_eq!(
-            *dropped.borrow(),
+            *dropped.lock().unwrap(),
             Vec::<&str>::new(),
             "keep-env: so does Drop"
         );
@@ -718,7 +724,7 @@ file = "demo/docker-compose.yml"
         let (env, log) = probe(false);
         EnvGuard::new(env, false).release();
         assert_eq!(
-            *log.borrow(),
+            *log.lock().unwrap(),
             Vec::<&str>::new(),
             "released: env up by hand"
         );
@@ -729,7 +735,11 @@ file = "demo/docker-compose.yml"
         let (env, log) = probe(true);
         let e = EnvGuard::new(env, false).finish().unwrap_err();
         assert_eq!(e.to_string(), "docker went away");
-        assert_eq!(*log.borrow(), ["down"], "no second teardown from Drop");
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["down"],
+            "no second teardown from Drop"
+        );
     }
 
     pub(super) fn tempdir(name: &str) -> Utf8PathBuf {

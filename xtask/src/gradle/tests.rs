@@ -195,11 +195,15 @@ fn one_invocation_compiles_and_runs_the_selected_classes() {
         },
     );
     assert_eq!(s.program, "gradle");
+    let init = root.join(".gradle-build-cache/xtask-build-cache.gradle");
     assert_eq!(
         s.args,
         [
             "--no-daemon",
             "--offline",
+            "--build-cache",
+            "--init-script",
+            init.as_str(),
             "--stacktrace",
             "compileJava",
             "compileTestJava",
