@@ -1,9 +1,11 @@
 //! The compose environment: the service's docker-compose.yml on a Docker
 //! engine, `docker compose` (v2) when it answers, else `docker-compose` (v1).
 //!
-//! - `up -d --build --scale app=N <services>`; readiness is our own polling
-//!   of the health URL (not `--wait`, which v1 lacks and which knows nothing
-//!   of the balancer).
+//! - `up -d --build --scale app=N <services>`; readiness: where the compose
+//!   file declares healthchecks, every container healthy first (`up --wait`
+//!   on v2, the containers' health state on v1; one turning unhealthy fails
+//!   at once, by name, with its last log lines), then our own polling of the
+//!   health URL through the balancer (which `--wait` knows nothing of).
 //! - The load balancer's host port follows the health URL (`TCS_LB_PORT`),
 //!   so tests can use their own port; the offline image stands in for the
 //!   registry images when it exists and the `TCS_*_IMAGE` variables are unset.
@@ -192,6 +194,12 @@ impl Compose {
         } else if self.cfg.build {
             a.push("--build".into());
         }
+        if recreate && self.command.len() > 1 && self.healthchecks() {
+            // v2 waits for the healthchecks itself (v1 has no --wait: see `ready`).
+            a.push("--wait".into());
+            a.push("--wait-timeout".into());
+            a.push(self.spec.ready_timeout.std().as_secs().max(1).to_string());
+        }
         a.push("--scale".into());
         a.push(format!("{}={replicas}", self.cfg.app_service));
         a.extend(self.cfg.services.iter().cloned());
@@ -366,6 +374,72 @@ impl Compose {
         Ok(())
     }
 
+    /// Whether the compose file declares a healthcheck.
+    fn healthchecks(&self) -> bool {
+        std::fs::read_to_string(&self.spec.compose_file).is_ok_and(|t| super::health::declared(&t))
+    }
+
+    /// Every container of the project with its health state (empty when
+    /// Docker does not answer: the health URL then decides).
+    fn containers(&self) -> Vec<super::health::Container> {
+        let ids = self
+            .runner
+            .read(&self.step("ps", &["ps".into(), "-q".into()]))
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if ids.is_empty() {
+            return vec![];
+        }
+        let mut args = vec!["inspect", "--format", super::health::INSPECT_FORMAT];
+        args.extend(ids);
+        let out = self
+            .runner
+            .read(&self.docker("docker inspect", &args))
+            .unwrap_or_default();
+        super::health::parse(&out)
+    }
+
+    /// An unhealthy container, as an error naming its service, with its last
+    /// log lines shown (terminal and log).
+    fn unhealthy_error(&self) -> Option<anyhow::Error> {
+        let cs = self.containers();
+        let c = super::health::unhealthy(&cs)?;
+        let tail = 20;
+        let logs = self
+            .logs(&c.service, tail)
+            .unwrap_or_else(|e| format!("{e:#}"));
+        self.runner.say(&format!(
+            "compose: service `{}` is unhealthy (container {}); its last {tail} log lines:\n{logs}",
+            c.service, c.name
+        ));
+        Some(anyhow::anyhow!(
+            "compose service `{}` turned unhealthy (container {}, last healthcheck {}): see its last log lines in the log",
+            c.service,
+            c.name,
+            c.last_probe.as_deref().unwrap_or("unknown")
+        ))
+    }
+
+    /// Waits until every container with a healthcheck is healthy; one that
+    /// turns unhealthy ends the wait at once.
+    fn wait_healthy(&self, deadline: Duration) -> anyhow::Result<()> {
+        let what = format!("healthchecks of compose project {}", self.project);
+        crate::probe::wait_until(&what, deadline, self.poll, self.verbosity, || {
+            let cs = self.containers();
+            if super::health::unhealthy(&cs).is_some() {
+                return Ok(self.unhealthy_error());
+            }
+            if cs.is_empty() || !super::health::all_healthy(&cs) {
+                bail!(
+                    "still starting: {}",
+                    super::health::starting(&cs).join(", ")
+                );
+            }
+            Ok(None)
+        })
+        .and_then(|e| e.map_or(Ok(()), Err))
+    }
+
     fn display_command(&self) -> String {
         let c = self.command.join(" ");
         if self.command.len() == 1 {
@@ -407,6 +481,12 @@ impl Environment for Compose {
             .grace(Duration::from_secs(1));
         let rec = self.runner.run(&up)?;
         crate::runner::check_interrupt()?;
+        if !rec.ok() {
+            // `up --wait` fails on an unhealthy container: name it.
+            if let Some(e) = self.unhealthy_error() {
+                return Err(e);
+            }
+        }
         ensure_success(&rec).with_context(|| {
             format!(
                 "cannot start compose project {} ({}); see the log above",
@@ -422,10 +502,26 @@ impl Environment for Compose {
             return Ok(());
         }
         let until = Instant::now() + deadline;
+        let checks = self.healthchecks();
+        if checks {
+            self.wait_healthy(deadline)?;
+        }
         let what = format!("{url} (compose project {})", self.project);
-        if let Err(e) =
-            super::wait_http_ok(&what, &url, deadline, self.poll, self.verbosity, || Ok(()))
-        {
+        let left = until.saturating_duration_since(Instant::now());
+        // A container turning unhealthy later still ends the wait at once.
+        let named = std::cell::Cell::new(false);
+        let fatal = || match checks.then(|| self.unhealthy_error()).flatten() {
+            Some(e) => {
+                named.set(true);
+                Err(e)
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = super::wait_http_ok(&what, &url, left, self.poll, self.verbosity, fatal) {
+            if named.get() {
+                // Named, and its logs shown, already.
+                return Err(e);
+            }
             if crate::runner::interrupted().is_some() {
                 return Err(e);
             }

@@ -14,6 +14,7 @@
 
 mod compose;
 mod external;
+mod health;
 mod local;
 pub mod state;
 
