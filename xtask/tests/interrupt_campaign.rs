@@ -5,7 +5,9 @@
 //!   replicas, nginx),
 //! - the Gradle test run of `integration --env local`,
 //! - the k6 run of `k6 baseline --env local` (the real k6),
-//! - `env up --env compose` on the offline image (projects `xtrel...`).
+//! - `env up --env compose` on the offline image (projects `xtrel...`),
+//! - `gate --env local` while release-gate (Gradle) and env-up (Redis, a
+//!   demo replica, nginx) run at once, each in its own thread.
 //!
 //! After each: the exit code is 128 + the signal; a suite run leaves a FAIL
 //! report saying "interrupted (SIG...)"; no process of the run is left (none
@@ -66,6 +68,7 @@ enum Phase {
     IntegrationGradle,
     K6Baseline,
     ComposeEnvUp,
+    GateAtOnce,
 }
 
 impl Phase {
@@ -75,6 +78,7 @@ impl Phase {
             Phase::IntegrationGradle => "integration: Gradle tests",
             Phase::K6Baseline => "k6 baseline: k6",
             Phase::ComposeEnvUp => "env up (compose)",
+            Phase::GateAtOnce => "gate: release-gate ∥ env-up",
         }
     }
     /// The suite whose report must say "interrupted".
@@ -82,6 +86,7 @@ impl Phase {
         match self {
             Phase::IntegrationGradle => Some("runtime-integration"),
             Phase::K6Baseline => Some("k6-baseline"),
+            Phase::GateAtOnce => Some("gate"),
             _ => None,
         }
     }
@@ -121,6 +126,13 @@ fn draw(phase: Phase, rng: &mut Rng) -> Moment {
             rng.millis(200, 2000),
             "environment is ready",
         ),
+        // release-gate's Gradle starts once env-up's jar build is done,
+        // while env-up starts its services (~1-3 s).
+        Phase::GateAtOnce => (
+            Some("[release-gate] ==> gradle:"),
+            rng.millis(0, 1200),
+            "gate: env-up:",
+        ),
     };
     let label = match after {
         None => format!("start +{:.1}s", delay.as_secs_f64()),
@@ -141,6 +153,8 @@ fn local_config(ports: u16, jar: &Path, build: bool) -> String {
 service_dir = "demo"
 [gradle]
 offline = true
+[release_gate]
+classes = ["com.ticketrush.demo.queue.QueuePolicyTest"]
 [integration]
 classes = ["com.ticketrush.demo.ConcertApiIntegrationTest", "com.ticketrush.demo.WaitingQueueIntegrationTest", "com.ticketrush.demo.redis.RedisClientIntegrationTest"]
 [integration.test_env]
@@ -287,6 +301,16 @@ fn interrupt_once(
             "compose",
             "--compose-project",
             project,
+        ],
+        Phase::GateAtOnce => vec![
+            "gate",
+            "--no-setup",
+            "--env",
+            "local",
+            "--only",
+            "release-gate",
+            "--only",
+            "integration",
         ],
     };
     // Whatever a failed assertion or a late draw leaves running goes down
@@ -514,6 +538,7 @@ fn twenty_interrupts_leave_nothing_running_and_a_report_saying_interrupted() {
         Phase::IntegrationGradle,
         Phase::K6Baseline,
         Phase::ComposeEnvUp,
+        Phase::GateAtOnce,
     ];
     let campaign = Instant::now();
     let mut outcomes: Vec<Outcome> = vec![];
@@ -525,7 +550,7 @@ fn twenty_interrupts_leave_nothing_running_and_a_report_saying_interrupted() {
             "too many misses ({misses}): the windows do not fit this machine"
         );
         // Two interrupts per phase in a row, one of each signal: every
-        // phase sees both (6 + 6 + 4 + 4 over the 20).
+        // phase sees both (4 of each phase over the 20).
         let phase = phases[(outcomes.len() / 2) % phases.len()];
         let sig = if outcomes.len().is_multiple_of(2) {
             libc::SIGINT
@@ -544,7 +569,8 @@ fn twenty_interrupts_leave_nothing_running_and_a_report_saying_interrupted() {
             }
             _ => {
                 let p = port_block();
-                let config = local_config(p, &jar, phase == Phase::EnvUpLocal);
+                let build = matches!(phase, Phase::EnvUpLocal | Phase::GateAtOnce);
+                let config = local_config(p, &jar, build);
                 (config, (p..p + 4).collect())
             }
         };
