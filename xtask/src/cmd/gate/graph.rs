@@ -1,10 +1,10 @@
 //! The gate's stages and the graph they form, declared once.
 //!
 //! ```text
-//! release-gate ─────────────────────────────────────────────┐
-//! test-classes ──────────┐                                   │
-//! env-up ──┬─ integration ┴─┬─ k6-baseline ─ ops-monitor ─┬─ scale ─ k6-distributed ─ env-down
-//!          └─ ops-health ───┘                             │
+//! release-gate
+//! test-classes ───────────┐
+//! env-up ──┬─ integration ─┴─┬─ k6-baseline ─ ops-monitor ─ scale ─ k6-distributed ─ env-down
+//!          └─ ops-health ────┘
 //! ```
 //!
 //! - release-gate needs nothing an environment makes: it runs beside env-up.
