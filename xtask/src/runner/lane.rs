@@ -38,7 +38,8 @@ pub struct Lane {
     cancel: AtomicUsize,
     /// The suite log of the lane's current suite (`Runner::set_log`).
     pub(super) log: LogSlot,
-    stage_log: Mutex<File>,
+    /// None in a dry run: nothing is written.
+    stage_log: Mutex<Option<File>>,
     stage_log_path: Utf8PathBuf,
     /// Terminal copy held back, to be replayed in one group at the end.
     pub hold: bool,
@@ -51,13 +52,18 @@ thread_local! {
 }
 
 impl Lane {
-    /// A lane writing its own log to `log` (created, truncated).
-    pub fn new(name: &str, log: &Utf8Path, hold: bool) -> anyhow::Result<Arc<Lane>> {
-        if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create log folder {dir}"))?;
-        }
-        let f = File::create(log).with_context(|| format!("cannot create stage log {log}"))?;
+    /// A lane writing its own log to `log` (created, truncated; not in a
+    /// dry run).
+    pub fn new(name: &str, log: &Utf8Path, hold: bool, dry_run: bool) -> anyhow::Result<Arc<Lane>> {
+        let f = if dry_run {
+            None
+        } else {
+            if let Some(dir) = log.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create log folder {dir}"))?;
+            }
+            Some(File::create(log).with_context(|| format!("cannot create stage log {log}"))?)
+        };
         Ok(Arc::new(Lane {
             name: name.to_string(),
             cancel: AtomicUsize::new(0),
@@ -93,8 +99,7 @@ impl Lane {
     }
 
     fn line(&self, line: &[u8], to_err: bool) {
-        {
-            let mut f = self.stage_log.lock().unwrap();
+        if let Some(f) = self.stage_log.lock().unwrap().as_mut() {
             let _ = f.write_all(line);
             if !line.ends_with(b"\n") {
                 let _ = f.write_all(b"\n");
@@ -291,7 +296,7 @@ mod tests {
     #[test]
     fn a_lane_is_seen_only_by_its_thread_and_its_children_that_enter_it() {
         let p = temp_log("a");
-        let lane = Lane::new("a", &p, true).unwrap();
+        let lane = Lane::new("a", &p, true, false).unwrap();
         assert!(current().is_none());
         {
             let _in = enter(Some(Arc::clone(&lane)));
@@ -309,7 +314,7 @@ mod tests {
     #[test]
     fn cancel_reads_as_an_interrupt_inside_the_lane_only() {
         let p = temp_log("b");
-        let lane = Lane::new("b", &p, true).unwrap();
+        let lane = Lane::new("b", &p, true, false).unwrap();
         lane.cancel();
         assert_eq!(crate::runner::interrupted(), None);
         let _in = enter(Some(lane));

@@ -147,6 +147,7 @@ impl Scheduler {
                         stage.name(),
                         &self.logs_dir.join(format!("{stage}.log")),
                         hold,
+                        self.dry_run,
                     )?;
                     lane::show(&lane);
                     let thread_lane = Arc::clone(&lane);
@@ -209,7 +210,7 @@ impl Scheduler {
             duration_ms: r.started.elapsed().as_millis() as u64,
             report,
             start_ms: Some((r.started - t0).as_millis() as u64),
-            log: Some(r.lane.log_path().to_owned()),
+            log: (!self.dry_run).then(|| r.lane.log_path().to_owned()),
         }
     }
 }
