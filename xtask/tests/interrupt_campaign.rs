@@ -127,10 +127,10 @@ fn draw(phase: Phase, rng: &mut Rng) -> Moment {
             "environment is ready",
         ),
         // release-gate's Gradle starts once env-up's jar build is done,
-        // while env-up starts its services (~1-3 s).
+        // while env-up starts its services (0.3-1 s on the demo).
         Phase::GateAtOnce => (
             Some("[release-gate] ==> gradle:"),
-            rng.millis(0, 1200),
+            rng.millis(0, 400),
             "gate: env-up:",
         ),
     };
@@ -514,7 +514,7 @@ impl Drop for AfterCampaign {
 }
 
 #[test]
-#[ignore = "20 interrupts with real environments, about 1.5 minutes; run by cargo xtask ci"]
+#[ignore = "20 interrupts with real environments, about 2.5 minutes; run by cargo xtask ci"]
 fn twenty_interrupts_leave_nothing_running_and_a_report_saying_interrupted() {
     require_k6();
     require_offline_image();
