@@ -389,6 +389,119 @@ mod tests {
         assert!(json.contains("time saved against one by one"), "{json}");
     }
 
+    fn scheduler(jobs: usize, name: &str) -> Scheduler {
+        let logs_dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-schedule-{name}-{}", std::process::id()));
+        Scheduler {
+            jobs,
+            keep_going: false,
+            dry_run: false,
+            not_run: [(Stage::TestClasses, "not selected".to_string())].into(),
+            logs_dir,
+        }
+    }
+
+    fn result(ran: &Ran, s: Stage) -> StageResult {
+        ran.stages
+            .iter()
+            .find(|r| r.name == s.name())
+            .unwrap()
+            .result
+            .clone()
+    }
+
+    #[test]
+    fn a_failure_cancels_the_running_stages_skips_the_rest_and_still_tears_down() {
+        let s = scheduler(8, "cancel");
+        let exec = |st: Stage| -> StageOutput {
+            match st {
+                Stage::ReleaseGate => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    Ok((Exit(1), None))
+                }
+                // Waits as env-up's readiness does: only a cancel ends it.
+                Stage::EnvUp => {
+                    runner::sleep(Duration::from_secs(60))?;
+                    Ok((Exit::OK, None))
+                }
+                _ => Ok((Exit::OK, None)),
+            }
+        };
+        let t = Instant::now();
+        let ran = s.run(&exec, &|| false, &|_| {}).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert_eq!(
+            result(&ran, Stage::ReleaseGate),
+            StageResult::Fail("exit 1".into())
+        );
+        assert_eq!(
+            result(&ran, Stage::EnvUp),
+            StageResult::Skipped(
+                "cancelled: release-gate failed (interrupted, then torn down)".into()
+            )
+        );
+        assert_eq!(
+            result(&ran, Stage::Integration),
+            StageResult::Skipped("release-gate failed".into())
+        );
+        assert_eq!(result(&ran, Stage::EnvDown), StageResult::Pass);
+        assert_eq!(ran.interrupted, None, "a cancel is not a signal");
+        // Both ran at once.
+        let span = |st: Stage| {
+            let r = ran.stages.iter().find(|r| r.name == st.name()).unwrap();
+            (r.start_ms.unwrap(), r.start_ms.unwrap() + r.duration_ms)
+        };
+        let (rg, up) = (span(Stage::ReleaseGate), span(Stage::EnvUp));
+        assert!(rg.0 < up.1 && up.0 < rg.1, "{rg:?} {up:?}");
+    }
+
+    #[test]
+    fn one_job_runs_the_stages_one_by_one_in_order() {
+        let s = scheduler(1, "serial");
+        let order = std::sync::Mutex::new(vec![]);
+        let running = std::sync::atomic::AtomicUsize::new(0);
+        let exec = |st: Stage| -> StageOutput {
+            assert_eq!(running.fetch_add(1, std::sync::atomic::Ordering::SeqCst), 0);
+            order.lock().unwrap().push(st);
+            std::thread::sleep(Duration::from_millis(5));
+            running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            Ok((Exit::OK, None))
+        };
+        let ran = s.run(&exec, &|| true, &|_| {}).unwrap();
+        let want: Vec<Stage> = Stage::ALL
+            .into_iter()
+            .filter(|s| *s != Stage::TestClasses)
+            .collect();
+        assert_eq!(*order.lock().unwrap(), want);
+        assert!(ran
+            .stages
+            .iter()
+            .all(|r| r.result == StageResult::Pass || r.name == "test-classes"));
+    }
+
+    #[test]
+    fn keep_going_runs_the_rest_after_a_failure() {
+        let mut s = scheduler(8, "keep");
+        s.keep_going = true;
+        let exec = |st: Stage| -> StageOutput {
+            Ok((
+                if st == Stage::Integration {
+                    Exit(1)
+                } else {
+                    Exit::OK
+                },
+                None,
+            ))
+        };
+        let ran = s.run(&exec, &|| true, &|_| {}).unwrap();
+        assert!(matches!(
+            result(&ran, Stage::Integration),
+            StageResult::Fail(_)
+        ));
+        assert_eq!(result(&ran, Stage::K6Distributed), StageResult::Pass);
+    }
+
     #[test]
     fn skipped_stages_are_not_on_the_axis() {
         let mut s = ran("release-gate", 0, 5);
