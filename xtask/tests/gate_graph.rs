@@ -174,3 +174,27 @@ env_file = "{}"
     );
     assert_eq!(leftovers, Vec::<String>::new(), "{}", run.show());
 }
+
+#[test]
+fn on_github_actions_each_stage_is_one_group_printed_when_it_ends() {
+    let dir = TempDir::new("graph-gha");
+    let config = "[project]\nservice_dir = \"demo\"\n[gradle]\noffline = true\n[release_gate]\nclasses = [\"com.ticketrush.demo.queue.QueuePolicyTest\"]\n";
+    let run = Xtask::new(&dir, config)
+        .args(["gate", "--no-setup", "--only", "release-gate"])
+        .env("GITHUB_ACTIONS", "true")
+        .run();
+    assert_eq!(run.code, 0, "{}", run.show());
+    // One group for the stage (none per step inside it), opened after the
+    // stage ended, holding the stage's whole output.
+    assert_eq!(run.stdout.matches("::group::").count(), 1, "{}", run.show());
+    assert_eq!(
+        run.stdout.matches("::endgroup::").count(),
+        1,
+        "{}",
+        run.show()
+    );
+    let group = &run.stdout[run.stdout.find("::group::release-gate — PASS").unwrap()..];
+    let group = &group[..group.find("::endgroup::").unwrap()];
+    assert!(group.contains("==> gradle:"), "{group}");
+    assert!(group.contains("BUILD SUCCESSFUL"), "{group}");
+}
