@@ -227,11 +227,18 @@ impl Board {
     }
 }
 
+/// stderr's width (progress lines must not wrap, or wiping them fails).
 fn terminal_width() -> usize {
+    // SAFETY: TIOCGWINSZ fills a plain struct; on failure it stays zero.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    if ok && ws.ws_col > 0 {
+        return ws.ws_col as usize;
+    }
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(100)
+        .unwrap_or(80)
 }
 
 /// Whether progress lines are drawn: stderr is a terminal and not on CI.
