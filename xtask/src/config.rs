@@ -639,12 +639,15 @@ impl Config {
     /// user named it; the default `xtask.toml` may be absent (built-in
     /// defaults then apply).
     pub fn load(path: &Utf8Path, must_exist: bool) -> anyhow::Result<Config> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::files::read_string(path, crate::files::SMALL) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
-                return Ok(Config::default())
+            Err(e) if crate::files::is_not_found(&e) && !must_exist => return Ok(Config::default()),
+            // files::read says "cannot read PATH: why"; name it a config.
+            Err(e) => {
+                let why = format!("{e:#}");
+                let why = why.strip_prefix("cannot read ").unwrap_or(&why);
+                anyhow::bail!("cannot read config {why}")
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot read config {path}")),
         };
         Config::parse(path, &text)
     }

@@ -84,6 +84,14 @@ impl Ctx {
         self.path(&self.config.project.service_dir)
     }
 
+    /// Where suite locks live: beside the service (its `.gradle/`, which
+    /// Gradle projects keep out of git and `gradle clean` leaves alone), so
+    /// one service's suite runs once at a time whatever `--reports-dir` says:
+    /// the ports and the build folder are the service's, not the reports'.
+    pub fn lock_dir(&self) -> Utf8PathBuf {
+        self.service_dir().join(".gradle").join("xtask-locks")
+    }
+
     pub fn relative(&self, p: &Utf8Path) -> String {
         self.layout.relative(p)
     }
@@ -104,7 +112,14 @@ impl Ctx {
         opts: RunOptions,
         body: impl FnOnce(&mut Report, &Run) -> anyhow::Result<()>,
     ) -> anyhow::Result<(Report, Exit)> {
-        let run = Run::start(&self.layout, suite, opts, self.dry_run)?;
+        crate::env::reap_dead_runs(self);
+        let run = Run::start_locked_in(
+            &self.layout,
+            suite,
+            opts,
+            self.dry_run,
+            Some(&self.lock_dir()),
+        )?;
         // A suite inside another (a gate stage) logs to its own file, then
         // hands the log back.
         let outer_log = self.runner.log_path();

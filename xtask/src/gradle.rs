@@ -106,6 +106,24 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
     let step = step(ctx, opts);
     shared::prepare_cache(ctx)?;
     let dir = results_dir(ctx);
+    // Every suite that runs Gradle's tests clears and reads the same
+    // results folder of the service: one at a time (Gradle 4.4 and 8.5 take
+    // no option to move it without a change to the build or an init script).
+    let _results = (!ctx.dry_run)
+        .then(|| {
+            crate::report::SuiteLock::wait_at(
+                &ctx.lock_dir(),
+                "gradle-test-results",
+                &format!(
+                    "the Gradle tests another run is running in {}",
+                    ctx.service_dir()
+                ),
+                step.deadline,
+                |m| ctx.runner.say(m),
+            )
+        })
+        .transpose()?;
+    let started = std::time::SystemTime::now();
     if !ctx.dry_run {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}
@@ -142,7 +160,7 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
         .unwrap_or_default();
     Ok(GradleRun {
         step: rec,
-        results: TestResults::read(&dir),
+        results: TestResults::read_since(&dir, started),
         classes: opts.classes.clone(),
         no_tests_found: no_tests_found(&output),
     })
@@ -279,7 +297,17 @@ impl GradleRun {
 impl TestResults {
     /// Reads every `TEST-*.xml` in `dir` (none when it does not exist).
     /// A file that cannot be read or parsed is listed in `unreadable`.
+    #[cfg(test)]
     pub fn read(dir: &Utf8Path) -> TestResults {
+        TestResults::read_since(dir, std::time::UNIX_EPOCH)
+    }
+
+    /// `read`, of the files written since `since` only: a result file older
+    /// than the run was not written by it (one that does not take our lock,
+    /// an IDE's, may have left it), so it is never counted.
+    pub fn read_since(dir: &Utf8Path, since: std::time::SystemTime) -> TestResults {
+        // File times are coarser than the clock on some file systems.
+        let since = since - std::time::Duration::from_secs(2);
         let mut results = TestResults {
             ..TestResults::default()
         };
@@ -293,11 +321,15 @@ impl TestResults {
                 p.file_name()
                     .is_some_and(|n| n.starts_with("TEST-") && n.ends_with(".xml"))
             })
+            .filter(|p| {
+                std::fs::symlink_metadata(p)
+                    .and_then(|m| m.modified())
+                    .map_or(true, |t| t >= since)
+            })
             .collect();
         files.sort();
         for file in files {
-            let parsed = std::fs::read(&file)
-                .with_context(|| format!("cannot read {file}"))
+            let parsed = crate::files::read(&file, crate::files::LARGE)
                 .and_then(|bytes| parse_junit_xml(&String::from_utf8_lossy(&bytes)));
             match parsed {
                 Ok(suites) => {

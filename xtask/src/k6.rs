@@ -257,12 +257,12 @@ impl Summary {
     /// Reads the summary k6 wrote to `path`. A missing, empty, truncated or
     /// foreign file is an error saying so: never a silent empty summary.
     pub fn read(path: &Utf8Path) -> anyhow::Result<Summary> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::files::read_string(path, crate::files::LARGE) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if crate::files::is_not_found(&e) => {
                 bail!("k6 wrote no summary ({path} does not exist)")
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot read the k6 summary {path}")),
+            Err(e) => return Err(e).context("cannot read the k6 summary"),
         };
         Summary::parse(&text).with_context(|| format!("k6 summary {path}"))
     }

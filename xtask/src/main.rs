@@ -3,17 +3,37 @@
 //! This file only parses flags, builds the context and dispatches; each
 //! subcommand lives in `cmd/`. See ARCHITECTURE.md for the map.
 
+// Shadow std's printing macros for every module below: all output is
+// masked and survives a closed pipe (see out.rs).
+macro_rules! println {
+    () => { $crate::out::write($crate::out::Stream::Out, format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::out::write($crate::out::Stream::Out, format_args!($($arg)*), true) };
+}
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::out::write($crate::out::Stream::Out, format_args!($($arg)*), false) };
+}
+macro_rules! eprintln {
+    () => { $crate::out::write($crate::out::Stream::Err, format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::out::write($crate::out::Stream::Err, format_args!($($arg)*), true) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::out::write($crate::out::Stream::Err, format_args!($($arg)*), false) };
+}
+
 mod cmd;
 mod config;
 mod context;
 mod env;
+mod files;
 mod flags;
 mod git;
 mod github;
 mod gradle;
 mod images;
 mod k6;
+mod out;
 mod probe;
+mod procs;
 mod redact;
 mod regress;
 mod report;
@@ -33,11 +53,33 @@ use crate::{
 };
 
 fn main() -> ExitCode {
-    let flags = flags::Xtask::parse();
+    // Before parsing: clap's errors echo values, which may be secrets.
     redact::note_process_env();
+    let flags = match flags::Xtask::try_parse() {
+        Ok(f) => f,
+        Err(e) => {
+            // `--help` and `--version` go to stdout; usage errors to stderr.
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    // Daemons our children start come back to us (see procs.rs).
+    procs::become_subreaper();
     let result = runner::install_signal_handlers().and_then(|()| {
         let ctx = Ctx::new(&flags)?;
-        dispatch(flags.cmd, &ctx)
+        if !ctx.dry_run {
+            procs::set_lease_dir(ctx.lock_dir().join("runs"));
+        }
+        let result = dispatch(flags.cmd, &ctx);
+        // Everything it started was stopped or handed on (keep-env): a
+        // later run has nothing to reap after this one.
+        procs::end_lease();
+        result
     });
     match result {
         Ok(Exit(code)) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -485,11 +485,24 @@ pub struct Run {
 impl Run {
     /// Takes the suite lock and creates the run folder. In a dry run nothing is
     /// created and no lock is taken.
+    #[cfg(test)]
     pub fn start(
         layout: &Layout,
         suite: &str,
         opts: RunOptions,
         dry_run: bool,
+    ) -> anyhow::Result<Run> {
+        Run::start_locked_in(layout, suite, opts, dry_run, None)
+    }
+
+    /// `start`, with the suite lock in `lock_dir` (`Ctx::lock_dir`: beside
+    /// the service, not in the reports folder); None: the suite's folder.
+    pub fn start_locked_in(
+        layout: &Layout,
+        suite: &str,
+        opts: RunOptions,
+        dry_run: bool,
+        lock_dir: Option<&Utf8Path>,
     ) -> anyhow::Result<Run> {
         let started_wall = SystemTime::now();
         let suite_dir = layout.suite_dir(suite);
@@ -504,7 +517,10 @@ impl Run {
             std::fs::create_dir_all(&suite_dir).with_context(|| {
                 format!("cannot create report folder {suite_dir}: check that the reports folder is writable")
             })?;
-            Some(SuiteLock::acquire_at(&layout.lock_path(suite), suite)?)
+            Some(match lock_dir {
+                Some(dir) => SuiteLock::at(dir, suite)?,
+                None => SuiteLock::acquire_at(&layout.lock_path(suite), suite)?,
+            })
         };
         let mut dir = suite_dir.join(&stamp);
         if !dry_run {
@@ -687,8 +703,52 @@ pub struct SuiteLock {
 }
 
 impl SuiteLock {
+    #[cfg(test)]
     pub fn acquire(suite_dir: &Utf8Path, suite: &str) -> anyhow::Result<SuiteLock> {
         Self::acquire_at(&suite_dir.join(".lock"), suite)
+    }
+
+    /// `<dir>/<suite>.lock`, the folder created if need be.
+    pub fn at(dir: &Utf8Path, suite: &str) -> anyhow::Result<SuiteLock> {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create the lock folder {dir}: check that the service folder is writable"
+            )
+        })?;
+        SuiteLock::acquire_at(&dir.join(format!("{suite}.lock")), suite)
+    }
+
+    /// Waits (interruptibly, up to `limit`) for `<dir>/<name>.lock`, saying
+    /// once whom it waits for: for what must not run twice at once but may
+    /// run one after the other (Gradle's test results of one service).
+    pub fn wait_at(
+        dir: &Utf8Path,
+        name: &str,
+        what: &str,
+        limit: std::time::Duration,
+        mut say: impl FnMut(&str),
+    ) -> anyhow::Result<SuiteLock> {
+        let until = Instant::now() + limit;
+        let mut said = false;
+        loop {
+            match SuiteLock::at(dir, name) {
+                Ok(lock) => return Ok(lock),
+                Err(e) if e.downcast_ref::<Busy>().is_some() => {
+                    if !said {
+                        say(&format!("waiting for {what}: {e}"));
+                        said = true;
+                    }
+                    if Instant::now() >= until {
+                        return Err(e).context(format!(
+                            "gave up waiting for {what} after {}",
+                            crate::units::Duration(limit)
+                        ));
+                    }
+                    crate::runner::sleep(std::time::Duration::from_millis(100))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub fn acquire_at(path: &Utf8Path, suite: &str) -> anyhow::Result<SuiteLock> {
@@ -703,12 +763,13 @@ impl SuiteLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = crate::files::read_string(&path, 64).unwrap_or_default();
                 let holder = holder.trim();
-                bail!(
+                return Err(Busy(format!(
                     "suite `{suite}` is already running (pid {}, lock {path}); wait for it or stop it",
                     if holder.is_empty() { "unknown" } else { holder }
-                );
+                ))
+                .into());
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(e).with_context(|| format!("cannot lock {path}"))
@@ -720,11 +781,27 @@ impl SuiteLock {
     }
 }
 
+/// Another process holds the lock.
+#[derive(Debug)]
+pub struct Busy(String);
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Busy {}
+
 /// Reads the latest report of a suite.
 pub fn load_latest(layout: &Layout, suite: &str) -> anyhow::Result<Report> {
     let path = layout.latest(suite, "json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("no report for `{suite}` yet ({path})"))?;
+    let text = match crate::files::read_string(&path, crate::files::LARGE) {
+        Ok(t) => t,
+        Err(e) if crate::files::is_not_found(&e) => {
+            return Err(e).with_context(|| format!("no report for `{suite}` yet ({path})"))
+        }
+        Err(e) => return Err(e),
+    };
     serde_json::from_str(&text)
         .with_context(|| format!("{path} is not a report of this xtask (schema {SCHEMA_VERSION})"))
 }

@@ -32,11 +32,15 @@ pub mod lane;
 /// The signal that asked us to stop (0: none yet).
 static INTERRUPT: AtomicUsize = AtomicUsize::new(0);
 
-/// Routes SIGINT and SIGTERM to a flag that every wait loop checks, so a
-/// signal turns into an orderly stop: children terminated, environment torn
-/// down, a FAIL report saying "interrupted".
+/// Routes SIGINT, SIGTERM and SIGHUP (a closed terminal) to a flag that
+/// every wait loop checks, so a signal turns into an orderly stop: children
+/// terminated, environment torn down, a FAIL report saying "interrupted".
 pub fn install_signal_handlers() -> anyhow::Result<()> {
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         // SAFETY: the handler only stores into a static atomic.
         unsafe {
             signal_hook::low_level::register(sig, move || {
@@ -402,28 +406,36 @@ impl Runner {
         for (k, v) in &step.env {
             expr = expr.env(k, v);
         }
+        let marker = crate::procs::step_marker();
+        for (k, v) in crate::procs::child_env(&marker) {
+            expr = expr.env(k, v);
+        }
+        crate::procs::lease(None, None);
         let handle = Arc::new(
             expr.reader()
                 .with_context(|| format!("cannot start `{}`", step.display()))?,
         );
         let pgid = handle.pids()[0] as i32;
         let guard = GroupGuard { pgid, armed: true };
+        let _step = InFlight::new(pgid as u32);
 
-        let pump = {
+        let (done, pumped) = std::sync::mpsc::channel::<()>();
+        {
             let handle = Arc::clone(&handle);
             let runner = self.clone();
             let lane = lane::current();
             std::thread::spawn(move || {
                 let _in = lane::enter(lane);
-                runner.pump(&mut &*handle)
-            })
-        };
+                runner.pump(&mut &*handle);
+                let _ = done.send(());
+            });
+        }
 
         let outcome = self.supervise(step, pgid, started, |_| {
             handle.try_wait().map(|o| o.map(|o| o.status))
         })?;
         guard.disarm_after_sweep();
-        let _ = pump.join();
+        self.sweep(step, &marker, pumped);
         let record = StepRecord {
             name: step.name.clone(),
             argv: step.argv(),
@@ -440,6 +452,26 @@ impl Runner {
         Ok(record)
     }
 
+    /// After a step: kills whatever it started that is still there (a
+    /// daemon in its own session, out of reach of the group), then waits a
+    /// moment for the rest of its output. A process we cannot find that
+    /// holds the output open does not hold us past the step's end.
+    fn sweep(&self, step: &Step, marker: &str, pumped: std::sync::mpsc::Receiver<()>) {
+        let killed = crate::procs::kill_marked(crate::procs::STEP_VAR, marker);
+        if killed > 0 {
+            self.say(&format!(
+                "!!! {}: killed {killed} process(es) it left running",
+                step.name
+            ));
+        }
+        if pumped.recv_timeout(Duration::from_secs(1)).is_err() {
+            self.say(&format!(
+                "!!! {}: its output is still held open by a process outside its group; not waiting for it",
+                step.name
+            ));
+        }
+    }
+
     /// Runs a short command and returns its standard output (trimmed), for
     /// questions like `git rev-parse HEAD`. Output is not streamed.
     pub fn read(&self, step: &Step) -> anyhow::Result<String> {
@@ -454,24 +486,52 @@ impl Runner {
 
     fn read_output(&self, step: &Step, check: bool) -> anyhow::Result<String> {
         let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
-        let sh = xshell::Shell::new()?;
+        let started = Instant::now();
+        let mut cmd = std::process::Command::new(program.as_std_path());
+        cmd.args(&step.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .process_group(0);
         if let Some(d) = &step.cwd {
-            sh.change_dir(d);
+            cmd.current_dir(d);
         }
-        let mut cmd = sh
-            .cmd(program.as_std_path())
-            .args(&step.args)
-            .quiet()
-            .ignore_stderr();
-        cmd.set_ignore_status(!check);
-        for (k, v) in &step.env {
-            cmd = cmd.env(k, v);
+        cmd.envs(step.env.iter().map(|(k, v)| (k, v)));
+        let marker = crate::procs::step_marker();
+        cmd.envs(crate::procs::child_env(&marker));
+        crate::procs::lease(None, None);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", step.display()))?;
+        let pgid = child.id() as i32;
+        let guard = GroupGuard { pgid, armed: true };
+        let _step = InFlight::new(pgid as u32);
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // A question's answer is small: never hold more than 16 MiB.
+            let mut out = Vec::new();
+            let _ = (&mut stdout).take(16 << 20).read_to_end(&mut out);
+            let _ = tx.send(out);
+        });
+        // Quiet: a question asked in passing prints no progress lines.
+        let quiet = Runner {
+            verbosity: Verbosity::Quiet,
+            log: Arc::new(Mutex::new(None)),
+            ..self.clone()
+        };
+        let outcome = quiet.supervise(step, pgid, started, |_| child.try_wait())?;
+        guard.disarm_after_sweep();
+        crate::procs::kill_marked(crate::procs::STEP_VAR, &marker);
+        let out = rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+        match outcome {
+            Outcome::Interrupted { signal } => return Err(Interrupted(signal).into()),
+            Outcome::Exited { code: 0 } => {}
+            o if check => bail!("`{}` failed: {}", step.display(), o.describe()),
+            _ => {}
         }
-        let out = cmd
-            .output()
-            .with_context(|| format!("`{}` failed", step.display()))?;
         // Logs and tool output are not always UTF-8: replace, never fail.
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut text = String::from_utf8_lossy(&out).into_owned();
         for end in ['\n', '\r'] {
             if text.ends_with(end) {
                 text.pop();
@@ -524,46 +584,17 @@ impl Runner {
     /// Copies the child's output to the terminal and the log, line by line,
     /// through a fixed buffer (an endless line is cut into 64 KiB pieces).
     fn pump(&self, src: &mut impl Read) {
-        const MAX_LINE: usize = 64 * 1024;
-        let mut buf = [0u8; 16 * 1024];
-        let mut line: Vec<u8> = Vec::with_capacity(MAX_LINE);
         let show = self.verbosity > Verbosity::Quiet;
-        let stdout = io::stdout();
-        let emit = |line: &[u8]| {
-            let line = redact::bytes(line);
-            if show && !lane::out_line(&line) {
-                let mut out = stdout.lock();
-                let _ = out.write_all(&line);
+        pump_lines(src, |line| {
+            // Inside a gate lane the lane prints it (with its prefix).
+            if show && !lane::out_line(line) {
+                crate::out::write_bytes(crate::out::Stream::Out, line);
                 if !line.ends_with(b"\n") {
-                    let _ = out.write_all(b"\n");
+                    crate::out::write_bytes(crate::out::Stream::Out, b"\n");
                 }
             }
-            self.log_line(&line);
-        };
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            let mut chunk = &buf[..n];
-            while let Some(i) = chunk.iter().position(|&b| b == b'\n') {
-                line.extend_from_slice(&chunk[..=i]);
-                emit(&line);
-                line.clear();
-                chunk = &chunk[i + 1..];
-            }
-            line.extend_from_slice(chunk);
-            while line.len() >= MAX_LINE {
-                let rest = line.split_off(MAX_LINE);
-                emit(&line);
-                line = rest;
-            }
-        }
-        if !line.is_empty() {
-            emit(&line);
-        }
+            self.log_line(line);
+        });
     }
 
     pub fn relative(&self, p: &Utf8Path) -> Utf8PathBuf {
@@ -610,13 +641,18 @@ impl Runner {
         for (k, v) in &step.env {
             cmd.env(k, v);
         }
+        let marker = crate::procs::step_marker();
+        cmd.envs(crate::procs::child_env(&marker));
+        crate::procs::lease(None, None);
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}: `{}`", step.name, step.display()))?;
+        crate::procs::track(child.id());
         Ok(Service {
             child,
             grace: step.grace,
             keep: false,
+            marker,
         })
     }
 }
@@ -628,6 +664,8 @@ pub struct Service {
     grace: Duration,
     /// Left running when dropped (an environment brought up to outlive us).
     keep: bool,
+    /// Its `XTASK_STEP`: what it started outside its group is found by it.
+    marker: String,
 }
 
 impl Service {
@@ -642,8 +680,16 @@ impl Service {
     pub fn exited(&mut self) -> Option<Outcome> {
         self.child.try_wait().ok().flatten().map(exit_outcome)
     }
-    /// SIGTERM to the group, then SIGKILL after the grace period.
+    /// SIGTERM to the group, then SIGKILL after the grace period; then
+    /// whatever it started outside its group.
     pub fn stop(&mut self) -> Outcome {
+        let outcome = self.stop_group();
+        crate::procs::kill_marked(crate::procs::STEP_VAR, &self.marker);
+        crate::procs::untrack(self.child.id());
+        outcome
+    }
+
+    fn stop_group(&mut self) -> Outcome {
         let pgid = self.child.id() as i32;
         if let Some(o) = self.exited() {
             kill_group(pgid, libc::SIGKILL);
@@ -677,7 +723,70 @@ impl Drop for Service {
             self.stop();
         } else {
             kill_group(self.child.id() as i32, libc::SIGKILL);
+            crate::procs::kill_marked(crate::procs::STEP_VAR, &self.marker);
+            crate::procs::untrack(self.child.id());
         }
+    }
+}
+
+/// An endless line is cut into pieces of at most this size.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Splits `src` into lines, masked, for `emit`. A line longer than
+/// `MAX_LINE` is cut into pieces; each cut keeps the last bytes back (as
+/// many as the longest secret) for the next piece, after masking the whole
+/// buffer, so a secret across a cut is seen whole and never shows in halves.
+fn pump_lines(src: &mut impl Read, mut emit: impl FnMut(&[u8])) {
+    let mut buf = [0u8; 16 * 1024];
+    let mut line: Vec<u8> = Vec::with_capacity(MAX_LINE);
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let mut chunk = &buf[..n];
+        while let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&chunk[..=i]);
+            emit(&redact::bytes(&line));
+            line.clear();
+            chunk = &chunk[i + 1..];
+        }
+        line.extend_from_slice(chunk);
+        while line.len() >= MAX_LINE {
+            let masked = redact::bytes(&line).into_owned();
+            // A secret starting before `cut` ends inside the buffer, so it
+            // is masked already; one starting after it waits for more bytes.
+            let keep = (redact::longest() + 1).min(MAX_LINE / 2);
+            let cut = masked.len().min(MAX_LINE).saturating_sub(keep);
+            if cut > 0 {
+                emit(&masked[..cut]);
+            }
+            line = masked[cut..].to_vec();
+        }
+    }
+    if !line.is_empty() {
+        emit(&redact::bytes(&line));
+    }
+}
+
+/// A step's child is ours to wait for while it runs; when it ends, orphans
+/// it left are found (procs.rs).
+struct InFlight(u32);
+
+impl InFlight {
+    fn new(pid: u32) -> InFlight {
+        crate::procs::track(pid);
+        crate::procs::step_begins();
+        InFlight(pid)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        crate::procs::untrack(self.0);
+        crate::procs::step_ends();
     }
 }
 

@@ -908,7 +908,13 @@ fn baseline_with_summary(name: &str, summary: &[u8]) -> (i32, String, Vec<String
     );
     let reports = dir.join("reports");
     seed(&reports, "k6-baseline");
-    std::fs::write(dir.join("xtask.toml"), base(&dir) + K6).unwrap();
+    // A service folder of its own: the cases run at once, and one service's
+    // suite runs once at a time.
+    let own = base(&dir).replace(
+        "service_dir = \"demo\"",
+        &format!("service_dir = \"{}\"", dir.path().display()),
+    );
+    std::fs::write(dir.join("xtask.toml"), own + K6).unwrap();
     let api = stub_api(listen_in(RELIABILITY_PORTS));
     let out = Xtask::with(&dir.join("xtask.toml"), &reports)
         .args(["k6", "baseline", "--duration", "1s", "--api-host"])

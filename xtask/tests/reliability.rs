@@ -25,7 +25,8 @@ fn setup(name: &str) -> (TempDir, String) {
         ),
     );
     let config = format!(
-        "[project]\nservice_dir = \"demo\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.Any\"]\n[environment.local.app_env]\nDB_PASSWORD = \"{CONFIG_CANARY}\"\n",
+        "[project]\nservice_dir = \"{}\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.Any\"]\n[environment.local.app_env]\nDB_PASSWORD = \"{CONFIG_CANARY}\"\n",
+        dir.path().display(),
         gradle.display()
     );
     (dir, config)

@@ -32,8 +32,9 @@ pub fn up(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
         return Ok(Exit::OK);
     }
     let _lock = lock(ctx)?;
+    env::reap_dead_runs(ctx);
     let path = state::path(ctx);
-    if let Some(st) = State::load(&path)? {
+    if let Some(st) = state::load(ctx)? {
         if still_running(ctx, &st) {
             let same_project = match (&st.env, &spec.compose_project) {
                 (Recorded::Compose(c), Some(p)) => c.project == *p,
@@ -83,7 +84,8 @@ pub fn up(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
 pub fn down(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
     let path = state::path(ctx);
     let _lock = (!ctx.dry_run).then(|| lock(ctx)).transpose()?;
-    if let Some(st) = State::load(&path)? {
+    env::reap_dead_runs(ctx);
+    if let Some(st) = state::load(ctx)? {
         if !ctx.dry_run {
             ctx.runner.set_log(&st.run_dir.join("env.log"))?;
         }
@@ -113,7 +115,7 @@ pub fn down(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
 
 pub fn status(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
     let path = state::path(ctx);
-    let (url, running) = match State::load(&path)? {
+    let (url, running) = match state::load(ctx)? {
         Some(st) => {
             println!(
                 "env: {} environment, up since {}, {} replica(s); logs in {}",
@@ -181,13 +183,9 @@ pub fn status(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
     })
 }
 
-/// One `env up|down` at a time per reports folder.
+/// One `env up|down` at a time per service (whatever the reports folder).
 fn lock(ctx: &Ctx) -> anyhow::Result<SuiteLock> {
-    let dir = ctx.layout.reports_dir.join("env");
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        anyhow::anyhow!("cannot create {dir}: {e}; check that the reports folder is writable")
-    })?;
-    SuiteLock::acquire(&dir, "env")
+    SuiteLock::at(&ctx.lock_dir(), "env")
 }
 
 fn still_running(ctx: &Ctx, st: &State) -> bool {

@@ -241,7 +241,9 @@ fn file_row(ctx: &Ctx, cond: &FileCondition, docs: &DocsRoot) -> anyhow::Result<
         state,
         reason,
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(text) = crate::files::read(&path, crate::files::LARGE)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    else {
         return Ok(row(State::Missing, format!("{} does not exist", cond.path)));
     };
     if let Some(pattern) = &cond.pattern {

@@ -17,9 +17,15 @@ impl flags::ReportCmd {
         };
         let ext = if self.json { "json" } else { "md" };
         let path = ctx.layout.latest(&suite, ext);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("no {ext} report for suite `{suite}` ({}); run it first, or `cargo xtask report` to list suites", ctx.relative(&path))
-        })?;
+        let text = match crate::files::read_string(&path, crate::files::LARGE) {
+            Ok(t) => t,
+            Err(e) if crate::files::is_not_found(&e) => {
+                return Err(e).with_context(|| {
+                    format!("no {ext} report for suite `{suite}` ({}); run it first, or `cargo xtask report` to list suites", ctx.relative(&path))
+                })
+            }
+            Err(e) => return Err(e),
+        };
         print!("{text}");
         Ok(Exit::OK)
     }

@@ -295,48 +295,7 @@ impl Compose {
     /// Removes what carries the project's label and is still there (an
     /// interrupted `up` may have created containers after compose stopped).
     fn sweep(&self) -> anyhow::Result<()> {
-        let label = format!("label=com.docker.compose.project={}", self.project);
-        for (what, list, rm) in [
-            (
-                "containers",
-                vec!["ps", "-aq", "--filter"],
-                vec!["rm", "-f", "-v"],
-            ),
-            (
-                "networks",
-                vec!["network", "ls", "-q", "--filter"],
-                vec!["network", "rm"],
-            ),
-            (
-                "volumes",
-                vec!["volume", "ls", "-q", "--filter"],
-                vec!["volume", "rm", "-f"],
-            ),
-        ] {
-            let mut args = list.clone();
-            args.push(&label);
-            let out = self
-                .runner
-                .read(&self.docker(&format!("docker {} ls", what), &args))
-                .with_context(|| format!("cannot list the project's {what}"))?;
-            let ids: Vec<&str> = out.split_whitespace().collect();
-            if ids.is_empty() {
-                continue;
-            }
-            self.runner.say(&format!(
-                "compose: removing {} leftover {what} of {}",
-                ids.len(),
-                self.project
-            ));
-            let mut args = rm.clone();
-            args.extend(ids);
-            let step = self
-                .docker(&format!("docker remove {what}"), &args)
-                .cleanup()
-                .deadline(Duration::from_secs(20));
-            ensure_success(&self.runner.run(&step)?)?;
-        }
-        Ok(())
+        remove_project(&self.runner, &self.docker, &self.project)
     }
 
     /// The compose file's `env_file` must exist (compose refuses to read the
@@ -352,6 +311,7 @@ impl Compose {
             println!("[dry-run] create an empty {f} (removed again at teardown)");
             return Ok(());
         }
+        crate::procs::lease(None, Some(f));
         std::fs::write(f, b"")
             .with_context(|| format!("cannot create the empty env file {f} compose needs"))?;
         self.created_env_file = true;
@@ -458,6 +418,10 @@ impl Environment for Compose {
     }
 
     fn up(&mut self) -> anyhow::Result<()> {
+        // Before anything exists: if we die, the next run removes the project.
+        if !self.dry_run {
+            crate::procs::lease(Some(&self.project), None);
+        }
         self.ensure_env_file()?;
         if let Some(step) = &self.build {
             let turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Env)?;
@@ -659,6 +623,57 @@ impl Environment for Compose {
             ("Compose command".into(), self.display_command()),
         ]
     }
+}
+
+/// Removes every container, network and volume labelled with `project`:
+/// after `down`, and for a project a run that died left (the reaper), which
+/// needs no compose file.
+pub(super) fn remove_project(runner: &Runner, docker: &str, project: &str) -> anyhow::Result<()> {
+    let label = format!("label=com.docker.compose.project={project}");
+    let docker = |name: &str, args: &[&str]| {
+        Step::new(name, docker)
+            .args(args.iter().copied())
+            .hint(INSTALL_HINT)
+    };
+    for (what, list, rm) in [
+        (
+            "containers",
+            vec!["ps", "-aq", "--filter"],
+            vec!["rm", "-f", "-v"],
+        ),
+        (
+            "networks",
+            vec!["network", "ls", "-q", "--filter"],
+            vec!["network", "rm"],
+        ),
+        (
+            "volumes",
+            vec!["volume", "ls", "-q", "--filter"],
+            vec!["volume", "rm", "-f"],
+        ),
+    ] {
+        let mut args = list.clone();
+        args.push(&label);
+        let out = runner
+            .read(&docker(&format!("docker {} ls", what), &args))
+            .with_context(|| format!("cannot list the project's {what}"))?;
+        let ids: Vec<&str> = out.split_whitespace().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        runner.say(&format!(
+            "compose: removing {} leftover {what} of {}",
+            ids.len(),
+            project
+        ));
+        let mut args = rm.clone();
+        args.extend(ids);
+        let step = docker(&format!("docker remove {what}"), &args)
+            .cleanup()
+            .deadline(Duration::from_secs(20));
+        ensure_success(&runner.run(&step)?)?;
+    }
+    Ok(())
 }
 
 /// `docker compose` (v2) when it answers, else `docker-compose` (v1), else a

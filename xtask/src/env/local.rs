@@ -58,6 +58,8 @@ struct Proc {
     start_ticks: Option<u64>,
     port: u16,
     log: Utf8PathBuf,
+    /// The `XTASK_RUN` it carries: the run that started it.
+    marker: Option<String>,
     /// None when reattached from the state file (another process started it).
     handle: Option<Service>,
 }
@@ -138,6 +140,7 @@ impl Local {
                 start_ticks: p.start_ticks,
                 port: p.port,
                 log: p.log.clone(),
+                marker: p.marker.clone(),
                 handle: None,
             })
             .collect();
@@ -266,6 +269,7 @@ impl Local {
             start_ticks: state::start_ticks(pid),
             port,
             log,
+            marker: Some(crate::procs::run_marker().to_string()),
             handle: Some(svc),
         });
         self.save_state()
@@ -293,6 +297,7 @@ impl Local {
                         start_ticks: p.start_ticks,
                         port: p.port,
                         log: p.log.clone(),
+                        marker: p.marker.clone(),
                     })
                     .collect(),
             }),
@@ -605,7 +610,18 @@ impl Environment for Local {
         }
         let mut procs = std::mem::take(&mut self.procs);
         procs.reverse(); // the balancer first, Redis last
+                         // Reattached: what the run that started them started outside their
+                         // groups carries its marker too.
+        let earlier: std::collections::BTreeSet<String> = procs
+            .iter()
+            .filter(|p| p.handle.is_none())
+            .filter_map(|p| p.marker.clone())
+            .filter(|m| crate::procs::run_ended(m))
+            .collect();
         let stopped = stop_all(&self.runner, &mut procs);
+        for m in earlier {
+            crate::procs::kill_marked(crate::procs::RUN_VAR, &m);
+        }
         if let Some(p) = &self.state_path {
             State::remove(p)?;
         }
@@ -774,11 +790,15 @@ pub(crate) fn substitute(template: &str, vars: &[(&str, String)]) -> anyhow::Res
 }
 
 /// Fails, naming the service and the port, when a port is taken or wanted twice.
+/// A port wanted twice is a mistake in the config whatever the machine
+/// does, so it is found first, before any port is tried.
 pub(super) fn check_ports_free(want: &[(String, u16)]) -> anyhow::Result<()> {
     for (i, (name, port)) in want.iter().enumerate() {
         if let Some((other, _)) = want[..i].iter().find(|(_, p)| p == port) {
             bail!("port {port} is configured for both {other} and {name}: give each its own ([environment.local] redis_port, app_base_port, and the health URL's port for the balancer)");
         }
+    }
+    for (name, port) in want {
         // Either address taken means the service could not listen.
         for host in ["127.0.0.1", "0.0.0.0"] {
             if let Err(e) = TcpListener::bind((host, *port)) {
@@ -906,22 +926,30 @@ mod tests {
             "{e}"
         );
         assert!(e.ends_with("nothing was started"), "{e}");
-        drop(taken);
-        check_ports_free(&[("nginx (load balancer)".into(), port)]).unwrap();
     }
 
     #[test]
     fn one_port_for_two_services_is_refused() {
-        let port = free_ports(1).unwrap()[0];
-        let e = check_ports_free(&[("redis".into(), port), ("app-1".into(), port)])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with(&format!(
-                "port {port} is configured for both redis and app-1"
-            )),
-            "{e}"
-        );
+        // Held by the test, so whatever else the machine runs, the answer
+        // cannot depend on the port's freedom: the duplicate comes first.
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        for want in [
+            vec![("redis".into(), port), ("app-1".into(), port)],
+            vec![
+                ("nginx".into(), 1),
+                ("redis".into(), port),
+                ("app-1".into(), port),
+            ],
+        ] {
+            let e = check_ports_free(&want).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!(
+                    "port {port} is configured for both redis and app-1"
+                )),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -121,6 +121,11 @@ impl EnvSpec {
     }
 }
 
+/// Whether `p` is a project name we would use (for names read back from files).
+pub fn valid_project_name(p: &str) -> bool {
+    check_project_name(p).is_ok()
+}
+
 /// Compose lower-cases and strips what it dislikes; we refuse instead, so the
 /// name in reports is the name of the containers.
 fn check_project_name(p: &str) -> anyhow::Result<()> {
@@ -186,6 +191,8 @@ pub fn preflight(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<()> {
     if ctx.dry_run {
         return Ok(());
     }
+    // A dead run's leftovers would hold the ports checked below.
+    reap_dead_runs(ctx);
     match spec.kind {
         // The compose file, and `docker compose` or `docker-compose`.
         EnvKind::Compose => compose::Compose::open(ctx, spec).map(drop),
@@ -194,9 +201,48 @@ pub fn preflight(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<()> {
     }
 }
 
+/// Stops what runs that died (SIGKILL, OOM) left behind: their processes,
+/// their compose projects, the empty env file they created (procs.rs).
+/// Runs before a suite's preflight and `env up|down`; a failure here is a
+/// warning, the leases stay for the next run.
+pub fn reap_dead_runs(ctx: &Ctx) {
+    if ctx.dry_run {
+        return;
+    }
+    let env_file = ctx
+        .config
+        .environment
+        .compose
+        .env_file
+        .as_deref()
+        .map(|f| ctx.path(f));
+    let reaped = crate::procs::reap_dead_runs(
+        &ctx.lock_dir().join("runs"),
+        |project| compose::remove_project(&ctx.runner, "docker", project),
+        |f| env_file.as_deref() == Some(f),
+    );
+    match reaped {
+        Ok(reaped) => {
+            for r in reaped {
+                let mut what = vec![format!("{} process(es)", r.processes)];
+                what.extend(r.compose.iter().map(|p| format!("compose project {p}")));
+                ctx.runner.say(&format!(
+                    "reaper: removed what a run that died (pid {}) left: {}",
+                    r.pid,
+                    what.join(", ")
+                ));
+            }
+        }
+        Err(e) => ctx.runner.say(&format!("warning: {e:#}")),
+    }
+}
+
 /// Reopens an environment recorded by an earlier process (`env up`), to
 /// scale it, probe it or bring it down.
 pub fn reattach(ctx: &Ctx, st: &state::State) -> anyhow::Result<Box<dyn Environment>> {
+    // The record may be forged: it names nothing the config does not allow.
+    st.check(ctx)
+        .context("the environment record was not written by `env up` of this configuration")?;
     Ok(match &st.env {
         state::Recorded::Local(l) => Box::new(local::Local::reattach(ctx, st, l)?),
         state::Recorded::Compose(c) => Box::new(compose::Compose::reattach(ctx, st, c)?),

@@ -237,3 +237,55 @@ fn a_service_does_not_inherit_our_open_files() {
     assert!(fds.contains(&"done".to_string()), "{fds:?}");
     assert!(!fds.contains(&fd.to_string()), "fd {fd} leaked: {fds:?}");
 }
+
+/// The pieces `pump_lines` hands on for `input`.
+fn pieces(input: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![];
+    pump_lines(&mut &input[..], |l| out.push(l.to_vec()));
+    out
+}
+
+#[test]
+fn a_secret_across_the_64_kib_cut_is_masked_whole() {
+    let secret = "straddle-9f1c-secret";
+    crate::redact::note("STRADDLE_TOKEN", secret);
+    // The secret starts 5 bytes before the cut (the example), and at
+    // every offset around it.
+    for before_cut in [1, 5, 10, secret.len() - 1] {
+        let mut line = vec![b'a'; MAX_LINE - before_cut];
+        line.extend_from_slice(secret.as_bytes());
+        line.extend_from_slice(b" tail\n");
+        let got = pieces(&line);
+        assert!(got.len() >= 2, "the line is cut");
+        let joined: Vec<u8> = got.concat();
+        let text = String::from_utf8_lossy(&joined);
+        for p in &got {
+            let p = String::from_utf8_lossy(p);
+            assert!(
+                !p.contains("straddle") && !p.contains("secret"),
+                "{before_cut}: {p:.80}"
+            );
+        }
+        assert!(text.ends_with("a*** tail\n"), "{before_cut}");
+        assert!(got.iter().all(|p| p.len() <= MAX_LINE));
+    }
+}
+
+#[test]
+fn endless_output_of_secrets_is_cut_and_masked_in_bounded_pieces() {
+    crate::redact::note("ENDLESS_TOKEN", "endless-77aa");
+    let line: Vec<u8> = "endless-77aa".repeat(20_000).into_bytes();
+    let got = pieces(&line);
+    assert!(got.iter().all(|p| p.len() <= MAX_LINE && !p.is_empty()));
+    let joined = String::from_utf8(got.concat()).unwrap();
+    assert_eq!(joined, "***".repeat(20_000));
+    // Two secrets meeting at the cut.
+    let mut line = vec![b'x'; MAX_LINE - 3];
+    line.extend_from_slice(b"endless-77aaendless-77aa\n");
+    let joined = String::from_utf8(pieces(&line).concat()).unwrap();
+    assert!(
+        joined.ends_with("x******\n"),
+        "{}",
+        &joined[joined.len() - 20..]
+    );
+}
