@@ -690,8 +690,11 @@ pub(super) fn detect(runner: &Runner, dry_run: bool, p: &Programs) -> anyhow::Re
         });
     }
     let version = Step::new("docker compose version", &p.docker).args(["compose", "version"]);
-    if runner.read(&version).is_ok() {
-        return Ok(v2);
+    match runner.read(&version) {
+        Ok(_) => return Ok(v2),
+        // Asked to stop while docker thinks: stop, do not try v1.
+        Err(e) if e.is::<crate::runner::Interrupted>() => return Err(e),
+        Err(_) => {}
     }
     if v1_found {
         return Ok(vec![p.docker_compose.clone()]);
