@@ -36,6 +36,8 @@ pub const CI_APT: &[&str] = &[
     // The offline image for the compose tests, and compose itself.
     "debootstrap",
     "docker-compose",
+    // tests/nonroot.rs runs the xtask as a user with passwordless sudo.
+    "sudo",
 ];
 
 /// Installs what is missing and says what it installs. Shared with `gate`
@@ -85,32 +87,102 @@ fn missing_packages(ctx: &Ctx, pkgs: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// How apt-get can run here: as root, through passwordless sudo (GitHub's
+/// runners: a user with `sudo` that never asks), or not at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Privilege {
+    Root,
+    Sudo,
+    None,
+}
+
+pub fn privilege(ctx: &Ctx) -> Privilege {
+    if tools::is_root() {
+        return Privilege::Root;
+    }
+    // `-n`: fail at once instead of asking for a password nobody types.
+    let sudo = Step::new("sudo -n true", "sudo")
+        .args(["-n", "true"])
+        .deadline(std::time::Duration::from_secs(10));
+    if tools::which("sudo").is_some() && ctx.runner.read(&sudo).is_ok() {
+        Privilege::Sudo
+    } else {
+        Privilege::None
+    }
+}
+
+/// `apt-get ARGS` as root, or through `sudo -n` (which resets the
+/// environment: the variables go through `env`).
+fn apt_step(name: &str, how: Privilege, env: &[(&str, &str)], args: &[String]) -> Step {
+    let apt = std::iter::once("apt-get".to_string()).chain(args.iter().cloned());
+    match how {
+        Privilege::Sudo => Step::new(name, "sudo")
+            .args(["-n", "env"])
+            .args(env.iter().map(|(k, v)| format!("{k}={v}")))
+            .args(apt),
+        _ => {
+            let mut s = Step::new(name, "apt-get").args(args.iter().cloned());
+            for (k, v) in env {
+                s = s.env(*k, *v);
+            }
+            s
+        }
+    }
+}
+
+/// A Debian package name (policy 5.6.1), so none can be read as an option.
+fn check_package_name(p: &str) -> anyhow::Result<()> {
+    let ok = p.len() >= 2
+        && p.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+    if !ok {
+        bail!("`{p}` is not a Debian package name ([tools].apt): lower-case letters, digits, `+`, `-`, `.`");
+    }
+    Ok(())
+}
+
 fn install_apt(ctx: &Ctx, pkgs: &[String]) -> anyhow::Result<()> {
+    for p in pkgs {
+        check_package_name(p)?;
+    }
     let cmdline = format!(
         "apt-get update && apt-get install -y --no-install-recommends {}",
         pkgs.join(" ")
     );
-    if !tools::is_root() || tools::which("apt-get").is_none() {
+    let how = privilege(ctx);
+    if how == Privilege::None || tools::which("apt-get").is_none() {
         bail!(
             "missing Debian packages: {}; install them with: sudo sh -c '{cmdline}'",
             pkgs.join(", ")
         );
     }
     ctx.info(&format!(
-        "setup: installing Debian packages: {}",
+        "setup: installing Debian packages{}: {}",
+        if how == Privilege::Sudo {
+            " (through sudo -n)"
+        } else {
+            ""
+        },
         pkgs.join(" ")
     ));
     let minute = std::time::Duration::from_secs(60);
-    let update = Step::new("apt-get update", "apt-get")
-        .arg("update")
-        .deadline(10 * minute);
+    let update = apt_step("apt-get update", how, &[], &["update".into()]).deadline(10 * minute);
     let rec = ctx.runner.run(&update)?;
     crate::runner::ensure_success(&rec).context("cannot refresh the package lists")?;
-    let install = Step::new("apt-get install", "apt-get")
-        .args(["install", "-y", "--no-install-recommends"])
-        .args(pkgs.iter().cloned())
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .deadline(20 * minute);
+    let mut args: Vec<String> = ["install", "-y", "--no-install-recommends", "--"]
+        .map(String::from)
+        .to_vec();
+    args.extend(pkgs.iter().cloned());
+    let install = apt_step(
+        "apt-get install",
+        how,
+        &[("DEBIAN_FRONTEND", "noninteractive")],
+        &args,
+    )
+    .deadline(20 * minute);
     let rec = ctx.runner.run(&install)?;
     crate::runner::ensure_success(&rec)
         .with_context(|| format!("cannot install {}", pkgs.join(" ")))?;
@@ -226,6 +298,41 @@ fn pip_install(ctx: &Ctx, what: &str, dir: &Utf8Path, pins: &[(&str, &str)]) -> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn package_names_that_could_be_options_are_refused() {
+        for ok in ["sl", "libhamcrest-java", "g++", "nginx-light", "python3.11"] {
+            check_package_name(ok).unwrap();
+        }
+        for bad in [
+            "-o=APT::Get::Foo=1",
+            "--allow-unauthenticated",
+            "a",
+            "Foo",
+            "x y",
+            "x;rm",
+            "",
+        ] {
+            let e = check_package_name(bad).unwrap_err().to_string();
+            assert!(e.contains("is not a Debian package name"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn through_sudo_apt_gets_its_variables_from_env_and_names_after_dashes() {
+        let args: Vec<String> = ["install", "-y", "--", "sl"].map(String::from).to_vec();
+        let env = [("DEBIAN_FRONTEND", "noninteractive")];
+        let s = super::apt_step("apt-get install", Privilege::Sudo, &env, &args);
+        assert_eq!(
+            s.display(),
+            "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -- sl"
+        );
+        let r = super::apt_step("apt-get install", Privilege::Root, &env, &args);
+        assert_eq!(
+            r.display(),
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y -- sl"
+        );
+    }
+
     use super::*;
 
     #[test]
