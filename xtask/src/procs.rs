@@ -215,6 +215,10 @@ pub struct Lease {
     /// Files it created (compose's empty env file), removed if still empty.
     #[serde(default)]
     pub files: Vec<Utf8PathBuf>,
+    /// Background services' process groups, as (leader pid, start ticks):
+    /// Redis and nginx rewrite their environment, so no marker finds them.
+    #[serde(default)]
+    pub groups: Vec<(u32, u64)>,
 }
 
 /// This run's lease file, written the first time it starts anything.
@@ -245,6 +249,17 @@ pub fn set_lease_dir(dir: Utf8PathBuf) {
 /// Records (once) that this run starts processes; with `project` or
 /// `file`, that it brings up a compose project or creates a file.
 pub fn lease(project: Option<&str>, file: Option<&Utf8Path>) {
+    lease_with(project, file, None);
+}
+
+/// Records a background service's process group (its leader just started).
+pub fn lease_group(pid: u32) {
+    if let Some(ticks) = start_ticks(pid) {
+        lease_with(None, None, Some((pid, ticks)));
+    }
+}
+
+fn lease_with(project: Option<&str>, file: Option<&Utf8Path>, group: Option<(u32, u64)>) {
     let mut l = leases();
     let Some(dir) = l.dir.clone() else { return };
     let fresh = l.lease.is_none();
@@ -260,6 +275,10 @@ pub fn lease(project: Option<&str>, file: Option<&Utf8Path>) {
     }
     if let Some(f) = file.filter(|f| !lease.files.iter().any(|c| c == *f)) {
         lease.files.push(f.to_owned());
+        changed = true;
+    }
+    if let Some(g) = group.filter(|g| !lease.groups.contains(g)) {
+        lease.groups.push(g);
         changed = true;
     }
     if changed {
@@ -323,7 +342,17 @@ pub fn reap_dead_runs(
         {
             continue;
         }
-        let processes = kill_marked(RUN_VAR, marker);
+        let mut processes = 0;
+        for &(pid, ticks) in &lease.groups {
+            if pid > 1 && is_running(pid, Some(ticks)) {
+                processes += crate::env::state::group_members(pid).len().max(1);
+                // SAFETY: plain syscall; the leader is verified by start time.
+                unsafe {
+                    libc::killpg(pid as i32, libc::SIGKILL);
+                }
+            }
+        }
+        processes += kill_marked(RUN_VAR, marker);
         let mut compose = vec![];
         for project in &lease.compose {
             if crate::env::valid_project_name(project) {
@@ -427,7 +456,7 @@ mod tests {
             pid: live.id(),
             start_ticks: start_ticks(live.id()),
             compose: vec!["xtlive".into()],
-            files: vec![],
+            ..Lease::default()
         };
         // A dead run: pid and ticks of no living process, a leftover child
         // carrying its marker, a project, an empty file it created.
@@ -439,11 +468,33 @@ mod tests {
             .unwrap();
         let created = d.join("env.local");
         std::fs::write(&created, "").unwrap();
+        // A service that rewrote its environment (as Redis does): known by
+        // its group; and a recorded group whose leader is another process now.
+        let mut service = {
+            use std::os::unix::process::CommandExt;
+            std::process::Command::new("sleep")
+                .arg("300")
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let mut bystander = {
+            use std::os::unix::process::CommandExt;
+            std::process::Command::new("sleep")
+                .arg("300")
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
         let dead = Lease {
             pid: u32::MAX - 7,
             start_ticks: Some(1),
             compose: vec!["xtdead".into(), "Bad Name".into()],
             files: vec![created.clone()],
+            groups: vec![
+                (service.id(), start_ticks(service.id()).unwrap()),
+                (bystander.id(), start_ticks(bystander.id()).unwrap() + 1),
+            ],
         };
         let write = |marker: &str, l: &Lease| {
             std::fs::write(lease_path(&d, marker), serde_json::to_vec(l).unwrap()).unwrap()
@@ -472,10 +523,17 @@ mod tests {
             reaped,
             vec![Reaped {
                 pid: u32::MAX - 7,
-                processes: 1,
+                processes: 2,
                 compose: vec!["xtdead".into()]
             }]
         );
+        assert!(service.wait().is_ok());
+        assert!(
+            bystander.try_wait().unwrap().is_none(),
+            "a pid whose start time differs is not ours"
+        );
+        let _ = bystander.kill();
+        let _ = bystander.wait();
         assert_eq!(downed, ["xtdead"], "a bad project name is never passed on");
         assert!(!created.exists());
         assert!(!lease_path(&d, &dead_marker).exists());

@@ -648,6 +648,7 @@ impl Runner {
             .spawn()
             .with_context(|| format!("cannot start {}: `{}`", step.name, step.display()))?;
         crate::procs::track(child.id());
+        crate::procs::lease_group(child.id());
         Ok(Service {
             child,
             grace: step.grace,

@@ -154,13 +154,9 @@ impl State {
                             p.pid
                         );
                     }
-                    let started_by_us = p
-                        .marker
-                        .as_deref()
-                        .is_some_and(|m| crate::procs::started_by(p.pid, m));
-                    if is_running(p.pid, p.start_ticks) && !started_by_us {
+                    if is_running(p.pid, p.start_ticks) && !started_by_us(ctx, p) {
                         bail!(
-                            "pid {} ({}) runs, but this xtask did not start it (it lacks the run's XTASK_RUN marker)",
+                            "pid {} ({}) runs, but this xtask did not start it (neither the run's XTASK_RUN marker nor the configured program leading its own group)",
                             p.pid,
                             p.name
                         );
@@ -209,6 +205,33 @@ impl State {
             Recorded::Compose(_) => crate::config::EnvKind::Compose,
         }
     }
+}
+
+/// The recorded process is one `env up` started: it carries the recording
+/// run's marker, or (Redis and nginx rewrite their environment for their
+/// process title) it runs the configured program and leads its own group.
+fn started_by_us(ctx: &Ctx, p: &ProcState) -> bool {
+    if p.marker
+        .as_deref()
+        .is_some_and(|m| crate::procs::started_by(p.pid, m))
+    {
+        return true;
+    }
+    let local = &ctx.config.environment.local;
+    let program = match p.name.as_str() {
+        "redis" => Some(local.redis_command.as_str()),
+        "nginx" => Some(local.nginx_command.as_str()),
+        _ => local.app_command.first().map(String::as_str),
+    };
+    let Some(program) = program
+        .and_then(|prog| crate::runner::resolve_program(prog, Some(&ctx.service_dir()), "").ok())
+        .and_then(|p| p.canonicalize_utf8().ok())
+    else {
+        return false;
+    };
+    let exe = std::fs::read_link(format!("/proc/{}/exe", p.pid)).ok();
+    let leads_group = stat_fields(p.pid).and_then(|f| f.get(2)?.parse::<u32>().ok()) == Some(p.pid);
+    leads_group && exe.as_deref() == Some(program.as_std_path())
 }
 
 /// `path` is inside `dir`: no `..`, and no symlink on the way leads out.

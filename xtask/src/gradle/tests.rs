@@ -361,3 +361,40 @@ fn a_compile_failure_is_explained() {
         ["Gradle failed (exit 1) before any test result was written: see the log (a compile error?)"]
     );
 }
+
+#[test]
+fn results_older_than_the_run_or_that_are_fifos_are_not_its_results() {
+    let d = tmpdir("since");
+    let pass = fixture("TEST-pass.xml");
+    std::fs::write(d.join("TEST-Fresh.xml"), &pass).unwrap();
+    std::fs::write(
+        d.join("TEST-Stale.xml"),
+        pass.replace("name=\"", "name=\"Stale"),
+    )
+    .unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(d.join("TEST-Stale.xml"))
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let r = TestResults::read_since(&d, started);
+    assert!(
+        r.classes.iter().all(|c| !c.class.starts_with("Stale")),
+        "{:?}",
+        r.classes
+    );
+    assert_eq!(r.classes.len(), TestResults::read(&d).classes.len() / 2);
+    // Another run's FIFO in the folder: listed as unreadable, never a hang.
+    let fifo = std::ffi::CString::new(d.join("TEST-Fifo.xml").as_str()).unwrap();
+    // SAFETY: a plain syscall on a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let r = TestResults::read_since(&d, started);
+    assert!(
+        r.unreadable.iter().any(|u| u.contains("named pipe")),
+        "{:?}",
+        r.unreadable
+    );
+}
