@@ -174,7 +174,14 @@ impl State {
                 if !crate::env::valid_project_name(&c.project) {
                     bail!("compose project `{}`: not a project name we use", c.project);
                 }
-                inside(&c.file, &ctx.root, "the compose file")?;
+                // The configured file, or one in the repository or the
+                // service (`--compose-file`).
+                let configured_file = ctx.path(&ctx.config.environment.compose.file);
+                if c.file != configured_file
+                    && inside(&c.file, &ctx.service_dir(), "the compose file").is_err()
+                {
+                    inside(&c.file, &ctx.root, "the compose file")?;
+                }
                 let mut allowed = crate::images::compose_env(crate::images::OFFLINE_IMAGE);
                 allowed.push(("TCS_LB_PORT".into(), url.port().to_string()));
                 if let Some((k, v)) = c.env.iter().find(|kv| !allowed.contains(kv)) {
