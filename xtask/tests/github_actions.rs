@@ -17,7 +17,10 @@ fn a_failing_suite_groups_its_steps_annotates_and_writes_the_job_summary() {
     );
     let summary = dir.join("step-summary.md");
     let config = format!(
-        "[project]\nservice_dir = \"demo\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.A\"]\n",
+        "[project]\nservice_dir = \"{}\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.A\"]\n",
+        // Its own service folder: the other test runs release-gate on the
+        // demo at the same time, and one service's suite runs once at a time.
+        dir.path().display(),
         gradle.display()
     );
     let run = Xtask::new(&dir, &config)

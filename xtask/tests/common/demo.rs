@@ -63,12 +63,18 @@ pub fn k6_script() -> PathBuf {
     root().join("demo/perf/waiting-queue-join.js")
 }
 
-/// Writes `dir/xtask.toml`: a `[k6]` table with the demo script, plus `extra`.
+/// Writes `dir/xtask.toml`: a `[k6]` table with the demo script, plus
+/// `extra`. The test's folder is its service folder: one service's suite
+/// runs once at a time, and these tests run at once.
 pub fn k6_config(dir: &TempDir, extra: &str) -> PathBuf {
     let p = dir.join("xtask.toml");
     std::fs::write(
         &p,
-        format!("[k6]\nscript = \"{}\"\n{extra}", k6_script().display()),
+        format!(
+            "[project]\nservice_dir = \"{}\"\n[k6]\nscript = \"{}\"\n{extra}",
+            dir.path().display(),
+            k6_script().display()
+        ),
     )
     .unwrap();
     p
