@@ -371,7 +371,13 @@ pub fn reap_dead_runs(
                 let _ = std::fs::remove_file(f);
             }
         }
-        std::fs::remove_file(&path).with_context(|| format!("cannot remove {path}"))?;
+        match std::fs::remove_file(&path) {
+            // Another run (a parallel gate stage) reaped it first.
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot remove {path}"));
+            }
+            _ => {}
+        }
         out.push(Reaped {
             pid: lease.pid,
             processes,

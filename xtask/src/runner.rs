@@ -411,13 +411,14 @@ impl Runner {
             expr = expr.env(k, v);
         }
         crate::procs::lease(None, None);
+        let mut in_flight = InFlight::begin();
         let handle = Arc::new(
             expr.reader()
                 .with_context(|| format!("cannot start `{}`", step.display()))?,
         );
         let pgid = handle.pids()[0] as i32;
         let guard = GroupGuard { pgid, armed: true };
-        let _step = InFlight::new(pgid as u32);
+        in_flight.track(pgid as u32);
 
         let (done, pumped) = std::sync::mpsc::channel::<()>();
         {
@@ -500,12 +501,13 @@ impl Runner {
         let marker = crate::procs::step_marker();
         cmd.envs(crate::procs::child_env(&marker));
         crate::procs::lease(None, None);
+        let mut in_flight = InFlight::begin();
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot start `{}`", step.display()))?;
         let pgid = child.id() as i32;
         let guard = GroupGuard { pgid, armed: true };
-        let _step = InFlight::new(pgid as u32);
+        in_flight.track(pgid as u32);
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -644,10 +646,12 @@ impl Runner {
         let marker = crate::procs::step_marker();
         cmd.envs(crate::procs::child_env(&marker));
         crate::procs::lease(None, None);
+        let starting = InFlight::begin();
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}: `{}`", step.name, step.display()))?;
         crate::procs::track(child.id());
+        drop(starting);
         crate::procs::lease_group(child.id());
         Ok(Service {
             child,
@@ -772,21 +776,28 @@ fn pump_lines(src: &mut impl Read, mut emit: impl FnMut(&[u8])) {
     }
 }
 
-/// A step's child is ours to wait for while it runs; when it ends, orphans
-/// it left are found (procs.rs).
-struct InFlight(u32);
+/// A step in flight: counted from before its child is spawned (so another
+/// step ending meanwhile never takes it for an orphan), its child ours to
+/// wait for while it runs; when it ends, orphans it left are found
+/// (procs.rs).
+struct InFlight(Option<u32>);
 
 impl InFlight {
-    fn new(pid: u32) -> InFlight {
-        crate::procs::track(pid);
+    fn begin() -> InFlight {
         crate::procs::step_begins();
-        InFlight(pid)
+        InFlight(None)
+    }
+    fn track(&mut self, pid: u32) {
+        crate::procs::track(pid);
+        self.0 = Some(pid);
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        crate::procs::untrack(self.0);
+        if let Some(pid) = self.0 {
+            crate::procs::untrack(pid);
+        }
         crate::procs::step_ends();
     }
 }
