@@ -429,6 +429,9 @@ pub struct K6Distributed {
     pub host_api_host: HttpUrl,
     /// Busiest replica's requests over the idlest's; above this is a FAIL.
     pub max_spread_ratio: f64,
+    /// Requests per replica that cannot be measured (an external
+    /// environment) fail the run instead of a note.
+    pub require_spread: bool,
     pub warmup: Warmup,
 }
 
@@ -442,6 +445,7 @@ impl Default for K6Distributed {
             keep_env: false,
             host_api_host: "http://127.0.0.1:18080".parse().unwrap(),
             max_spread_ratio: 3.0,
+            require_spread: false,
             warmup: Warmup::default(),
         }
     }

@@ -363,7 +363,7 @@ pub struct K6Baseline {
 pub struct K6Distributed {
     #[command(flatten)]
     pub k6: K6Opts,
-    /// compose (default), local, or external (already running at --host-api-host; replica ids learned from the warm-up)
+    /// compose (default), local, or external (already running at --host-api-host; requests per replica not measured)
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
     #[arg(long, env = "DIST_COMPOSE_FILE", value_name = "PATH")]
@@ -384,6 +384,9 @@ pub struct K6Distributed {
     /// The API as seen from this host
     #[arg(long, env = "DIST_HOST_API_HOST", value_name = "URL")]
     pub host_api_host: Option<HttpUrl>,
+    /// The API k6 uses [default: the balancer inside the compose network (http://nginx-lb:8080), else --host-api-host]
+    #[arg(long, env = "API_HOST", value_name = "URL")]
+    pub api_host: Option<HttpUrl>,
     /// Busiest over idlest replica's request count above which the run fails
     #[arg(long, value_name = "RATIO", allow_negative_numbers = true)]
     pub max_spread_ratio: Option<f64>,

@@ -366,26 +366,6 @@ impl Summary {
             .filter(|t| t.crossed)
             .collect()
     }
-
-    /// Counts of a counter's `{tag:value}` submetrics, e.g. the requests
-    /// each replica answered from `join_by_instance{instance:app-1}`.
-    pub fn counts_by_tag(&self, counter: &str, tag: &str) -> BTreeMap<String, f64> {
-        let prefix = format!("{counter}{{");
-        self.metrics
-            .keys()
-            .filter_map(|name| {
-                let tags = name.strip_prefix(&prefix)?.strip_suffix('}')?;
-                let value = tags
-                    .split(',')
-                    .filter_map(|kv| kv.split_once(':'))
-                    .find(|(k, _)| k.trim() == tag)?
-                    .1
-                    .trim()
-                    .to_string();
-                Some((value, self.count(name)?))
-            })
-            .collect()
-    }
 }
 
 /// The legacy report's metrics table: name, value (None: N/A), unit. With
@@ -601,30 +581,21 @@ mod tests {
     }
 
     #[test]
-    fn requests_per_replica_come_from_the_tagged_submetrics() {
-        let s = parse(fixture!("summary-export-two-replicas.json"));
-        let counts = s.counts_by_tag("join_by_instance", "instance");
-        let want: BTreeMap<String, f64> = [("demo-a", 148.0), ("demo-b", 157.0), ("demo-c", 0.0)]
+    fn spread_is_busiest_over_idlest_and_names_idle_replicas() {
+        let counts: BTreeMap<String, f64> = [("app-1", 148.0), ("app-2", 157.0), ("app-3", 0.0)]
             .map(|(k, v)| (k.to_string(), v))
             .into();
-        assert_eq!(counts, want);
-        // demo-c was expected but served nothing.
         assert_eq!(
             spread(&counts),
             Spread {
                 ratio: None,
-                idle: vec!["demo-c".into()]
+                idle: vec!["app-3".into()]
             }
         );
         let mut served = counts.clone();
-        served.remove("demo-c");
+        served.remove("app-3");
         let r = spread(&served).ratio.unwrap();
         assert!((r - 157.0 / 148.0).abs() < 1e-12);
-        let h = parse(fixture!("handle-summary-pass.json"));
-        assert_eq!(
-            h.counts_by_tag("join_by_instance", "instance"),
-            [("demo-a".to_string(), 249.0)].into()
-        );
     }
 
     #[test]

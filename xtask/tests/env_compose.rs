@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    compose_leftovers, docker, http, interrupt_when, joins_reach_replicas, ok,
-    require_offline_image, root, serial, Workdir,
+    compose_leftovers, docker, http, interrupt_when, ok, passive_opens, require_offline_image,
+    root, serial, served_by_joins, Workdir,
 };
 
 fn config(lb: u16) -> String {
@@ -60,7 +60,11 @@ fn compose_env_balances_replicas_scales_to_three_and_down_leaves_nothing() {
     assert!(out.contains(&format!("{p}_ticket-network")), "{out}");
     assert!(out.contains("http://nginx-lb:8080"), "{out}");
     assert_eq!(http("GET", lb, "/api/concerts", None).unwrap().status, 200);
-    let two = joins_reach_replicas(lb, 2);
+    // Every replica served some joins, counted from outside (the service
+    // names no replica): each container's accepted TCP connections.
+    let two = served_by_joins(lb, 20, || passive_opens(&p, "app"));
+    assert_eq!(two.len(), 2, "{two:?}");
+    assert!(two.values().all(|n| *n > 0), "{two:?}");
 
     // Redis is published on an ephemeral loopback port for the host's tests.
     let redis = out
@@ -85,13 +89,16 @@ fn compose_env_balances_replicas_scales_to_three_and_down_leaves_nothing() {
         "--replicas",
         "3",
     ]));
-    let three = joins_reach_replicas(lb, 3);
+    // No balancer restart: nginx re-resolves `app` and the new one serves too.
+    let three = served_by_joins(lb, 30, || passive_opens(&p, "app"));
+    assert_eq!(three.len(), 3, "{three:?}");
+    assert!(three.values().all(|n| *n > 0), "{three:?}");
     assert!(
-        two.iter().all(|id| three.contains(id)),
+        two.keys().all(|id| three.contains_key(id)),
         "the first replicas were kept: {two:?} {three:?}"
     );
-    for id in &three {
-        assert!(out.contains(id.as_str()), "instance {id} listed in: {out}");
+    for id in three.keys() {
+        assert!(out.contains(id.as_str()), "replica {id} listed in: {out}");
     }
     assert!(ok(&x.run(&["env", "status"])).contains("ready: yes"));
 

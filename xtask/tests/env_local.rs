@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    alive, http, interrupt_when, joins_reach_replicas, ok, processes_mentioning, serial, Workdir,
+    alive, http, interrupt_when, local_served, ok, processes_mentioning, serial, served_by_joins,
+    Workdir,
 };
 
 /// The demo on local processes; `lb` for the balancer, replicas from `lb + 1`.
@@ -60,14 +61,22 @@ fn local_env_balances_replicas_scales_and_down_leaves_no_process() {
 
     let health = http("GET", lb, "/api/concerts", None).unwrap();
     assert_eq!(health.status, 200, "{}", health.body);
-    assert_eq!(joins_reach_replicas(lb, 2), ["app-1", "app-2"]);
+    // Round robin: every replica served some of the joins (counted from outside).
+    let served = served_by_joins(lb, 10, || local_served(&x.state()));
+    assert_eq!(served.keys().collect::<Vec<_>>(), ["app-1", "app-2"]);
+    assert!(served.values().all(|n| *n > 0), "{served:?}");
 
     let status = ok(&x.run(&["env", "status"]));
     assert!(status.contains("ready: yes"), "{status}");
 
     // `env up` again with more replicas scales the running environment.
     ok(&x.run(&["env", "up", "--replicas", "3"]));
-    assert_eq!(joins_reach_replicas(lb, 3), ["app-1", "app-2", "app-3"]);
+    let served = served_by_joins(lb, 12, || local_served(&x.state()));
+    assert_eq!(
+        served.keys().collect::<Vec<_>>(),
+        ["app-1", "app-2", "app-3"]
+    );
+    assert!(served.values().all(|n| *n > 0), "{served:?}");
 
     let pids = x.recorded_pids();
     let names: Vec<&str> = pids.iter().map(|(n, _)| n.as_str()).collect();

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    free_port, k6_config, listen_in, metric, notes, read_latest, require_k6, run, run_dir, serial,
-    stub_api, Demo, TempDir, Xtask, K6_PORTS,
+    free_port, k6_config, listen_in, metric, notes, read_latest, repo_config, require_k6, run,
+    run_dir, serial, stub_api, Demo, TempDir, Xtask, K6_PORTS,
 };
 
 /// `xtask --config <tmp> --reports-dir <tmp>/reports k6 <args>`.
@@ -159,7 +159,7 @@ fn crossed_script_thresholds_fail_the_run_with_k6s_exit_code() {
     );
     assert!(
         notes.contains(
-            &"k6 thresholds crossed: checks rate==1, http_req_failed rate==0".to_string()
+            &"k6 thresholds crossed: checks rate==1, http_req_failed rate==0, join_valid_status_rate rate==1".to_string()
         ),
         "{notes:?}"
     );
@@ -172,33 +172,32 @@ fn crossed_script_thresholds_fail_the_run_with_k6s_exit_code() {
 }
 
 #[test]
-fn distributed_spreads_the_load_over_every_replica() {
+fn distributed_counts_each_local_replicas_requests_from_nginxs_own_log() {
     require_k6();
     let _one = serial();
-    let demo = Demo::start("dist-pass", &["d-a", "d-b", "d-c"], 3);
-    let dir = TempDir::outside_repo("dist-pass");
-    let out = run(&mut k6(
-        &dir,
-        &[
-            "distributed",
-            "--env",
-            "external",
-            "--host-api-host",
-            &demo.api(),
-            "--replicas",
-            "3",
-            "--vus",
-            "3",
-        ],
-    ));
+    // The repository's config on the local environment, balancer on a free port.
+    let lb = free_port(listen_in(K6_PORTS));
+    let dir = TempDir::outside_repo("dist-local");
+    let config = dir.join("xtask.toml");
+    std::fs::write(&config, repo_config(lb)).unwrap();
+    let out = run(&mut Xtask::with(&config, &dir.join("reports"))
+        .args(["k6", "distributed", "--env", "local", "--replicas", "3"])
+        .args(["--host-api-host", &format!("http://127.0.0.1:{lb}")])
+        .args(["--vus", "3", "--duration", "3s"])
+        .cmd);
     let (md, json) = read_latest(&dir.join("reports"), "k6-distributed");
     assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
     assert!(
         md.starts_with("# k6 Distributed Load Test Report\n\n- Result: PASS\n"),
         "{md}"
     );
-    assert!(md.contains("-e INSTANCES=d-a,d-b,d-c"), "{md}");
+    // The service's script gets the service's variables, nothing of ours.
+    assert!(!md.contains("INSTANCES"), "{md}");
     assert!(md.contains("- User id base: 910000000"), "{md}");
+    assert!(
+        md.contains("- Spread measured by: requests nginx passed to each replica ($upstream_addr in its access log"),
+        "{md}"
+    );
     let table = json["tables"]
         .as_array()
         .unwrap()
@@ -206,22 +205,31 @@ fn distributed_spreads_the_load_over_every_replica() {
         .find(|t| t["title"] == "Requests per replica")
         .unwrap_or_else(|| panic!("{md}"));
     let rows = table["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 3, "{md}");
-    for (row, id) in rows.iter().zip(&demo.instances) {
-        assert_eq!(row[0], id.as_str());
-        assert!(row[1].as_str().unwrap().parse::<u64>().unwrap() > 0, "{md}");
-    }
+    let names: Vec<&str> = rows.iter().map(|r| r[0].as_str().unwrap()).collect();
+    assert_eq!(names, ["app-1", "app-2", "app-3"], "{md}");
+    let counts: Vec<f64> = rows
+        .iter()
+        .map(|r| r[1].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(counts.iter().all(|n| *n > 0.0), "{md}");
+    // Exact: every request k6 made was counted on exactly one replica.
+    assert_eq!(
+        counts.iter().sum::<f64>(),
+        metric(&json, "http_reqs").unwrap(),
+        "{md}"
+    );
     assert!(md.contains("| spread (busiest / idlest) |"), "{md}");
 }
 
 #[test]
-fn distributed_fails_when_a_replica_never_answers() {
+fn distributed_on_an_external_api_says_not_measured_and_uses_api_host() {
     require_k6();
     let _one = serial();
-    // Three replicas behind nginx, one of them never started.
-    let demo = Demo::start("dist-missing", &["m-a", "m-b", "m-c"], 2);
-    let dir = TempDir::outside_repo("dist-missing");
-    let out = run(&mut k6(
+    let demo = Demo::start("dist-external", &["solo"], 1);
+    let dir = TempDir::outside_repo("dist-external");
+    // API_HOST is the address k6 uses; here the same API under another name.
+    let api_host = format!("http://localhost:{}", demo.api_port);
+    let out = run(k6(
         &dir,
         &[
             "distributed",
@@ -232,14 +240,49 @@ fn distributed_fails_when_a_replica_never_answers() {
             "--vus",
             "2",
         ],
-    ));
+    )
+    .env("API_HOST", &api_host));
+    let (md, json) = read_latest(&dir.join("reports"), "k6-distributed");
+    assert_eq!(out.code, 0, "{md}\n{}", out.stderr);
+    assert!(md.contains("- Result: PASS"), "{md}");
+    assert!(md.contains(&format!("-e API_HOST={api_host}")), "{md}");
+    assert!(md.contains(&format!("- API host: {api_host}")), "{md}");
+    assert!(md.contains("- Spread: not measured"), "{md}");
+    let notes = notes(&json);
+    assert!(
+        notes.iter().any(|n| n.starts_with(
+            "requests per replica not measured: the external environment runs elsewhere"
+        )),
+        "{notes:?}"
+    );
+    assert!(!md.contains("Requests per replica"), "{md}");
+}
+
+#[test]
+fn an_unmeasured_spread_fails_when_the_config_requires_it() {
+    require_k6();
+    let _one = serial();
+    let demo = Demo::start("dist-require", &["solo"], 1);
+    let dir = TempDir::outside_repo("dist-require");
+    let config = k6_config(
+        &dir,
+        "vus = 2\nduration = \"3s\"\n[k6.distributed]\nrequire_spread = true\n",
+    );
+    let out = run(&mut Xtask::with(&config, &dir.join("reports"))
+        .args(["k6", "distributed", "--env", "external"])
+        .args(["--host-api-host", &demo.api()])
+        .cmd);
     let (md, json) = read_latest(&dir.join("reports"), "k6-distributed");
     assert_eq!(out.code, 1, "{md}");
     assert!(md.contains("- Result: FAIL"), "{md}");
+    let notes = notes(&json);
     assert!(
-        notes(&json)
-            .contains(&"expected 3 replicas behind the load balancer, saw 2: m-a, m-b".to_string()),
-        "{:?}",
-        notes(&json)
+        notes
+            .iter()
+            .any(|n| n.starts_with("requests per replica not measured:")
+                && n.ends_with("([k6.distributed] require_spread = true)")),
+        "{notes:?}"
     );
+    // k6 itself passed: the only reason is the missing measure.
+    assert_eq!(json["steps"][0]["outcome"], "exit 0", "{md}");
 }

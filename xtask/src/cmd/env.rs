@@ -222,8 +222,8 @@ fn print_up(ctx: &Ctx, env: &dyn Environment) {
     if let Some((h, p)) = &e.redis {
         rows.push(("Redis".into(), format!("{h}:{p}")));
     }
-    if !e.instances.is_empty() {
-        rows.push(("Instances".into(), e.instances.join(", ")));
+    if !e.replicas.is_empty() {
+        rows.push(("Replica names".into(), e.replicas.join(", ")));
     }
     if let Some(n) = &e.network {
         rows.push(("Network".into(), n.clone()));

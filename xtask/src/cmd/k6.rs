@@ -5,7 +5,7 @@
 //! xtask.toml > default), bring an environment up when asked, probe the API,
 //! run k6 once through the runner, read its summary, judge, write the report.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::{bail, Context};
 use camino::Utf8PathBuf;
@@ -13,7 +13,7 @@ use camino::Utf8PathBuf;
 use crate::{
     config::EnvKind,
     context::{Ctx, Exit},
-    env::{self, EnvGuard, EnvSpec, Environment},
+    env::{self, EnvGuard, EnvSpec, Environment, Served},
     flags,
     k6::{self, Dashboard, Invocation, Runtime, Summary},
     probe, regress,
@@ -281,20 +281,17 @@ impl Settings {
         })
     }
 
-    /// `-e` variables for the script, the legacy set plus the replica ids.
-    fn script_vars(&self, api: &HttpUrl, instances: &[String]) -> Vec<(String, String)> {
-        let mut vars = vec![
+    /// `-e` variables for the script: the legacy set, which the service's
+    /// script reads (nothing of ours).
+    fn script_vars(&self, api: &HttpUrl) -> Vec<(String, String)> {
+        vec![
             ("API_HOST".to_string(), api_base(api)),
             ("CONCERT_ID".into(), self.concert_id.to_string()),
             ("VUS".into(), self.vus.to_string()),
             ("DURATION".into(), self.duration.to_go_string()),
             ("SLEEP_MAX_SEC".into(), seconds(self.sleep_max)),
             ("USER_ID_BASE".into(), self.user_id_base.to_string()),
-        ];
-        if !instances.is_empty() {
-            vars.push(("INSTANCES".into(), instances.join(",")));
-        }
-        vars
+        ]
     }
 
     /// k6 itself reads K6_VUS and K6_DURATION, and they beat the script's
@@ -441,7 +438,7 @@ fn run_against_api(
     s.params(ctx, report);
     probe_api(ctx, &health)?;
     let rt = s.runtime(ctx, run, &s.docker_network);
-    let summary = execute(ctx, s, &rt, &api, &[], report, run)?;
+    let summary = execute(ctx, s, &rt, &api, report, run)?;
     if let Some(e) = up {
         finish_env(e, false, report);
     }
@@ -498,7 +495,6 @@ fn execute(
     s: &Settings,
     rt: &Runtime,
     api: &HttpUrl,
-    instances: &[String],
     report: &mut Report,
     run: &Run,
 ) -> anyhow::Result<Option<Summary>> {
@@ -527,7 +523,7 @@ fn execute(
     let inv = Invocation {
         script: s.script.clone(),
         summary: summary_path.clone(),
-        vars: s.script_vars(api, instances),
+        vars: s.script_vars(api),
         dashboard: dashboard.clone(),
         env: s.k6_env(),
         deadline: s.deadline(),
@@ -726,7 +722,11 @@ struct DistPlan {
     network: Option<String>,
     keep_env: bool,
     host_api: HttpUrl,
+    /// The API k6 uses (API_HOST), when given; else the environment's.
+    api_host: Option<HttpUrl>,
     max_spread: f64,
+    /// A spread that cannot be measured fails the run.
+    require_spread: bool,
     warmup: Warmup,
 }
 
@@ -795,7 +795,9 @@ impl DistPlan {
                 .host_api_host
                 .clone()
                 .unwrap_or_else(|| d.host_api_host.clone()),
+            api_host: f.api_host.clone(),
             max_spread,
+            require_spread: d.require_spread,
             warmup,
         })
     }
@@ -824,17 +826,36 @@ impl DistPlan {
         ctx: &Ctx,
         report: &mut Report,
         run: &Run,
-        shared: Option<&mut dyn Environment>,
+        mut shared: Option<&mut dyn Environment>,
     ) -> anyhow::Result<()> {
         let s = &self.settings;
         if !ctx.dry_run {
             s.clear_previous(run)?;
         }
-        report.param("Environment", self.kind.as_str());
+        // The gate's environment, when shared, is what runs (its kind, its project).
+        let kind = shared.as_deref().map_or(self.kind, |e| e.kind());
+        match shared.as_deref() {
+            Some(env) => {
+                report.param(
+                    "Environment",
+                    format!("{} (shared by the gate)", kind.as_str()),
+                );
+                for (k, v) in env.describe() {
+                    if k == "Compose project" || k == "Compose file" {
+                        report.param(&k, v);
+                    }
+                }
+            }
+            None => {
+                report.param("Environment", kind.as_str());
+                if kind == EnvKind::Compose {
+                    report.param("Compose project", &self.project);
+                    report.param("Compose file", ctx.relative(&self.compose_file));
+                }
+            }
+        }
         report.param("Replicas", self.replicas);
-        if self.kind == EnvKind::Compose {
-            report.param("Compose project", &self.project);
-            report.param("Compose file", ctx.relative(&self.compose_file));
+        if kind == EnvKind::Compose {
             report.param("LB service", &self.lb_service);
         }
         report.param("Keep env", self.keep_env);
@@ -842,7 +863,7 @@ impl DistPlan {
 
         let mut up: Option<EnvGuard> = None;
         let mut eps = env::Endpoints::default();
-        if let Some(env) = shared {
+        if let Some(env) = shared.as_deref_mut() {
             // The gate's environment: scale it to this stage's replicas.
             env.scale(self.replicas)
                 .with_context(|| format!("cannot scale the app to {} replicas", self.replicas))?;
@@ -854,7 +875,7 @@ impl DistPlan {
             let mut e = EnvGuard::start(ctx, &spec, report)?;
             eps = e.endpoints();
             // A reused environment may run another number of replicas.
-            if !eps.instances.is_empty() && eps.instances.len() != self.replicas as usize {
+            if !eps.replicas.is_empty() && eps.replicas.len() != self.replicas as usize {
                 e.scale(self.replicas).with_context(|| {
                     format!("cannot scale the app to {} replicas", self.replicas)
                 })?;
@@ -864,59 +885,69 @@ impl DistPlan {
             }
             up = Some(e);
         }
+        // Requests per replica, counted from outside the service.
+        let served = |shared: &Option<&mut dyn Environment>, up: &Option<EnvGuard>| {
+            shared
+                .as_deref()
+                .or(up.as_deref())
+                .map(|e| e.served())
+                .unwrap_or_else(|| Served::NotMeasured(env::EXTERNAL_NOT_MEASURED.into()))
+        };
         let host_api = eps.api.clone().unwrap_or_else(|| self.host_api.clone());
         report.param("Host API host", api_base(&host_api));
         s.params(ctx, report);
 
-        let seen = warm_up(ctx, &self.warmup, &join_url(&host_api)?, s, report)?;
+        warm_up(ctx, &self.warmup, &join_url(&host_api)?, s, report)?;
 
         // Compose: k6 in a container on the compose network, against the
-        // balancer's internal address (the legacy way).
+        // balancer's internal address (the legacy way) or API_HOST.
         let network = self.network.clone().or(eps.network.clone());
-        let internal = match &self.lb_override {
+        let internal = match (&self.api_host, &self.lb_override) {
+            (Some(api), _) => Some(api.clone()),
             // DIST_LB_SERVICE_NAME names the balancer on the compose network.
-            Some(lb) => Some(
+            (None, Some(lb)) => Some(
                 format!("http://{lb}:{}", ctx.config.environment.compose.lb_port)
                     .parse::<HttpUrl>()
                     .with_context(|| format!("bad load balancer service name `{lb}`"))?,
             ),
-            None => eps.internal_api.clone(),
+            (None, None) => eps.internal_api.clone(),
         };
-        let (rt, api) = match (self.kind, &network, &internal) {
+        let (rt, api) = match (kind, &network, &internal) {
             (EnvKind::Compose, Some(net), Some(internal)) => {
-                if image_present(ctx, &s.docker_image) {
+                if ctx.dry_run {
+                    println!(
+                        "[dry-run] k6 runs in a container on {net} when the image {} is present, else on this host against {}",
+                        s.docker_image,
+                        api_base(self.api_host.as_ref().unwrap_or(&host_api))
+                    );
+                    (s.docker(ctx, run, net), internal.clone())
+                } else if image_present(ctx, &s.docker_image) {
                     (s.docker(ctx, run, net), internal.clone())
                 } else if let Some(program) = tools::k6_local(ctx) {
+                    // API_HOST, when given, is still what k6 is pointed at.
+                    let api = self.api_host.clone().unwrap_or_else(|| host_api.clone());
                     report.note(format!(
                         "image {} is not present locally (no registry?): k6 ran on this host against {}",
                         s.docker_image,
-                        api_base(&host_api)
+                        api_base(&api)
                     ));
-                    (Runtime::Local { program }, host_api.clone())
+                    (Runtime::Local { program }, api)
                 } else {
                     (s.docker(ctx, run, net), internal.clone())
                 }
             }
-            _ => (s.runtime(ctx, run, &s.docker_network), host_api.clone()),
+            _ => (
+                s.runtime(ctx, run, &s.docker_network),
+                self.api_host.clone().unwrap_or_else(|| host_api.clone()),
+            ),
         };
         // The API as k6 sees it (inside the compose network: the internal one).
         report.param("API host", api_base(&api));
 
-        // Replica ids: the environment's, else those that answered the warm-up.
-        let instances: Vec<String> = if !eps.instances.is_empty() {
-            eps.instances.clone()
-        } else {
-            if !ctx.dry_run {
-                report.note(format!(
-                    "replica ids learned from the warm-up answers (X-Instance): {}",
-                    seen.iter().cloned().collect::<Vec<_>>().join(", ")
-                ));
-            }
-            seen.into_iter().collect()
-        };
-        let summary = execute(ctx, s, &rt, &api, &instances, report, run)?;
+        let before = served(&shared, &up);
+        execute(ctx, s, &rt, &api, report, run)?;
         if !ctx.dry_run {
-            self.judge_spread(&instances, summary.as_ref(), report);
+            self.judge_spread(&served(&shared, &up).since(&before), report);
         }
         if let Some(e) = up {
             finish_env(e, self.keep_env, report);
@@ -924,37 +955,41 @@ impl DistPlan {
         Ok(())
     }
 
-    /// Requests per replica: every replica served some, and the busiest
-    /// served at most max_spread times what the idlest did.
-    fn judge_spread(&self, instances: &[String], summary: Option<&Summary>, report: &mut Report) {
-        if instances.len() != self.replicas as usize {
-            report.fail(format!(
-                "expected {} replicas behind the load balancer, saw {}: {}",
-                self.replicas,
-                instances.len(),
-                if instances.is_empty() {
-                    "none answered with an X-Instance header".to_string()
+    /// Requests per replica, measured from outside: every replica served
+    /// some, and the busiest served at most max_spread times what the
+    /// idlest did. Not measurable: a note, a FAIL only with require_spread.
+    fn judge_spread(&self, served: &Served, report: &mut Report) {
+        let (method, counts) = match served {
+            Served::Counted { method, counts } => (method, counts),
+            Served::NotMeasured(why) => {
+                report.param("Spread", "not measured");
+                let note = format!("requests per replica not measured: {why}");
+                if self.require_spread {
+                    report.fail(format!("{note} ([k6.distributed] require_spread = true)"));
                 } else {
-                    instances.join(", ")
+                    report.note(note);
+                }
+                return;
+            }
+        };
+        report.param("Spread measured by", method);
+        if counts.len() != self.replicas as usize {
+            report.fail(format!(
+                "expected {} replicas behind the load balancer, found {}: {}",
+                self.replicas,
+                counts.len(),
+                if counts.is_empty() {
+                    "none".to_string()
+                } else {
+                    counts.keys().cloned().collect::<Vec<_>>().join(", ")
                 }
             ));
-        }
-        let Some(summary) = summary else { return };
-        let by_tag = summary.counts_by_tag("join_by_instance", "instance");
-        let mut counts = BTreeMap::new();
-        for id in instances {
-            match by_tag.get(id) {
-                Some(n) => {
-                    counts.insert(id.clone(), *n);
-                }
-                None => report.fail(format!(
-                    "no request count for replica {id} in the k6 summary: the script must count join_by_instance{{instance:<id>}} per id in INSTANCES (see demo/perf/waiting-queue-join.js)"
-                )),
-            }
         }
         if counts.is_empty() {
             return;
         }
+        let counts: BTreeMap<String, f64> =
+            counts.iter().map(|(k, n)| (k.clone(), *n as f64)).collect();
         let total: f64 = counts.values().sum();
         let rows = counts
             .iter()
@@ -999,14 +1034,14 @@ fn image_present(ctx: &Ctx, image: &str) -> bool {
 
 /// The legacy warm-up, in Rust: single joins until `consecutive` valid
 /// answers in a row, then bursts of `burst_requests` concurrent joins until
-/// one burst is valid throughout. Returns the replica ids that answered.
+/// one burst is valid throughout.
 fn warm_up(
     ctx: &Ctx,
     w: &Warmup,
     url: &HttpUrl,
     s: &Settings,
     report: &mut Report,
-) -> anyhow::Result<BTreeSet<String>> {
+) -> anyhow::Result<()> {
     report.param(
         "Warm-up",
         format!(
@@ -1015,16 +1050,18 @@ fn warm_up(
         ),
     );
     if ctx.dry_run {
-        println!("[dry-run] would warm up with joins to {url}");
-        return Ok(BTreeSet::new());
+        println!(
+            "[dry-run] warm up: POST {url} until {} valid joins in a row (at most {} tries), then bursts of {} concurrent joins until one is fully valid (at most {})",
+            w.consecutive, w.max_attempts, w.burst_requests, w.burst_attempts
+        );
+        return Ok(());
     }
     ctx.runner.say(&format!("==> warm-up: joins to {url}"));
-    let mut seen = BTreeSet::new();
-    // Warm-up users sit below the k6 range (base + VU * 1e6 + iteration, VU >= 1).
+    // Warm-up users sit below the k6 range (base + VU * 100000 + iteration, VU >= 1).
     let mut next_user = s.user_id_base;
-    let mut join = |seen: &mut BTreeSet<String>| -> Result<(), String> {
+    let mut join = || -> Result<(), String> {
         next_user += 1;
-        join_once(url, next_user, s.concert_id, seen)
+        join_once(url, next_user, s.concert_id)
     };
 
     let mut streak = 0;
@@ -1040,7 +1077,7 @@ fn warm_up(
         }
         runner::check_interrupt()?;
         attempts += 1;
-        match join(&mut seen) {
+        match join() {
             Ok(()) => streak += 1,
             Err(e) => {
                 streak = 0;
@@ -1063,14 +1100,9 @@ fn warm_up(
         bursts += 1;
         let first = next_user;
         next_user += w.burst_requests as u64;
-        let results: Vec<Result<BTreeSet<String>, String>> = std::thread::scope(|scope| {
+        let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (1..=w.burst_requests as u64)
-                .map(|i| {
-                    scope.spawn(move || {
-                        let mut ids = BTreeSet::new();
-                        join_once(url, first + i, s.concert_id, &mut ids).map(|()| ids)
-                    })
-                })
+                .map(|i| scope.spawn(move || join_once(url, first + i, s.concert_id)))
                 .collect();
             handles
                 .into_iter()
@@ -1082,12 +1114,9 @@ fn warm_up(
         });
         let mut failures = 0;
         for r in results {
-            match r {
-                Ok(ids) => seen.extend(ids),
-                Err(e) => {
-                    failures += 1;
-                    last_err = e;
-                }
+            if let Err(e) = r {
+                failures += 1;
+                last_err = e;
             }
         }
         if failures == 0 {
@@ -1097,25 +1126,15 @@ fn warm_up(
         runner::sleep(w.sleep.std())?;
     }
     ctx.runner.say(&format!(
-        "<== warm-up: {streak} valid joins in a row after {attempts} attempts, a valid burst after {bursts}; replicas seen: {}",
-        seen.iter().cloned().collect::<Vec<_>>().join(", ")
+        "<== warm-up: {streak} valid joins in a row after {attempts} attempts, a valid burst after {bursts}"
     ));
-    Ok(seen)
+    Ok(())
 }
 
-/// One join; Ok when the answer is HTTP 200 with a known status. Records
-/// the replica that answered (X-Instance).
-fn join_once(
-    url: &HttpUrl,
-    user: u64,
-    concert: u64,
-    seen: &mut BTreeSet<String>,
-) -> Result<(), String> {
+/// One join; Ok when the answer is HTTP 200 with a known status.
+fn join_once(url: &HttpUrl, user: u64, concert: u64) -> Result<(), String> {
     let body = serde_json::json!({ "userId": user, "concertId": concert }).to_string();
     let r = probe::http_post_json(url, &body, HTTP_TIMEOUT).map_err(|e| format!("{e:#}"))?;
-    if let Some(id) = r.header("x-instance") {
-        seen.insert(id.to_string());
-    }
     valid_join(r.status, &r.body)
 }
 
@@ -1278,7 +1297,9 @@ mod tests {
             network: None,
             keep_env: false,
             host_api: "http://127.0.0.1:1".parse().unwrap(),
+            api_host: None,
             max_spread,
+            require_spread: false,
             warmup: Warmup {
                 max_attempts: 1,
                 consecutive: 1,
@@ -1289,31 +1310,31 @@ mod tests {
         }
     }
 
-    fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn counted(v: &[(&str, u64)]) -> Served {
+        Served::Counted {
+            method: "TCP connections each `app` container accepted".into(),
+            counts: v.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+        }
     }
 
     #[test]
-    fn spread_over_replicas_from_the_summary() {
-        let s = Summary::parse(include_str!(
-            "../../tests/fixtures/k6/summary-export-two-replicas.json"
-        ))
-        .unwrap();
+    fn spread_over_replicas_as_measured_from_outside() {
         let mut r = Report::new("k6-distributed", DISTRIBUTED_TITLE);
-        plan(2, 3.0).judge_spread(&ids(&["demo-a", "demo-b"]), Some(&s), &mut r);
+        plan(2, 3.0).judge_spread(&counted(&[("demo-a", 148), ("demo-b", 157)]), &mut r);
         assert!(r.passed(), "{:?}", r.notes);
         assert_eq!(r.tables[0].rows[0], ["demo-a", "148", "48.5%"]);
         assert_eq!(r.tables[0].rows[1], ["demo-b", "157", "51.5%"]);
 
-        // demo-c was expected but served nothing.
+        // demo-c runs but served nothing.
         let mut r = Report::new("k6-distributed", DISTRIBUTED_TITLE);
-        plan(3, 3.0).judge_spread(&ids(&["demo-a", "demo-b", "demo-c"]), Some(&s), &mut r);
+        let idle = counted(&[("demo-a", 148), ("demo-b", 157), ("demo-c", 0)]);
+        plan(3, 3.0).judge_spread(&idle, &mut r);
         assert!(!r.passed());
         assert_eq!(r.notes, ["replica demo-c served no request"]);
 
         // A tight limit: 157/148 is above 1.01.
         let mut r = Report::new("k6-distributed", DISTRIBUTED_TITLE);
-        plan(2, 1.01).judge_spread(&ids(&["demo-a", "demo-b"]), Some(&s), &mut r);
+        plan(2, 1.01).judge_spread(&counted(&[("demo-a", 148), ("demo-b", 157)]), &mut r);
         assert!(!r.passed());
         assert_eq!(
             r.notes,
@@ -1323,24 +1344,56 @@ mod tests {
 
     #[test]
     fn fewer_replicas_than_asked_for_is_a_failure() {
-        let s = Summary::parse(include_str!(
-            "../../tests/fixtures/k6/summary-export-two-replicas.json"
-        ))
-        .unwrap();
         let mut r = Report::new("k6-distributed", DISTRIBUTED_TITLE);
-        plan(3, 3.0).judge_spread(&ids(&["demo-a", "demo-b"]), Some(&s), &mut r);
+        plan(3, 3.0).judge_spread(&counted(&[("demo-a", 9), ("demo-b", 8)]), &mut r);
         assert_eq!(
             r.notes,
-            ["expected 3 replicas behind the load balancer, saw 2: demo-a, demo-b"]
+            ["expected 3 replicas behind the load balancer, found 2: demo-a, demo-b"]
         );
-        // A replica the summary knows nothing about: the script lacks the counter.
+    }
+
+    #[test]
+    fn an_unmeasured_spread_is_a_note_unless_the_config_requires_it() {
+        let why = Served::NotMeasured("the external environment runs elsewhere".into());
         let mut r = Report::new("k6-distributed", DISTRIBUTED_TITLE);
-        plan(1, 3.0).judge_spread(&ids(&["app-9"]), Some(&s), &mut r);
+        plan(3, 3.0).judge_spread(&why, &mut r);
+        assert!(r.passed(), "{:?}", r.notes);
+        assert_eq!(
+            r.notes,
+            ["requests per replica not measured: the external environment runs elsewhere"]
+        );
+        assert!(r.tables.is_empty());
+
+        let mut strict = plan(3, 3.0);
+        strict.require_spread = true;
+        let mut r = Report::new("k6-distributed", DISTRIBUTED_TITLE);
+        strict.judge_spread(&why, &mut r);
         assert!(!r.passed());
-        assert!(
-            r.notes[0].starts_with("no request count for replica app-9"),
-            "{:?}",
-            r.notes
+        assert_eq!(
+            r.notes,
+            ["requests per replica not measured: the external environment runs elsewhere ([k6.distributed] require_spread = true)"]
+        );
+    }
+
+    #[test]
+    fn the_script_gets_only_the_variables_the_services_script_reads() {
+        let api: HttpUrl = "http://nginx-lb:8080/".parse().unwrap();
+        let names: Vec<String> = plan(3, 3.0)
+            .settings
+            .script_vars(&api)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "API_HOST=http://nginx-lb:8080",
+                "CONCERT_ID=1",
+                "VUS=1",
+                "DURATION=1s",
+                "SLEEP_MAX_SEC=0.2",
+                "USER_ID_BASE=1"
+            ]
         );
     }
 }

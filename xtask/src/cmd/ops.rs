@@ -269,11 +269,25 @@ impl flags::OpsMonitor {
             ready_timeout: cfg.environment.ready_timeout,
         };
         if ctx.dry_run {
+            let source = match &shared {
+                Some(env) => format!(
+                    "{service} logs of the gate's {} environment",
+                    env.kind().as_str()
+                ),
+                None => log_source(ctx, &spec, &service),
+            };
             println!(
-                "[dry-run] count {} in the last {tail} lines of the {}",
+                "[dry-run] count {} in the last {tail} lines of the {source}",
                 keys.join(", "),
-                log_source(ctx, &spec, &service)
             );
+            // The command that would read them (the gate's project, when shared).
+            match shared {
+                Some(env) => drop(env.logs(&service, tail)?),
+                None if spec.kind != EnvKind::External => {
+                    drop(env::open(ctx, &spec)?.logs(&service, tail)?)
+                }
+                None => {}
+            }
             eprintln!("runtime-monitor-snapshot: dry run, nothing was run");
             return Ok(Exit::OK);
         }

@@ -1,14 +1,20 @@
 //! The compose environment: the service's docker-compose.yml on a Docker
-//! engine, `docker compose` (v2) when it answers, else `docker-compose` (v1).
+//! engine; `docker-compose` (v1) when on PATH, else `docker compose` (v2)
+//! when it answers (the legacy order).
 //!
 //! - `up -d --build --scale app=N <services>`; readiness: where the compose
 //!   file declares healthchecks, every container healthy first (`up --wait`
 //!   on v2, the containers' health state on v1; one turning unhealthy fails
 //!   at once, by name, with its last log lines), then our own polling of the
-//!   health URL through the balancer (which `--wait` knows nothing of).
-//! - The load balancer's host port follows the health URL (`TCS_LB_PORT`),
-//!   so tests can use their own port; the offline image stands in for the
-//!   registry images when it exists and the `TCS_*_IMAGE` variables are unset.
+//!   health URL through the balancer (which `--wait` knows nothing of), then
+//!   every replica serving (counted from outside).
+//! - The fixed host ports the file publishes are checked before `up`.
+//! - The load balancer's host port follows the health URL (`APP_LB_PORT`,
+//!   which the service's compose file reads), so tests can use their own
+//!   port; the offline image stands in for the registry images when it
+//!   exists and the `TCS_*_IMAGE` variables are unset.
+//! - Scaling needs no balancer restart: the service's nginx re-resolves
+//!   `app` through Docker's DNS.
 //! - `down -v --remove-orphans`, then a sweep by project label, so an
 //!   interrupted `up` (containers created after compose was stopped) leaves
 //!   nothing behind either.
@@ -19,8 +25,9 @@ use anyhow::{bail, Context};
 use camino::Utf8PathBuf;
 
 use super::{
+    published, served,
     state::{self, ComposeState, Recorded, State},
-    Endpoints, EnvSpec, Environment,
+    Endpoints, EnvSpec, Environment, Served,
 };
 use crate::{
     config::{self, EnvKind},
@@ -83,7 +90,7 @@ impl Compose {
                 spec.compose_file
             );
         }
-        let command = detect(&ctx.runner, ctx.dry_run, p)?;
+        let command = detect(&ctx.runner, p)?;
         let project = spec.compose_project.clone().unwrap_or_else(unique_project);
         Ok(Compose {
             runner: ctx.runner.clone(),
@@ -92,9 +99,9 @@ impl Compose {
             command,
             docker: p.docker.clone(),
             project,
-            // The published port (`${TCS_LB_PORT}:8080` in the compose file)
-            // follows the health URL, which is probed through it.
-            extra_env: vec![("TCS_LB_PORT".into(), spec.health_url.port().to_string())],
+            // The published port (`${APP_LB_PORT:-18080}:8080` in the
+            // service's compose file) follows the health URL, probed through it.
+            extra_env: vec![(LB_PORT_VAR.into(), spec.health_url.port().to_string())],
             env_file: cfg.env_file.as_deref().map(|f| ctx.path(f)),
             created_env_file: false,
             build: if cfg.build {
@@ -261,8 +268,8 @@ impl Compose {
         .save(path)
     }
 
-    /// Redis's published port and the replicas' host names (their
-    /// `X-Instance`), for the suites. Missing answers leave them unknown.
+    /// Redis's published port and the replicas' container names, for the
+    /// suites. Missing answers leave them unknown.
     fn discover(&mut self) {
         let read = |step: Step| self.runner.read(&step).unwrap_or_default();
         self.found.redis = self.cfg.redis_service.as_ref().and_then(|svc| {
@@ -279,17 +286,145 @@ impl Compose {
             &["ps".into(), "-q".into(), self.cfg.app_service.clone()],
         ));
         let ids: Vec<&str> = ids.split_whitespace().collect();
-        self.found.instances = if ids.is_empty() {
+        self.found.replicas = if ids.is_empty() {
             vec![]
         } else {
-            let mut args = vec!["inspect", "--format", "{{.Config.Hostname}}"];
+            let mut args = vec!["inspect", "--format", "{{.Name}}"];
             args.extend(ids);
             read(self.docker("docker inspect", &args))
                 .lines()
-                .map(|l| l.trim().to_string())
+                .map(|l| l.trim().trim_start_matches('/').to_string())
                 .filter(|l| !l.is_empty())
                 .collect()
         };
+    }
+
+    /// The app containers' TCP passive opens (see `served.rs`): from
+    /// `/proc/<pid>/net/snmp` on this host when the engine runs here (the
+    /// pid's network namespace is not ours), else `docker exec ... cat`.
+    fn count_served(&self) -> anyhow::Result<Served> {
+        let app = &self.cfg.app_service;
+        let ids = self
+            .runner
+            .read(&self.step("ps", &["ps".into(), "-q".into(), app.clone()]))
+            .with_context(|| format!("cannot list the `{app}` containers"))?;
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if ids.is_empty() {
+            bail!("no `{app}` container in compose project {}", self.project);
+        }
+        let mut args = vec![
+            "inspect",
+            "--format",
+            "{{.Id}} {{.State.Pid}} {{.State.Running}} {{.Name}}",
+        ];
+        args.extend(ids);
+        let out = self
+            .runner
+            .read(&self.docker("docker inspect", &args))
+            .context("cannot inspect the app containers")?;
+        let own_netns = std::fs::read_link("/proc/self/ns/net").ok();
+        let mut counts = std::collections::BTreeMap::new();
+        let mut via_exec = false;
+        for line in out.lines() {
+            let mut f = line.split_whitespace();
+            let (Some(id), Some(pid), Some(running), Some(name)) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            if running != "true" {
+                continue;
+            }
+            let on_host = pid
+                .parse::<u32>()
+                .ok()
+                .filter(|p| *p > 0)
+                .filter(|p| {
+                    let ns = std::fs::read_link(format!("/proc/{p}/ns/net")).ok();
+                    ns.is_some() && ns != own_netns
+                })
+                .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/net/snmp")).ok());
+            let snmp = match on_host {
+                Some(text) => text,
+                None => {
+                    via_exec = true;
+                    self.runner
+                        .read(&self.docker("docker exec", &["exec", id, "cat", "/proc/net/snmp"]))
+                        .with_context(|| {
+                            format!("cannot read the TCP counters of container {name}")
+                        })?
+                }
+            };
+            let n = served::passive_opens(&snmp).with_context(|| {
+                format!("no `Tcp: PassiveOpens` counter in /proc/net/snmp of container {name}")
+            })?;
+            counts.insert(name.trim_start_matches('/').to_string(), n);
+        }
+        Ok(Served::Counted {
+            method: format!(
+                "TCP connections each `{app}` container accepted (the kernel's PassiveOpens of its network namespace, read {}); the balancer opens one per request",
+                if via_exec { "with docker exec" } else { "in /proc on this host" }
+            ),
+            counts,
+        })
+    }
+
+    /// Fixed host ports the compose file publishes that something else
+    /// holds, checked before `up` unless the project already runs (then
+    /// they are its own).
+    pub fn check_fixed_ports(&self) -> anyhow::Result<()> {
+        let label = format!("label=com.docker.compose.project={}", self.project);
+        let running = self
+            .runner
+            .read(&self.docker("docker ps", &["ps", "-q", "--filter", &label]))
+            .unwrap_or_default();
+        if !running.trim().is_empty() {
+            return Ok(());
+        }
+        let file = &self.spec.compose_file;
+        for p in self.fixed_ports()? {
+            let hosts = match &p.host_ip {
+                Some(ip) => vec![ip.as_str()],
+                None => vec!["0.0.0.0", "127.0.0.1"],
+            };
+            for host in hosts {
+                if let Err(e) = std::net::TcpListener::bind((host, p.port)) {
+                    bail!(
+                        "port {} for compose service `{}` ({} publishes it) is not free ({e}): stop what listens there (`ss -ltnp 'sport = :{}'`, or `cargo xtask env down`); nothing was started",
+                        p.port,
+                        p.service,
+                        self.runner.relative(file),
+                        p.port
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The fixed host ports of the compose file, its variables resolved
+    /// as compose would (ours, the process's, then `.env` beside the file).
+    fn fixed_ports(&self) -> anyhow::Result<Vec<published::Published>> {
+        let file = &self.spec.compose_file;
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+        let env = self.env();
+        let dotenv = file
+            .parent()
+            .and_then(|d| std::fs::read_to_string(d.join(".env")).ok())
+            .unwrap_or_default();
+        let var = |k: &str| {
+            env.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(k).ok())
+                .or_else(|| {
+                    dotenv.lines().find_map(|l| {
+                        let (n, v) = l.split_once('=')?;
+                        (n.trim() == k).then(|| v.trim().to_string())
+                    })
+                })
+        };
+        Ok(published::fixed_ports(&text, &var))
     }
 
     /// Removes what carries the project's label and is still there (an
@@ -412,6 +547,9 @@ impl Compose {
 
 const INSTALL_HINT: &str = "install Docker Engine and the Compose plugin (apt-get install docker-compose-plugin), or docker-compose v1 (apt-get install docker-compose)";
 
+/// The variable the service's compose file reads for the balancer's host port.
+const LB_PORT_VAR: &str = "APP_LB_PORT";
+
 impl Environment for Compose {
     fn kind(&self) -> EnvKind {
         EnvKind::Compose
@@ -421,6 +559,7 @@ impl Environment for Compose {
         // Before anything exists: if we die, the next run removes the project.
         if !self.dry_run {
             crate::procs::lease(Some(&self.project), None);
+            self.check_fixed_ports()?;
         }
         self.ensure_env_file()?;
         if let Some(step) = &self.build {
@@ -499,15 +638,31 @@ impl Environment for Compose {
             return Err(e).context("the compose environment is not ready; its app and load-balancer logs are in the log");
         }
         self.discover();
-        let ids = self.found.instances.clone();
-        super::wait_instances(&self.runner, &url, &ids, until, self.poll, self.verbosity)
+        let n = self.spec.replicas;
+        super::wait_every_replica_serves(
+            &self.runner,
+            &url,
+            n,
+            || self.served(),
+            until,
+            self.poll,
+            self.verbosity,
+        )
     }
 
     fn endpoints(&self) -> Endpoints {
         Endpoints {
             api: Some(super::origin(&self.spec.health_url)),
-            redis: self.found.redis.clone(),
-            instances: self.found.instances.clone(),
+            // A dry run asks compose nothing: the port the file fixes, if any.
+            redis: self.found.redis.clone().or_else(|| {
+                let svc = self.cfg.redis_service.as_ref().filter(|_| self.dry_run)?;
+                let p =
+                    self.fixed_ports().ok()?.into_iter().find(|p| {
+                        &p.service == svc && p.target.split('/').next() == Some("6379")
+                    })?;
+                Some((p.host_ip.unwrap_or_else(|| "127.0.0.1".into()), p.port))
+            }),
+            replicas: self.found.replicas.clone(),
             network: Some(self.cfg.network.replace("{project}", &self.project)),
             internal_api: format!("http://{}:{}", self.cfg.lb_service, self.cfg.lb_port)
                 .parse()
@@ -523,6 +678,10 @@ impl Environment for Compose {
             tail.to_string(),
             service.into(),
         ];
+        if self.dry_run {
+            println!("[dry-run] {}", self.step("logs", &args).display());
+            return Ok(String::new());
+        }
         self.runner
             .read(&self.step("logs", &args))
             .with_context(|| {
@@ -549,16 +708,8 @@ impl Environment for Compose {
         })?;
         self.spec.replicas = replicas;
         self.save_state()?;
-        // nginx resolved the replicas when it started: a restart sees the new set.
-        let restart = self
-            .step("restart", &["restart".into(), self.cfg.lb_service.clone()])
-            .deadline(Duration::from_secs(120));
-        ensure_success(&self.runner.run(&restart)?).with_context(|| {
-            format!(
-                "cannot restart the load balancer `{}` after scaling",
-                self.cfg.lb_service
-            )
-        })?;
+        // No balancer restart: the service's nginx re-resolves `app` through
+        // Docker's DNS; readiness waits until every replica serves.
         self.ready()
     }
 
@@ -623,6 +774,20 @@ impl Environment for Compose {
             ("Compose command".into(), self.display_command()),
         ]
     }
+
+    fn served(&self) -> Served {
+        if self.dry_run {
+            return Served::NotMeasured("a dry run counts nothing".into());
+        }
+        self.count_served()
+            .unwrap_or_else(|e| Served::NotMeasured(format!("{e:#}")))
+    }
+
+    fn keep_running(&mut self) -> anyhow::Result<()> {
+        // As the legacy script: the empty env file we made goes, even with
+        // keep-env (a later `down` makes it again for as long as it needs it).
+        self.remove_created_env_file()
+    }
 }
 
 /// Removes every container, network and volume labelled with `project`:
@@ -676,28 +841,20 @@ pub(super) fn remove_project(runner: &Runner, docker: &str, project: &str) -> an
     Ok(())
 }
 
-/// `docker compose` (v2) when it answers, else `docker-compose` (v1), else a
-/// `MissingTool` (exit 127). A dry run asks nothing: it looks for the v2
-/// plugin where Docker keeps it.
-pub(super) fn detect(runner: &Runner, dry_run: bool, p: &Programs) -> anyhow::Result<Vec<String>> {
-    let v2 = vec![p.docker.clone(), "compose".into()];
-    let v1_found = crate::runner::resolve_program(&p.docker_compose, None, "").is_ok();
-    if dry_run {
-        return Ok(if v2_plugin_on_disk() || !v1_found {
-            v2
-        } else {
-            vec![p.docker_compose.clone()]
-        });
+/// The legacy order: `docker-compose` (v1) when on PATH, else `docker
+/// compose` (v2) when `docker compose version` answers, else a `MissingTool`
+/// (exit 127). A dry run asks the same, so it names the tool the real run
+/// uses (the one question it asks, and only without v1 on PATH).
+pub(super) fn detect(runner: &Runner, p: &Programs) -> anyhow::Result<Vec<String>> {
+    if crate::runner::resolve_program(&p.docker_compose, None, "").is_ok() {
+        return Ok(vec![p.docker_compose.clone()]);
     }
     let version = Step::new("docker compose version", &p.docker).args(["compose", "version"]);
     match runner.read(&version) {
-        Ok(_) => return Ok(v2),
-        // Asked to stop while docker thinks: stop, do not try v1.
+        Ok(_) => return Ok(vec![p.docker.clone(), "compose".into()]),
+        // Asked to stop while docker thinks: stop there.
         Err(e) if e.is::<crate::runner::Interrupted>() => return Err(e),
         Err(_) => {}
-    }
-    if v1_found {
-        return Ok(vec![p.docker_compose.clone()]);
     }
     Err(MissingTool {
         tool: "docker compose".into(),
@@ -707,24 +864,6 @@ pub(super) fn detect(runner: &Runner, dry_run: bool, p: &Programs) -> anyhow::Re
         ),
     }
     .into())
-}
-
-fn v2_plugin_on_disk() -> bool {
-    let mut dirs: Vec<Utf8PathBuf> = vec![];
-    if let Ok(c) = std::env::var("DOCKER_CONFIG") {
-        dirs.push(Utf8PathBuf::from(c).join("cli-plugins"));
-    } else if let Ok(h) = std::env::var("HOME") {
-        dirs.push(Utf8PathBuf::from(h).join(".docker/cli-plugins"));
-    }
-    for d in [
-        "/usr/local/lib/docker/cli-plugins",
-        "/usr/local/libexec/docker/cli-plugins",
-        "/usr/lib/docker/cli-plugins",
-        "/usr/libexec/docker/cli-plugins",
-    ] {
-        dirs.push(d.into());
-    }
-    dirs.iter().any(|d| d.join("docker-compose").is_file())
 }
 
 /// `xt` and 8 hex digits: distinct per run, a valid project name.
@@ -751,7 +890,7 @@ mod tests {
         let script = format!(
             r#"#!/bin/sh
 {{ printf '%s\t' "$@"; printf '\n'; }} >> {dir}/calls
-echo "TCS_LB_PORT=$TCS_LB_PORT TCS_REDIS_IMAGE=$TCS_REDIS_IMAGE" >> {dir}/env
+echo "APP_LB_PORT=$APP_LB_PORT TCS_REDIS_IMAGE=$TCS_REDIS_IMAGE" >> {dir}/env
 case "$1 $2" in
   "compose version") [ {v2} = 1 ] && echo "Docker Compose version v2.99.0" && exit 0; echo "unknown command" >&2; exit 1;;
   "image inspect") [ {img} = 1 ] && echo sha256:abc && exit 0; exit 1;;
@@ -798,30 +937,49 @@ exit 0
     }
 
     #[test]
-    fn compose_v2_is_chosen_when_docker_compose_answers() {
-        let d = super::super::tests::tempdir("detect-v2");
+    fn docker_compose_on_path_comes_first_as_in_the_legacy_script() {
+        let d = super::super::tests::tempdir("detect-v1");
         let p = Programs {
             docker: fake_docker(&d, true, false),
             docker_compose: fake_v1(&d),
         };
+        assert_eq!(detect(&runner(&d), &p).unwrap(), vec![p.docker_compose]);
+        assert!(calls(&d).is_empty(), "v2 is not even asked");
+    }
+
+    #[test]
+    fn compose_v2_when_no_docker_compose_and_docker_compose_version_answers() {
+        let d = super::super::tests::tempdir("detect-v2");
+        let p = Programs {
+            docker: fake_docker(&d, true, false),
+            docker_compose: d.join("no-such-docker-compose").to_string(),
+        };
         assert_eq!(
-            detect(&runner(&d), false, &p).unwrap(),
+            detect(&runner(&d), &p).unwrap(),
             [p.docker.clone(), "compose".into()]
         );
         assert_eq!(calls(&d), [["compose", "version"]]);
     }
 
     #[test]
-    fn docker_compose_v1_is_the_fallback() {
-        let d = super::super::tests::tempdir("detect-v1");
-        let p = Programs {
-            docker: fake_docker(&d, false, false),
-            docker_compose: fake_v1(&d),
-        };
-        assert_eq!(
-            detect(&runner(&d), false, &p).unwrap(),
-            vec![p.docker_compose]
-        );
+    fn a_dry_run_chooses_the_same_compose_as_the_real_run() {
+        for (v1, v2) in [(true, true), (true, false), (false, true)] {
+            let d = super::super::tests::tempdir(&format!("detect-dry-{v1}-{v2}"));
+            let p = Programs {
+                docker: fake_docker(&d, v2, false),
+                docker_compose: if v1 {
+                    fake_v1(&d)
+                } else {
+                    d.join("none").to_string()
+                },
+            };
+            let dry = Runner::new(d.clone(), true, Verbosity::Quiet);
+            assert_eq!(
+                detect(&dry, &p).unwrap(),
+                detect(&runner(&d), &p).unwrap(),
+                "v1 on PATH: {v1}, v2 answers: {v2}"
+            );
+        }
     }
 
     #[test]
@@ -831,7 +989,7 @@ exit 0
             docker: fake_docker(&d, false, false),
             docker_compose: d.join("no-such-docker-compose").to_string(),
         };
-        let e = detect(&runner(&d), false, &p).unwrap_err();
+        let e = detect(&runner(&d), &p).unwrap_err();
         let m = e
             .downcast_ref::<MissingTool>()
             .expect("a MissingTool error (exit 127)");
@@ -878,7 +1036,7 @@ redis_service = "redis"
         let ctx = ctx(&d, 21099);
         let p = Programs {
             docker: fake_docker(&d, true, true),
-            docker_compose: fake_v1(&d),
+            docker_compose: d.join("no-docker-compose").to_string(),
         };
         let mut env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
         let file = d.join("docker-compose.yml");
@@ -905,9 +1063,19 @@ redis_service = "redis"
         );
         let c = calls(&d);
         assert_eq!(c[0], ["compose", "version"]);
-        assert_eq!(c[1][..2], ["image", "inspect"]);
+        // Before `up`: is the project running already (else its fixed ports are checked)?
         assert_eq!(
-            c[2],
+            c[1],
+            [
+                "ps",
+                "-q",
+                "--filter",
+                "label=com.docker.compose.project=xtenvunit"
+            ]
+        );
+        assert_eq!(c[2][..2], ["image", "inspect"]);
+        assert_eq!(
+            c[3],
             with(&["up", "-d", "--build", "--scale", "app=2", "redis", "app", "nginx-lb"])
         );
         // The balancer's host port follows the health URL; the offline image is used.
@@ -915,7 +1083,7 @@ redis_service = "redis"
         assert!(
             env_seen.lines().last().unwrap()
                 == format!(
-                    "TCS_LB_PORT=21099 TCS_REDIS_IMAGE={}",
+                    "APP_LB_PORT=21099 TCS_REDIS_IMAGE={}",
                     images::OFFLINE_IMAGE
                 ),
             "{env_seen}"
@@ -924,28 +1092,28 @@ redis_service = "redis"
         let logs = env.logs("app", 7).unwrap();
         assert!(logs.contains("QUEUE_MONITOR join"), "{logs}");
         assert_eq!(
-            calls(&d)[3],
+            calls(&d)[4],
             with(&["logs", "--no-color", "--tail", "7", "app"])
         );
 
         env.down().unwrap();
         let c = calls(&d);
-        assert_eq!(c[4], with(&["down", "-v", "--remove-orphans"]));
+        assert_eq!(c[5], with(&["down", "-v", "--remove-orphans"]));
         let label = "label=com.docker.compose.project=xtenvunit";
-        assert_eq!(c[5], ["ps", "-aq", "--filter", label]);
-        assert_eq!(c[6], ["network", "ls", "-q", "--filter", label]);
-        assert_eq!(c[7], ["volume", "ls", "-q", "--filter", label]);
-        assert_eq!(c.len(), 8);
+        assert_eq!(c[6], ["ps", "-aq", "--filter", label]);
+        assert_eq!(c[7], ["network", "ls", "-q", "--filter", label]);
+        assert_eq!(c[8], ["volume", "ls", "-q", "--filter", label]);
+        assert_eq!(c.len(), 9);
         assert!(
             !d.join(".env.local").exists(),
             "the env file we created is gone again"
         );
         env.down().unwrap();
-        assert_eq!(calls(&d).len(), 8, "a second down does nothing");
+        assert_eq!(calls(&d).len(), 9, "a second down does nothing");
     }
 
     #[test]
-    fn scale_adds_replicas_without_recreating_then_restarts_the_balancer() {
+    fn scale_adds_replicas_without_recreating_nor_restarting_the_balancer() {
         let d = super::super::tests::tempdir("compose-scale");
         let ctx = ctx(&d, 21098);
         let p = Programs {
@@ -970,6 +1138,99 @@ redis_service = "redis"
         assert_eq!(e.network.as_deref(), Some("xtenvunit_ticket-network"));
         assert_eq!(e.internal_api.unwrap().as_str(), "http://nginx-lb:8080");
         assert_eq!(e.api.unwrap().as_str(), "http://127.0.0.1:21098");
+    }
+
+    /// An HTTP server answering 200 to everything, on a port it holds.
+    fn always_ok() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut buf = [0u8; 1024];
+                let _ = std::io::Read::read(&mut c, &mut buf);
+                let _ = std::io::Write::write_all(
+                    &mut c,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]",
+                );
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn scaling_never_restarts_the_balancer_which_re_resolves_app_itself() {
+        let d = super::super::tests::tempdir("compose-scale-run");
+        let ctx = ctx(&d, always_ok());
+        let p = Programs {
+            docker: fake_docker(&d, true, false),
+            docker_compose: fake_v1(&d),
+        };
+        let mut env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
+        env.scale(3).unwrap();
+        let c = calls(&d);
+        assert!(
+            c.iter().any(|a| a.contains(&"--no-recreate".to_string())),
+            "{c:?}"
+        );
+        assert!(
+            !c.iter().any(|a| a.contains(&"restart".to_string())),
+            "the balancer was restarted: {c:?}"
+        );
+    }
+
+    #[test]
+    fn keep_env_still_removes_the_env_file_it_created() {
+        let d = super::super::tests::tempdir("compose-keep");
+        let ctx = ctx(&d, 21096);
+        let p = Programs {
+            docker: fake_docker(&d, true, false),
+            docker_compose: fake_v1(&d),
+        };
+        let mut spec = spec(&ctx);
+        spec.keep_env = true;
+        let mut env = Compose::open_with(&ctx, &spec, &p).unwrap();
+        env.up().unwrap();
+        assert!(d.join(".env.local").is_file());
+        let guard = super::super::EnvGuard::new(Box::new(env), true);
+        guard.finish().unwrap();
+        assert!(
+            !d.join(".env.local").exists(),
+            "IT_KEEP_ENV=true left the .env.local we created"
+        );
+        assert!(
+            !calls(&d).iter().any(|a| a.contains(&"down".to_string())),
+            "keep-env brought the project down"
+        );
+    }
+
+    #[test]
+    fn a_taken_fixed_port_is_named_before_up() {
+        let d = super::super::tests::tempdir("compose-port");
+        let ctx = ctx(&d, 21095);
+        let held = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        std::fs::write(
+            d.join("docker-compose.yml"),
+            format!("services:\n  redis:\n    ports:\n      - \"{port}:6379\"\n"),
+        )
+        .unwrap();
+        let p = Programs {
+            docker: fake_docker(&d, true, false),
+            docker_compose: fake_v1(&d),
+        };
+        let mut env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
+        let e = env.up().unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("port {port} for compose service `redis` ("))
+                && e.contains("docker-compose.yml publishes it) is not free"),
+            "{e}"
+        );
+        assert!(e.ends_with("nothing was started"), "{e}");
+        assert!(
+            !calls(&d).iter().any(|a| a.contains(&"up".to_string())),
+            "compose up ran"
+        );
+        assert!(!d.join(".env.local").exists(), "nothing was created");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context};
 
-use super::{Endpoints, EnvSpec, Environment};
+use super::{Endpoints, EnvSpec, Environment, Served};
 use crate::{config::EnvKind, context::Ctx, runner::Verbosity};
 
 pub struct External {
@@ -93,5 +93,9 @@ impl Environment for External {
             d.push(("Redis".into(), format!("{h}:{p}")));
         }
         d
+    }
+
+    fn served(&self) -> Served {
+        Served::NotMeasured(super::EXTERNAL_NOT_MEASURED.into())
     }
 }

@@ -20,8 +20,9 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{
+    served,
     state::{self, LocalState, ProcState, Recorded, State},
-    Endpoints, EnvSpec, Environment,
+    Endpoints, EnvSpec, Environment, Served,
 };
 use crate::{
     config::{self, EnvKind},
@@ -226,12 +227,6 @@ impl Local {
         check_ports_free(&self.fixed_ports(1..=self.spec.replicas)?)
     }
 
-    /// The `X-Instance` of replica `index`, when the configuration sets it.
-    fn instance_id(&self, index: u32, port: u16) -> Option<String> {
-        let v = self.cfg.app_env.get("INSTANCE_ID")?;
-        substitute(v, &self.vars(index, port)).ok()
-    }
-
     fn redis_step(&self) -> Step {
         Step::new("redis", &self.cfg.redis_command)
             .args(["--bind", "127.0.0.1", "--port"])
@@ -398,13 +393,9 @@ impl Local {
         Ok(())
     }
 
-    fn instances(&self) -> Vec<String> {
-        self.apps()
-            .filter_map(|p| {
-                let index = p.name.trim_start_matches("app-").parse().ok()?;
-                self.instance_id(index, p.port)
-            })
-            .collect()
+    /// One line per request nginx passed on: the replica's address.
+    fn upstream_log_path(&self) -> Utf8PathBuf {
+        self.run_dir.join("nginx-upstream.log")
     }
 }
 
@@ -501,21 +492,28 @@ impl Environment for Local {
         super::wait_http_ok(&format!("{url} (local)"), &url, deadline, poll, v, || {
             self.check_alive()
         })?;
-        let ids = self.instances();
-        super::wait_instances(&self.runner, &url, &ids, until, poll, v)
+        let n = self.apps().count() as u32;
+        super::wait_every_replica_serves(&self.runner, &url, n, || self.served(), until, poll, v)
     }
 
     fn endpoints(&self) -> Endpoints {
         Endpoints {
             api: Some(super::origin(&self.spec.health_url)),
             redis: (self.redis_port != 0).then(|| ("127.0.0.1".to_string(), self.redis_port)),
-            instances: self.instances(),
+            replicas: self.apps().map(|p| p.name.clone()).collect(),
             network: None,
             internal_api: None,
         }
     }
 
     fn logs(&self, service: &str, tail: u32) -> anyhow::Result<String> {
+        if self.dry_run {
+            println!(
+                "[dry-run] read the last {tail} lines of each `{service}` log in {}",
+                self.runner.relative(&self.run_dir)
+            );
+            return Ok(String::new());
+        }
         let pick: Vec<&Proc> = self
             .procs
             .iter()
@@ -649,6 +647,35 @@ impl Environment for Local {
         ));
         d
     }
+
+    fn served(&self) -> Served {
+        if self.dry_run {
+            return Served::NotMeasured("a dry run counts nothing".into());
+        }
+        let path = self.upstream_log_path();
+        let log = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Served::NotMeasured(format!("cannot read nginx's access log {path}: {e}"))
+            }
+        };
+        let by_addr = served::count_upstreams(&log);
+        let counts = self
+            .apps()
+            .map(|p| {
+                let addr = format!("127.0.0.1:{}", p.port);
+                (p.name.clone(), by_addr.get(&addr).copied().unwrap_or(0))
+            })
+            .collect();
+        Served::Counted {
+            method: format!(
+                "requests nginx passed to each replica ($upstream_addr in its access log {})",
+                self.runner.relative(&path)
+            ),
+            counts,
+        }
+    }
 }
 
 /// Stops every process group at once: SIGTERM, up to 3 s, then SIGKILL.
@@ -710,6 +737,8 @@ fn stop_all(runner: &Runner, procs: &mut Vec<Proc>) -> anyhow::Result<()> {
 pub(super) fn nginx_conf(run_dir: &Utf8Path, lb_port: u16, apps: &[u16]) -> String {
     let dir = run_dir.join("nginx");
     let log = run_dir.join("nginx.log");
+    let upstream_log = run_dir.join("nginx-upstream.log");
+    let upstream_format = served::UPSTREAM_LOG_FORMAT;
     let servers: String = apps
         .iter()
         .map(|p| format!("        server 127.0.0.1:{p};\n"))
@@ -726,6 +755,10 @@ events {{
 
 http {{
     access_log {log};
+    # Which replica served each request, counted by the xtask (the service
+    # tells nothing of it): one address per line.
+    log_format upstream '{upstream_format}';
+    access_log {upstream_log} upstream;
     client_body_temp_path {dir}/client-body;
     proxy_temp_path       {dir}/proxy;
     fastcgi_temp_path     {dir}/fastcgi;

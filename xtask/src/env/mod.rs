@@ -16,7 +16,11 @@ mod compose;
 mod external;
 mod health;
 mod local;
+mod published;
+mod served;
 pub mod state;
+
+pub use served::{Served, EXTERNAL_NOT_MEASURED};
 
 pub(crate) use local::substitute;
 
@@ -148,8 +152,8 @@ pub struct Endpoints {
     pub api: Option<HttpUrl>,
     /// Redis as seen from this host, when reachable.
     pub redis: Option<(String, u16)>,
-    /// Replica ids (the `X-Instance` values), when known.
-    pub instances: Vec<String>,
+    /// The app replicas' names (compose containers, local `app-N`), when known.
+    pub replicas: Vec<String>,
     /// For compose: the network, and the API as seen from inside it.
     pub network: Option<String>,
     pub internal_api: Option<HttpUrl>,
@@ -172,6 +176,20 @@ pub trait Environment: Send {
     fn down(&mut self) -> anyhow::Result<()>;
     /// Name/value pairs for reports (provider, project, file, replicas...).
     fn describe(&self) -> Vec<(String, String)>;
+    /// Requests each replica has served so far, counted from outside the
+    /// service (see `served.rs`); the difference of two snapshots is what
+    /// was served in between.
+    fn served(&self) -> Served {
+        Served::NotMeasured(format!(
+            "the {} environment cannot count requests per replica",
+            self.kind().as_str()
+        ))
+    }
+    /// Called when a run leaves the environment running (keep-env): remove
+    /// what only the run needed.
+    fn keep_running(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// Builds the environment the spec asks for. Nothing is started yet.
@@ -194,8 +212,8 @@ pub fn preflight(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<()> {
     // A dead run's leftovers would hold the ports checked below.
     reap_dead_runs(ctx);
     match spec.kind {
-        // The compose file, and `docker compose` or `docker-compose`.
-        EnvKind::Compose => compose::Compose::open(ctx, spec).map(drop),
+        // The compose file, `docker-compose` or `docker compose`, the fixed ports.
+        EnvKind::Compose => compose::Compose::open(ctx, spec)?.check_fixed_ports(),
         EnvKind::Local => local::Local::open(ctx, spec)?.preflight(),
         EnvKind::External => Ok(()),
     }
@@ -303,7 +321,7 @@ impl EnvGuard {
     pub fn finish(mut self) -> anyhow::Result<()> {
         let mut env = self.env.take().expect("the guard owns its environment");
         if self.keep {
-            return Ok(());
+            return env.keep_running();
         }
         env.down()
     }
@@ -332,16 +350,16 @@ impl std::ops::DerefMut for EnvGuard {
 impl Drop for EnvGuard {
     fn drop(&mut self) {
         if let Some(mut env) = self.env.take() {
-            if !self.keep {
-                if let Err(e) = env.down() {
-                    eprintln!(
-                        "error: {}",
-                        crate::redact::text(&format!(
-                            "cannot tear the {} environment down: {e:#}",
-                            env.kind().as_str()
-                        ))
-                    );
-                }
+            if self.keep {
+                let _ = env.keep_running();
+            } else if let Err(e) = env.down() {
+                eprintln!(
+                    "error: {}",
+                    crate::redact::text(&format!(
+                        "cannot tear the {} environment down: {e:#}",
+                        env.kind().as_str()
+                    ))
+                );
             }
         }
     }
@@ -445,51 +463,55 @@ fn wait_http_ok(
     })?
 }
 
-/// Waits until every replica has answered through the balancer (its
-/// `X-Instance` seen), so a fresh or rescaled environment spreads load at
-/// once. Skipped, with a line in the log, when the answers carry no
-/// `X-Instance` or ids other than `ids` (the service does not tell).
-fn wait_instances(
+/// Waits until every replica has served a request through the balancer
+/// (counted from outside, see `served.rs`), so that a fresh or rescaled
+/// environment spreads load at once: the service's balancer learns new
+/// replicas from Docker's DNS some seconds after they start. Skipped, with a
+/// line in the log, where requests per replica cannot be counted.
+fn wait_every_replica_serves(
     runner: &crate::runner::Runner,
     url: &HttpUrl,
-    ids: &[String],
+    replicas: u32,
+    served: impl Fn() -> Served,
     until: Instant,
     interval: std::time::Duration,
     verbosity: crate::runner::Verbosity,
 ) -> anyhow::Result<()> {
-    if ids.len() < 2 {
+    if replicas < 2 {
         return Ok(());
     }
-    let mut seen = std::collections::BTreeSet::new();
-    let mut unknown = None;
-    let left = until.saturating_duration_since(Instant::now());
-    let what = format!("all {} replicas behind {}", ids.len(), url.origin());
-    crate::probe::wait_until(&what, left, interval, verbosity, || {
-        let r = crate::probe::http_get(url, std::time::Duration::from_secs(3))?;
-        match r.header("x-instance") {
-            Some(id) if ids.iter().any(|i| i == id) => {
-                seen.insert(id.to_string());
-            }
-            other => {
-                unknown = Some(other.map(String::from));
-                return Ok(());
-            }
-        }
-        if seen.len() == ids.len() {
-            return Ok(());
-        }
-        let missing: Vec<&str> = ids
-            .iter()
-            .filter(|i| !seen.contains(*i))
-            .map(String::as_str)
-            .collect();
-        bail!("not answered yet: {}", missing.join(", "))
-    })?;
-    match unknown {
-        Some(None) => runner.say("note: no X-Instance header in the answers; cannot check that every replica is reachable"),
-        Some(Some(id)) => runner.say(&format!("note: X-Instance `{id}` is none of {}; cannot check that every replica is reachable", ids.join(", "))),
-        None => runner.say(&format!("all {} replicas answer through the load balancer", ids.len())),
+    let before = served();
+    if let Served::NotMeasured(why) = &before {
+        runner.say(&format!(
+            "note: cannot check that every replica serves through the load balancer: {why}"
+        ));
+        return Ok(());
     }
+    let left = until.saturating_duration_since(Instant::now());
+    let what = format!("all {replicas} replicas serving behind {}", url.origin());
+    crate::probe::wait_until(&what, left, interval, verbosity, || {
+        for _ in 0..replicas {
+            crate::probe::http_get(url, std::time::Duration::from_secs(3))?;
+        }
+        let Served::Counted { counts, .. } = served().since(&before) else {
+            return Ok(());
+        };
+        let idle: Vec<&str> = counts
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if counts.len() < replicas as usize {
+            bail!("{} of {replicas} replicas running", counts.len());
+        }
+        if !idle.is_empty() {
+            bail!("not served yet: {}", idle.join(", "));
+        }
+        Ok(())
+    })?;
+    runner.say(&format!(
+        "all {replicas} replicas serve through the load balancer"
+    ));
     Ok(())
 }
 

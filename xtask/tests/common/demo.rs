@@ -2,7 +2,7 @@
 //! test itself (Redis, replicas, nginx in front of several).
 
 use std::{
-    collections::BTreeSet,
+    collections::BTreeMap,
     path::{Path, PathBuf},
     process::Command,
     sync::OnceLock,
@@ -100,7 +100,7 @@ health_url = "http://127.0.0.1:{lb}/api/concerts"
 ready_timeout = "120s"
 [environment.compose]
 file = "demo/docker-compose.yml"
-services = ["redis", "app", "nginx-lb"]
+services = ["postgres-db", "redis", "app", "nginx-lb"]
 app_service = "app"
 lb_service = "nginx-lb"
 lb_port = 8080
@@ -246,12 +246,11 @@ impl Demo {
     }
 }
 
-/// Joins through the balancer until every one of `want` replicas has
-/// answered with a valid status (round robin needs only a few), or panics.
-pub fn joins_reach_replicas(lb_port: u16, want: usize) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    for i in 0..(want * 10) {
-        let user = 800_000_000 + std::process::id() as u64 * 100 + i as u64;
+/// `n` joins through the balancer, each a new user, each answered 200
+/// with a valid status.
+pub fn joins(lb_port: u16, n: usize) {
+    for i in 0..n {
+        let user = 800_000_000 + std::process::id() as u64 * 1000 + i as u64;
         let a = http(
             "POST",
             lb_port,
@@ -267,18 +266,40 @@ pub fn joins_reach_replicas(lb_port: u16, want: usize) -> Vec<String> {
             "not a valid join status: {}",
             a.body
         );
-        seen.insert(
-            a.instance
-                .expect("every answer names its replica (X-Instance)"),
-        );
-        if seen.len() == want {
-            break;
-        }
     }
-    assert_eq!(
-        seen.len(),
-        want,
-        "replicas seen through the balancer: {seen:?}"
-    );
-    seen.into_iter().collect()
+}
+
+/// What `f` counted per replica while `n` joins went through the balancer
+/// (the service names no replica: counted from outside, as the xtask does).
+pub fn served_by_joins(
+    lb_port: u16,
+    n: usize,
+    f: impl Fn() -> BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    let before = f();
+    joins(lb_port, n);
+    f().into_iter()
+        .map(|(k, v)| {
+            let was = before.get(&k).copied().unwrap_or(0);
+            (k, v - was)
+        })
+        .collect()
+}
+
+/// Requests each replica of a recorded local environment served so far:
+/// lines of the balancer's upstream log (`$upstream_addr`) per replica port.
+pub fn local_served(state: &serde_json::Value) -> BTreeMap<String, u64> {
+    let dir = PathBuf::from(state["run_dir"].as_str().expect("a run folder"));
+    let log = std::fs::read_to_string(dir.join("nginx-upstream.log")).unwrap_or_default();
+    state["processes"]
+        .as_array()
+        .expect("a local record lists its processes")
+        .iter()
+        .filter(|p| p["name"].as_str().unwrap().starts_with("app-"))
+        .map(|p| {
+            let addr = format!("127.0.0.1:{}", p["port"]);
+            let n = log.lines().filter(|l| l.trim() == addr).count() as u64;
+            (p["name"].as_str().unwrap().to_string(), n)
+        })
+        .collect()
 }

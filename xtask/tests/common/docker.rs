@@ -55,3 +55,33 @@ pub fn require_offline_image() {
         "the offline image {OFFLINE_IMAGE} is missing: run `cargo xtask images` (or `cargo xtask setup --images`)"
     );
 }
+
+/// TCP connections each running container of a compose service accepted
+/// so far (the kernel's PassiveOpens of its network namespace), by name.
+pub fn passive_opens(project: &str, service: &str) -> std::collections::BTreeMap<String, u64> {
+    let ids = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        &format!("label=com.docker.compose.service={service}"),
+    ]);
+    let mut args = vec!["inspect", "--format", "{{.Name}} {{.State.Pid}}"];
+    args.extend(ids.iter().map(String::as_str));
+    docker(&args)
+        .iter()
+        .map(|l| {
+            let (name, pid) = l.split_once(' ').unwrap();
+            let snmp = std::fs::read_to_string(format!("/proc/{pid}/net/snmp")).unwrap();
+            let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+            let (names, values) = (tcp.next().unwrap(), tcp.next().unwrap());
+            let at = names
+                .split_whitespace()
+                .position(|n| n == "PassiveOpens")
+                .unwrap();
+            let n = values.split_whitespace().nth(at).unwrap().parse().unwrap();
+            (name.trim_start_matches('/').to_string(), n)
+        })
+        .collect()
+}

@@ -68,8 +68,6 @@ pub fn stub_api(l: TcpListener) -> u16 {
 
 pub struct Answer {
     pub status: u16,
-    /// The replica that answered (the demo's X-Instance header).
-    pub instance: Option<String>,
     pub body: String,
 }
 
@@ -91,14 +89,8 @@ pub fn http(method: &str, port: u16, path: &str, body: Option<&str>) -> std::io:
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let instance = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("x-instance"))
-        .map(|(_, v)| v.trim().to_string());
     Ok(Answer {
         status,
-        instance,
         body: body.to_string(),
     })
 }

@@ -33,13 +33,14 @@ public class ConcertApiIntegrationTest {
     }
 
     @Test
-    public void everyResponseNamesTheInstance() throws Exception {
+    public void noResponseNamesTheReplica() throws Exception {
+        // As the real service: which replica answered is measured from outside.
         for (HttpRequest.Builder req : List.of(
                 IntegrationEnv.request("/api/concerts").GET(),
                 IntegrationEnv.request("/no/such/path").GET())) {
             HttpResponse<String> res = IntegrationEnv.send(req);
-            assertFalse("X-Instance missing on " + res.uri(),
-                    res.headers().firstValue("X-Instance").orElse("").isBlank());
+            assertFalse("X-Instance on " + res.uri(),
+                    res.headers().firstValue("X-Instance").isPresent());
         }
     }
 

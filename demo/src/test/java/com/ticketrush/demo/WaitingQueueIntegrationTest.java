@@ -75,12 +75,6 @@ public class WaitingQueueIntegrationTest {
     }
 
     @Test
-    public void responsesCarryInstanceHeader() throws Exception {
-        HttpResponse<String> res = post("{\"userId\":" + randomUserId() + ",\"concertId\":" + CONCERT_ID + "}");
-        assertFalse(res.headers().firstValue("X-Instance").orElse("").isBlank());
-    }
-
-    @Test
     public void getOnJoinIs405() throws Exception {
         assertEquals(405, IntegrationEnv.send(IntegrationEnv.request(JOIN).GET()).statusCode());
     }

@@ -87,7 +87,6 @@ public final class ApiServer {
 
     private void handle(HttpExchange ex) {
         try {
-            ex.getResponseHeaders().set("X-Instance", instanceId);
             String method = ex.getRequestMethod();
             String path = ex.getRequestURI().getPath();
 
