@@ -2,8 +2,9 @@
 //!
 //! Where no container registry is reachable, no image (redis, nginx, a JRE) can be
 //! pulled, but the Debian package mirror usually still is. This module builds one
-//! local image that stands in for all three: a `debootstrap` minbase root filesystem
-//! with redis-server, nginx-light and openjdk-17-jre-headless, brought in with
+//! local image that stands in for all four (postgres, redis, nginx, a JRE): a
+//! `debootstrap` minbase root filesystem with postgresql, redis-server, nginx-light
+//! and openjdk-17-jre-headless, brought in with
 //! `docker import`. The demo compose file takes every image from a `TCS_*` variable,
 //! so [`compose_env`] is all it takes to run the stack on it.
 //!
@@ -20,6 +21,7 @@ pub const OFFLINE_IMAGE: &str = "tcs-offline/debian-runtime:bookworm";
 /// Packages on top of minbase. ca-certificates is also pulled by the JRE, but is
 /// listed so TLS clients work whatever the dependency graph does.
 pub const PACKAGES: &[&str] = &[
+    "postgresql",
     "redis-server",
     "nginx-light",
     "openjdk-17-jre-headless",
@@ -351,6 +353,7 @@ pub fn smoke_checks(image: &str) -> Vec<Step> {
         Step::new(name, &argv)
     };
     vec![
+        run("smoke-postgres", &["pg_isready", "--version"]),
         run("smoke-redis", &["redis-server", "--version"]),
         run("smoke-nginx", &["nginx", "-v"]),
         run("smoke-java", &["java", "-version"]),
@@ -359,10 +362,15 @@ pub fn smoke_checks(image: &str) -> Vec<Step> {
 
 /// Environment for docker-compose so the demo stack runs entirely on `image`.
 pub fn compose_env(image: &str) -> Vec<(String, String)> {
-    ["TCS_REDIS_IMAGE", "TCS_NGINX_IMAGE", "TCS_JRE_IMAGE"]
-        .iter()
-        .map(|k| (k.to_string(), image.to_string()))
-        .collect()
+    [
+        "TCS_POSTGRES_IMAGE",
+        "TCS_REDIS_IMAGE",
+        "TCS_NGINX_IMAGE",
+        "TCS_JRE_IMAGE",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), image.to_string()))
+    .collect()
 }
 
 #[cfg(test)]
@@ -546,7 +554,7 @@ Signed-By: /usr/share/keyrings/nodesource.gpg
         assert_eq!(deb[0], "debootstrap");
         assert!(deb.contains(&"--variant=minbase".to_string()));
         assert!(deb.contains(
-            &"--include=redis-server,nginx-light,openjdk-17-jre-headless,ca-certificates"
+            &"--include=postgresql,redis-server,nginx-light,openjdk-17-jre-headless,ca-certificates"
                 .to_string()
         ));
         assert_eq!(
@@ -593,7 +601,12 @@ Signed-By: /usr/share/keyrings/nodesource.gpg
         let keys: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
-            ["TCS_REDIS_IMAGE", "TCS_NGINX_IMAGE", "TCS_JRE_IMAGE"]
+            [
+                "TCS_POSTGRES_IMAGE",
+                "TCS_REDIS_IMAGE",
+                "TCS_NGINX_IMAGE",
+                "TCS_JRE_IMAGE"
+            ]
         );
         assert!(env.iter().all(|(_, v)| v == OFFLINE_IMAGE));
         assert_eq!(
@@ -601,7 +614,7 @@ Signed-By: /usr/share/keyrings/nodesource.gpg
             ["docker", "image", "inspect", "--format", "{{.Id}}", "a:b"]
         );
         assert_eq!(
-            smoke_checks("a:b")[2].argv,
+            smoke_checks("a:b")[3].argv,
             ["docker", "run", "--rm", "a:b", "java", "-version"]
         );
     }
