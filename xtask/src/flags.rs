@@ -249,8 +249,11 @@ pub enum K6Cmd {
         "  cargo xtask k6 distributed                       (k6.distributed.environment, else compose)\n",
         "  cargo xtask k6 distributed --env local --replicas 2 --max-spread-ratio 2\n",
         "  cargo xtask k6 distributed --env external --host-api-host http://127.0.0.1:18080\n\n",
-        "FAIL when k6 fails, when a replica served nothing, when fewer replicas answered than --replicas,\n",
-        "or when the busiest replica served more than --max-spread-ratio times the idlest.\n",
+        "Requests per replica are counted from outside the service: compose, each app container's\n",
+        "accepted TCP connections (kernel counters); local, nginx's access log; external: not measured.\n\n",
+        "FAIL when k6 fails, when a replica served nothing, when fewer replicas run than --replicas,\n",
+        "when the busiest replica served more than --max-spread-ratio times the idlest, or when the\n",
+        "spread is not measured and [k6.distributed] require_spread = true.\n",
         k6_after_help!()
     ))]
     Distributed(K6Distributed),
