@@ -118,7 +118,7 @@ fn an_unhealthy_compose_service_fails_env_up_by_name_before_the_deadline() {
     image: {OFFLINE_IMAGE}
     command: ["sleep", "600"]
     ports:
-      - "${{TCS_LB_PORT}}:8080"
+      - "${{APP_LB_PORT}}:8080"
 "#
         ),
     )

@@ -344,7 +344,7 @@ mod tests {
                 command: vec!["docker-compose".into()],
                 file: "/w/demo/docker-compose.yml".into(),
                 project: "xtabc".into(),
-                env: vec![("TCS_LB_PORT".into(), "21080".into())],
+                env: vec![("APP_LB_PORT".into(), "21080".into())],
                 created_env_file: Some("/w/demo/.env.local".into()),
             }),
             ..local
