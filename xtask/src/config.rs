@@ -23,6 +23,7 @@ pub struct Config {
     pub reports: Reports,
     pub gradle: Gradle,
     pub release_gate: ReleaseGate,
+    pub api_scripts: ApiScripts,
     pub integration: Integration,
     pub environment: Environments,
     pub k6: K6,
@@ -103,10 +104,8 @@ impl Default for Gradle {
 #[serde(deny_unknown_fields, default)]
 pub struct ReleaseGate {
     pub classes: Vec<String>,
+    /// Also run the API script suite (`[api_scripts]`) after the classes.
     pub with_api_scripts: bool,
-    /// Commands (argument vectors) run against a live API after a health probe.
-    pub api_scripts: Vec<ApiScript>,
-    pub api_health_url: Option<HttpUrl>,
 }
 
 impl Default for ReleaseGate {
@@ -123,19 +122,55 @@ impl Default for ReleaseGate {
             .map(String::from)
             .to_vec(),
             with_api_scripts: false,
-            api_scripts: vec![],
-            api_health_url: None,
         }
     }
 }
 
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct ApiScript {
-    pub name: String,
-    pub argv: Vec<String>,
-    #[serde(default = "default_script_timeout")]
+/// The API script suite (legacy scripts/api/run-api-script-tests.sh): the
+/// service's own `v*.sh` curl scripts against a live API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiScripts {
+    /// Where the scripts are (`v*.sh`, `[a-z][0-9]*.sh`).
+    pub dir: Utf8PathBuf,
+    /// Probed first (any 2xx within 3 s) unless API_SCRIPT_HEALTH_URL or
+    /// TICKETRUSH_HEALTH_URL says otherwise.
+    pub health_url: HttpUrl,
+    /// Per script.
     pub timeout: Duration,
+    /// Scripts that only make sense in one push mode (`sse`, `websocket`):
+    /// skipped in the other, as the legacy harness did.
+    pub push_mode_only: BTreeMap<String, PushMode>,
+}
+
+impl Default for ApiScripts {
+    fn default() -> Self {
+        ApiScripts {
+            dir: "scripts/api".into(),
+            health_url: "http://127.0.0.1:8080/api/concerts"
+                .parse()
+                .expect("a valid default URL"),
+            timeout: default_script_timeout(),
+            push_mode_only: BTreeMap::new(),
+        }
+    }
+}
+
+/// The app's push mode (APP_PUSH_MODE, legacy STEP7_PUSH_MODE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PushMode {
+    Sse,
+    Websocket,
+}
+
+impl PushMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushMode::Sse => "sse",
+            PushMode::Websocket => "websocket",
+        }
+    }
 }
 
 fn default_script_timeout() -> Duration {
@@ -695,14 +730,6 @@ impl Config {
                 }
             }
         }
-        for (i, s) in self.release_gate.api_scripts.iter().enumerate() {
-            if s.argv.first().is_none_or(|p| p.is_empty()) {
-                return Err((
-                    format!("release_gate.api_scripts[{i}].argv"),
-                    "must name a program, e.g. argv = [\"scripts/api/v1-smoke.sh\"]".into(),
-                ));
-            }
-        }
         if !(1..=100_000).contains(&self.k6.vus) {
             return Err(("k6.vus".into(), "must be 1 to 100000 virtual users".into()));
         }
@@ -953,9 +980,10 @@ mod tests {
                 ("postgres", "127.0.0.1:5432"),
             ]
         );
+        assert_eq!(c.api_scripts.dir, "scripts/api");
         assert_eq!(
-            c.release_gate.api_scripts[0].argv,
-            ["bash", "scripts/api/run-api-script-tests.sh"]
+            c.api_scripts.push_mode_only.get("v7-sse-rank-push.sh"),
+            Some(&PushMode::Sse)
         );
         let conditions: Vec<_> = c.gate.conditions.iter().map(|c| c.path.as_str()).collect();
         assert!(
@@ -963,14 +991,6 @@ mod tests {
             "{conditions:?}"
         );
         assert_eq!(conditions.len(), 4, "task board and three guides");
-    }
-
-    #[test]
-    fn an_api_script_without_a_program_is_refused() {
-        let text = "[[release_gate.api_scripts]]\nname = \"smoke\"\nargv = []\n";
-        let e = parse(text).unwrap_err().to_string();
-        assert!(e.starts_with("xtask.toml:3:8: must name a program"), "{e}");
-        assert!(e.contains("release_gate.api_scripts[0].argv"), "{e}");
     }
 
     #[test]

@@ -55,6 +55,15 @@ pub enum Cmd {
     ReleaseGate(ReleaseGate),
     /// Environment up, integration test classes against it, teardown (legacy run-runtime-integration-tests.sh)
     Integration(Integration),
+    /// The service's API scripts (v*.sh, curl) against a live API after a health probe (legacy run-api-script-tests.sh)
+    #[command(
+        after_help = "Selection: every v*.sh and [a-z][0-9]*.sh in [api_scripts].dir, sorted; named scripts are kept
+only when they lie in that folder and are named v<digit>...sh or <letter><digit>...sh. No script selected: exit 0.
+Variables: API_SCRIPT_HEALTH_URL, else TICKETRUSH_HEALTH_URL (the health URL); APP_PUSH_MODE, else STEP7_PUSH_MODE
+(sse or websocket, default websocket). The scripts get your environment as it is (API_HOST included).
+Report: reports/api-scripts/latest/api-scripts-latest.{md,json} and api-scripts-junit.xml; one log per script."
+    )]
+    ApiScripts(ApiScripts),
     /// k6 load tests: run, baseline, distributed
     #[command(subcommand)]
     K6(K6Cmd),
@@ -72,6 +81,36 @@ pub enum Cmd {
     Images(Images),
     /// Measure overhead, readiness latency, gate time, build time and memory (results for BENCHMARKS.md)
     Bench(Bench),
+    /// Put this xtask into a service repository (README's adoption list); idempotent, keeps changed files
+    #[command(
+        after_help = "Writes Cargo.toml, Cargo.lock, .cargo/, xtask/, scripts-legacy/, .github/workflows/,
+reports/README.md and reports/report.schema.json, the service config as xtask.toml, and our block in .gitignore.
+--legacy-paths also puts the wrappers at scripts/ops/..., scripts/perf/... and scripts/api/run-api-script-tests.sh
+(replacing the legacy scripts, which the Makefile already calls); without it the Makefile's calls are pointed
+at scripts-legacy/. A file changed since adopt wrote it (xtask/adopted.txt) is a conflict: nothing is written
+unless --force. Example: cargo xtask adopt ../ticket-core-service --legacy-paths"
+    )]
+    Adopt(Adopt),
+}
+
+#[derive(Debug, Args)]
+pub struct Adopt {
+    /// The service repository's checkout
+    #[arg(value_name = "TARGET")]
+    pub target: Utf8PathBuf,
+    /// The config written as TARGET/xtask.toml
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "configs/ticket-core-service.toml"
+    )]
+    pub config_file: Utf8PathBuf,
+    /// Also put the wrappers at the legacy scripts' paths (scripts/ops/..., scripts/perf/...)
+    #[arg(long)]
+    pub legacy_paths: bool,
+    /// Overwrite files that were changed since adopt wrote them (or were never its)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +166,7 @@ pub struct RunFiles {
 
 #[derive(Debug, Args)]
 pub struct ReleaseGate {
-    /// Also run the API script suite against a live API
+    /// Also run the API script suite (`cargo xtask api-scripts`) after the classes
     #[arg(long, env = "RELEASE_GATE_WITH_API_SCRIPTS", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub with_api_scripts: Option<bool>,
     /// Test class to run (repeatable) [default: release_gate.classes]
@@ -155,6 +194,22 @@ pub struct ReleaseGate {
         hide = true
     )]
     pub report_file: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ApiScripts {
+    /// Scripts to run (names in [api_scripts].dir, or paths) [default: all]
+    #[arg(value_name = "SCRIPT")]
+    pub scripts: Vec<String>,
+    /// Probed first, any 2xx within 3 s [default: API_SCRIPT_HEALTH_URL, TICKETRUSH_HEALTH_URL, api_scripts.health_url]
+    #[arg(long, value_name = "URL")]
+    pub health_url: Option<HttpUrl>,
+    /// The app's push mode; scripts of the other mode are skipped [default: APP_PUSH_MODE, STEP7_PUSH_MODE, websocket]
+    #[arg(long, value_enum, ignore_case = true, value_name = "MODE")]
+    pub push_mode: Option<crate::config::PushMode>,
+    /// Deadline per script [default: api_scripts.timeout]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -360,6 +415,12 @@ pub struct K6Baseline {
     /// Compare with a previous run: last-pass, a run stamp, or a branch (its newest passing run); a significant regression beyond [k6.regression] fails
     #[arg(long, value_name = "last-pass|RUN|BRANCH")]
     pub compare: Option<crate::regress::Target>,
+    /// Also write the baseline report here (K6_REPORT_FILE is the k6-run report's, as before)
+    #[arg(long, env = "K6_BASELINE_REPORT_FILE", value_name = "PATH")]
+    pub baseline_report_file: Option<Utf8PathBuf>,
+    /// Where the copy of k6's summary goes [default: latest/k6-baseline-summary.json]
+    #[arg(long, env = "K6_BASELINE_SUMMARY_JSON", value_name = "PATH")]
+    pub baseline_summary_json: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -594,6 +655,7 @@ mod tests {
             "ci",
             "release-gate",
             "integration",
+            "api-scripts",
             "k6",
             "ops",
             "env",

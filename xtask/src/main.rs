@@ -105,6 +105,7 @@ fn dispatch(cmd: Cmd, ctx: &Ctx) -> anyhow::Result<Exit> {
         Cmd::Ci(c) => c.run(ctx),
         Cmd::ReleaseGate(c) => c.run(ctx),
         Cmd::Integration(c) => c.run(ctx),
+        Cmd::ApiScripts(c) => c.run(ctx),
         Cmd::K6(K6Cmd::Run(c)) => c.run(ctx),
         Cmd::K6(K6Cmd::Baseline(c)) => c.run(ctx),
         Cmd::K6(K6Cmd::Distributed(c)) => c.run(ctx),
@@ -117,5 +118,6 @@ fn dispatch(cmd: Cmd, ctx: &Ctx) -> anyhow::Result<Exit> {
         Cmd::Report(c) => c.run(ctx),
         Cmd::Images(c) => c.run(ctx),
         Cmd::Bench(c) => c.run(ctx),
+        Cmd::Adopt(c) => c.run(ctx),
     }
 }

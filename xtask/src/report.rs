@@ -617,6 +617,37 @@ pub fn run_report(run_dir: &Utf8Path, suite: &str) -> Utf8PathBuf {
     run_dir.join(format!("{suite}-report.json"))
 }
 
+/// Writes `report` as the latest report of its own suite, with the run
+/// facts (stamp, times, commit) of `of`, the run it came from (a baseline
+/// also leaves the k6-run report, as the legacy baseline did). Holds that
+/// suite's lock while writing; a run of it in progress wins.
+pub fn write_companion(
+    layout: &Layout,
+    mut report: Report,
+    of: &Report,
+    extra_md: Option<&Utf8Path>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(layout.suite_dir(&report.suite))
+        .with_context(|| format!("cannot create {}", layout.suite_dir(&report.suite)))?;
+    let _lock = SuiteLock::acquire_at(&layout.lock_path(&report.suite), &report.suite)?;
+    report.run_stamp = of.run_stamp.clone();
+    report.started = of.started.clone();
+    report.ended = of.ended.clone();
+    report.duration_ms = of.duration_ms;
+    report.git = of.git.clone();
+    legacy::add_fields(&mut report);
+    let md = report.to_markdown();
+    write_atomic(
+        &layout.latest(&report.suite, "json"),
+        report.to_json().as_bytes(),
+    )?;
+    write_atomic(&layout.latest(&report.suite, "md"), md.as_bytes())?;
+    if let Some(extra) = extra_md {
+        write_atomic(extra, md.as_bytes())?;
+    }
+    Ok(())
+}
+
 fn validate_stamp(s: &str) -> anyhow::Result<()> {
     if s.is_empty()
         || s.len() > 64

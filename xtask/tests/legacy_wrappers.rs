@@ -34,6 +34,7 @@ const WRAPPERS: &[(&str, &str, &str)] = &[
         "ops monitor",
         "runtime-monitor-snapshot",
     ),
+    ("run-api-script-tests.sh", "api-scripts", "api-scripts"),
 ];
 
 fn wrappers_dir() -> PathBuf {

@@ -25,16 +25,24 @@ fn config(extra: &str) -> String {
 fn release_gate_passes_on_the_demo_with_counts_and_api_scripts() {
     let dir = TempDir::new("rg-pass");
     let api = stub_api(listen_from(20100));
+    // One API script of the service's kind; the caller's API_HOST reaches it.
+    let scripts = dir.join("scripts/api");
+    std::fs::create_dir_all(&scripts).unwrap();
+    std::fs::write(
+        scripts.join("v1-smoke.sh"),
+        "test \"$API_HOST\" = http://caller.invalid:1 && echo smoke ok\n",
+    )
+    .unwrap();
     let extra = format!(
-        "api_health_url = \"http://127.0.0.1:{api}/api/concerts\"\n\
-         [[release_gate.api_scripts]]\nname = \"smoke\"\n\
-         argv = [\"sh\", \"-c\", \"test \\\"$API_HOST\\\" = http://127.0.0.1:{api} && echo smoke ok\"]\n"
+        "[api_scripts]\ndir = \"{}\"\nhealth_url = \"http://127.0.0.1:{api}/api/concerts\"\n",
+        scripts.display()
     );
     let copy = dir.join("legacy-copy.md");
     let _demo = serial();
     let run = Xtask::new(&dir, &config(&extra))
         .args(["release-gate"])
         .env("RELEASE_GATE_WITH_API_SCRIPTS", "true")
+        .env("API_HOST", "http://caller.invalid:1")
         .env("RELEASE_GATE_RUN_STAMP", "20261124T101500Z")
         .env("RELEASE_GATE_REPORT_FILE", &copy)
         .run();
@@ -75,14 +83,21 @@ fn release_gate_passes_on_the_demo_with_counts_and_api_scripts() {
             ("com.ticketrush.demo.queue.QueuePolicyTest", "8"),
         ]
     );
-    // One Gradle run compiles and tests; then the API script.
+    // The API script suite ran as its own suite, PASS.
+    assert!(
+        md.contains("- API script suite: PASS (1 passed, 0 failed, 0 skipped;"),
+        "{md}"
+    );
+    let (api_md, _) = latest(&dir, "api-scripts");
+    assert!(api_md.contains("| v1-smoke.sh | PASS | 0 |"), "{api_md}");
+    // One Gradle run compiles and tests.
     let steps: Vec<&str> = json["steps"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["gradle", "api script smoke"]);
+    assert_eq!(steps, ["gradle"]);
     let argv: Vec<&str> = json["steps"][0]["argv"]
         .as_array()
         .unwrap()
@@ -190,14 +205,16 @@ fn gradle_killed_at_its_deadline_fails_saying_so() {
 #[test]
 fn api_scripts_asked_for_but_not_configured_is_a_one_line_error_and_no_report() {
     let dir = TempDir::new("rg-noscripts");
-    let run = Xtask::new(&dir, &config(""))
+    let missing = dir.join("no-such-scripts");
+    let extra = format!("[api_scripts]\ndir = \"{}\"\n", missing.display());
+    let run = Xtask::new(&dir, &config(&extra))
         .args(["release-gate", "--with-api-scripts"])
         .run();
     assert_eq!(run.code, 1, "{}", run.show());
     let err = run.stderr;
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("lists none: add [[release_gate.api_scripts]]"),
+        err.contains("no-such-scripts does not exist: set [api_scripts].dir"),
         "{err}"
     );
     assert!(!dir.join("reports/release-gate/latest").exists());
@@ -216,4 +233,38 @@ fn dry_run_prints_the_single_gradle_command() {
     );
     assert!(run.stdout.contains(&want), "{}", run.show());
     assert!(!dir.join("reports").exists());
+}
+
+#[test]
+fn dry_run_with_api_scripts_shows_the_suite_and_probes_nothing() {
+    let dir = TempDir::new("rg-dry-api");
+    let scripts = dir.join("scripts/api");
+    std::fs::create_dir_all(&scripts).unwrap();
+    std::fs::write(scripts.join("v1-smoke.sh"), "exit 0\n").unwrap();
+    // Nothing listens on this URL's port while the test holds it.
+    let held = listen_from(20150);
+    let port = held.local_addr().unwrap().port();
+    let extra = format!(
+        "[api_scripts]\ndir = \"{}\"\nhealth_url = \"http://127.0.0.1:{port}/api/concerts\"\n",
+        scripts.display()
+    );
+    let run = Xtask::new(&dir, &config(&extra))
+        .args(["--dry-run", "release-gate", "--with-api-scripts"])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.show());
+    assert!(
+        run.stdout.contains(&format!(
+            "[dry-run] probe GET http://127.0.0.1:{port}/api/concerts"
+        )),
+        "{}",
+        run.show()
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("bash {}", scripts.join("v1-smoke.sh").display())),
+        "the script is shown, not dropped: {}",
+        run.show()
+    );
+    assert!(!dir.join("reports").exists());
+    drop(held);
 }

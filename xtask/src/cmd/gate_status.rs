@@ -163,6 +163,7 @@ fn suite_command(suite: &str) -> &'static str {
     match suite {
         "runtime-integration" => "integration",
         "release-gate" => "release-gate",
+        "api-scripts" => "api-scripts",
         "k6" => "k6 run",
         "k6-baseline" => "k6 baseline",
         "k6-distributed" => "k6 distributed",

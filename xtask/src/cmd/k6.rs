@@ -71,23 +71,48 @@ impl flags::K6Baseline {
             Some(t) => Some(regress::resolve(ctx, "k6-baseline", t)?),
             None => None,
         };
-        let (_, exit) = ctx.run_suite(
-            "k6-baseline",
-            BASELINE_TITLE,
-            s.run_options(),
-            |report, run| {
-                report.param("Max p95 (ms)", num(limits.max_p95_ms));
-                report.param("Max failed rate", num(limits.max_fail_rate));
-                report.param("Min checks rate", num(limits.min_checks_rate));
+        // As run-k6-baseline.sh: K6_BASELINE_REPORT_FILE is this report's
+        // copy; K6_REPORT_FILE stays the k6-run report's (k6-latest.md),
+        // which a baseline also writes, as the legacy run did.
+        let mut opts = s.run_options();
+        opts.report_file = self.baseline_report_file.as_deref().map(|p| ctx.path(p));
+        let summary_copy = self
+            .baseline_summary_json
+            .as_deref()
+            .map(|p| ctx.path(p))
+            .unwrap_or_else(|| {
+                ctx.layout
+                    .latest_dir("k6-baseline")
+                    .join("k6-baseline-summary.json")
+            });
+        let mut k6_run = None;
+        let (baseline, exit) =
+            ctx.run_suite("k6-baseline", BASELINE_TITLE, opts, |report, run| {
                 run_against_api(ctx, &self.run, &s, report, run, shared.take())?;
                 if ctx.dry_run {
                     return Ok(());
                 }
-                let copy = run.dir.join("k6-baseline-summary.json");
-                if s.summary_path(run).is_file() {
-                    std::fs::copy(s.summary_path(run), &copy)
-                        .with_context(|| format!("cannot copy the k6 summary to {copy}"))?;
-                    report.artifact("baseline summary JSON", ctx.relative(&copy));
+                let mut plain = report.clone();
+                plain.suite = "k6".into();
+                plain.title = RUN_TITLE.into();
+                k6_run = Some(plain);
+                report.param("Max p95 (ms)", num(limits.max_p95_ms));
+                report.param("Max failed rate", num(limits.max_fail_rate));
+                report.param("Min checks rate", num(limits.min_checks_rate));
+                let summary_path = s.summary_path(run);
+                if summary_path.is_file() {
+                    let bytes = std::fs::read(&summary_path)
+                        .with_context(|| format!("cannot read the k6 summary {summary_path}"))?;
+                    // One copy per run in its folder; stable copies in latest/:
+                    // the baseline's, and the k6 run's.
+                    let in_run = run.dir.join("k6-baseline-summary.json");
+                    crate::report::write_atomic(&in_run, &bytes)?;
+                    crate::report::write_atomic(&summary_copy, &bytes)?;
+                    report.artifact("baseline summary JSON", ctx.relative(&summary_copy));
+                    let k6_copy = ctx.layout.latest_dir("k6").join("k6-summary.json");
+                    if k6_copy != summary_path {
+                        crate::report::write_atomic(&k6_copy, &bytes)?;
+                    }
                 }
                 limits.judge(report);
                 match &compare {
@@ -102,8 +127,19 @@ impl flags::K6Baseline {
                     }
                 }
                 Ok(())
-            },
-        )?;
+            })?;
+        if let Some(plain) = k6_run {
+            // The k6-run report of the same run (k6-latest.md), judged by k6's
+            // exit code alone, as run-k6-waiting-queue.sh judged it.
+            if let Err(e) = crate::report::write_companion(
+                &ctx.layout,
+                plain,
+                &baseline,
+                s.report_file.as_deref(),
+            ) {
+                eprintln!("k6-baseline: the k6-run report was not written: {e:#}");
+            }
+        }
         Ok(exit)
     }
 }

@@ -1,5 +1,7 @@
 //! One module per subcommand. Each is `impl flags::X { fn run(self, ctx) }`.
 
+pub mod adopt;
+pub mod api_scripts;
 pub mod bench;
 pub mod ci;
 pub mod doctor;
