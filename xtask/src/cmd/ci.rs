@@ -83,6 +83,10 @@ fn lint_steps(ctx: &Ctx) -> anyhow::Result<Vec<Step>> {
     let hint = "run `cargo xtask setup`";
     let mut scripts = files_with(ctx, "scripts-legacy", &["sh"])?;
     scripts.push(".ci/run".into());
+    // The demo's API scripts, where there is a demo (not in an adopted service).
+    if ctx.root.join("demo/scripts/api").is_dir() {
+        scripts.extend(files_with(ctx, "demo/scripts/api", &["sh"])?);
+    }
     let workflows = files_with(ctx, ".github/workflows", &["yml", "yaml"])?;
     anyhow::ensure!(
         !workflows.is_empty(),
@@ -143,6 +147,7 @@ mod tests {
         let has = |step: &Step, arg: &str| step.args.iter().any(|a| a == arg);
         assert!(has(&steps[0], "scripts-legacy/run-release-gate.sh"));
         assert!(has(&steps[0], ".ci/run"));
+        assert!(has(&steps[0], "demo/scripts/api/v1-concerts.sh"));
         assert!(has(&steps[1], ".github/workflows/verify.yml"));
         assert!(has(&steps[1], ".github/workflows/gate.yml"));
         assert_eq!(steps[2].args, ["--offline", ".github/workflows"]);
