@@ -578,6 +578,10 @@ pub struct Gate {
 #[derive(Debug, Subcommand)]
 pub enum GateSub {
     /// May frontend work start? Every required report PASS, from HEAD, and every file condition
+    #[command(
+        after_help = "Conditions whose path starts with {docs_root}/ are looked for in the docs repository:\n\
+XTASK_DOCS_ROOT, else [gate].docs_root. When that folder is not there, one `docs root` row says so."
+    )]
     Status(GateStatus),
 }
 
