@@ -134,6 +134,29 @@ fn service_twin(dir: &Path) {
     git(dir, &["commit", "-qm", "the service, before the xtask"]);
 }
 
+/// As a new user's shell: none of the legacy variables a developer may have
+/// set, and the service builds its own xtask into its own target/.
+fn clean_env(c: &mut Command) {
+    const PREFIXES: [&str; 10] = [
+        "XTASK_",
+        "CODEX_TMP_DIR",
+        "GITHUB_",
+        "IT_",
+        "K6_",
+        "DIST_",
+        "OPS_",
+        "RELEASE_GATE_",
+        "DEMO_",
+        "TCS_",
+    ];
+    for (k, _) in std::env::vars() {
+        if PREFIXES.iter().any(|p| k.starts_with(p)) || k == "API_HOST" || k == "CONCERT_ID" {
+            c.env_remove(&k);
+        }
+    }
+    c.env_remove("CARGO_TARGET_DIR");
+}
+
 /// The demo's config, for the demo laid out at the root.
 fn twin_config(path: &Path) {
     let text = std::fs::read_to_string(root().join("xtask.toml")).unwrap();
@@ -197,13 +220,7 @@ fn readme_adoption_steps_make_a_service_ready_and_a_new_commit_stale() {
         } else {
             let mut c = Command::new(&argv[0]);
             c.args(&argv[1..]);
-            // The service builds its own xtask into its own target/.
-            c.env_remove("CARGO_TARGET_DIR");
-            for (k, _) in std::env::vars() {
-                if k.starts_with("XTASK_") || k == "CODEX_TMP_DIR" {
-                    c.env_remove(&k);
-                }
-            }
+            clean_env(&mut c);
             c
         };
         cmd.current_dir(&cwd).env("PATH", &path);
@@ -246,8 +263,8 @@ fn readme_adoption_steps_make_a_service_ready_and_a_new_commit_stale() {
     status
         .args(["xtask", "gate", "status"])
         .current_dir(&service)
-        .env_remove("CARGO_TARGET_DIR")
         .env("PATH", &path);
+    clean_env(&mut status);
     let out = run(&mut status);
     assert_eq!(out.code, 1, "{}", out.show());
     assert!(
