@@ -104,15 +104,12 @@ fn release_gate_passes_on_the_demo_with_counts_and_api_scripts() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    assert_eq!(
-        argv[1..6],
-        [
-            "--no-daemon",
-            "--offline",
-            "compileJava",
-            "compileTestJava",
-            "test"
-        ]
+    assert_eq!(argv[1..3], ["--no-daemon", "--offline"], "{argv:?}");
+    // Compile and test in the one run (the build-cache options may sit between).
+    assert!(
+        argv.windows(3)
+            .any(|w| w == ["compileJava", "compileTestJava", "test"]),
+        "{argv:?}"
     );
     // The legacy variables: run stamp, extra report copy.
     assert_eq!(json["run_stamp"], "20261124T101500Z");
