@@ -124,6 +124,7 @@ fn adopt_writes_the_list_at_the_legacy_paths_and_is_idempotent() {
         "target/debug/xtask",
         "reports/gate/latest/gate-latest.md",
         ".tools/k6/bin/k6",
+        ".gradle-build-cache/xtask-build-cache.gradle",
         ".codex/tmp/ticket-core-service/k6/latest/k6-latest.md",
     ] {
         std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();

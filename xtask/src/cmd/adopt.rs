@@ -49,8 +49,9 @@ const REPLACED_WORKFLOWS: [&str; 2] = [
 
 const GITIGNORE_BEGIN: &str = "# >>> cargo xtask (written by `cargo xtask adopt`)";
 const GITIGNORE_END: &str = "# <<< cargo xtask";
-const GITIGNORE_BLOCK: &str =
-    "/target/\n/.tools/\n/reports/*\n!/reports/README.md\n!/reports/report.schema.json\n";
+/// What a run leaves in the service root: the build, the pinned tools,
+/// the reports, Gradle's build cache (`[gradle].build_cache`'s default).
+const GITIGNORE_BLOCK: &str = "/target/\n/.tools/\n/reports/*\n!/reports/README.md\n!/reports/report.schema.json\n/.gradle-build-cache/\n";
 
 /// One file adopt means to write.
 #[derive(Debug, Clone)]
