@@ -666,8 +666,12 @@ pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Utf8Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create {dir}: check that it is writable"))?;
+    // Unique per call: two threads (gate stages) writing the same file must
+    // not share a temporary, or one rename finds it gone.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{n}",
         path.file_name().unwrap_or("report"),
         std::process::id()
     ));

@@ -300,3 +300,26 @@ fn suites_sharing_a_folder_run_side_by_side_and_keep_their_own_runs() {
     assert!(root.join("d/latest/k6-latest.md").is_file());
     assert!(root.join("d/latest/gate-latest.md").is_file());
 }
+
+#[test]
+fn threads_writing_one_file_at_once_all_succeed() {
+    // Gate stages in threads write the same Gradle init script at once.
+    let d = tmpdir("atomic-threads");
+    let path = d.join("same.txt");
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let p = path.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    write_atomic(&p, format!("writer {i}\n").as_bytes()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("no writer failed");
+    }
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .starts_with("writer "));
+}
