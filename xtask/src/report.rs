@@ -666,15 +666,7 @@ pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Utf8Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create {dir}: check that it is writable"))?;
-    // Unique per call: two threads (gate stages) writing the same file must
-    // not share a temporary, or one rename finds it gone.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{n}",
-        path.file_name().unwrap_or("report"),
-        std::process::id()
-    ));
+    let tmp = temp_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -686,6 +678,22 @@ pub fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> anyhow::Result<()> {
         return Err(e).with_context(|| format!("cannot write {path}"));
     }
     Ok(())
+}
+
+/// Beside `path`, unique per process and thread: two threads (gate stages)
+/// writing the same file must not share a temporary, or one rename finds it
+/// gone.
+fn temp_path(path: &Utf8Path) -> Utf8PathBuf {
+    let dir = path.parent().unwrap_or(Utf8Path::new("."));
+    let thread: String = format!("{:?}", std::thread::current().id())
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    dir.join(format!(
+        ".{}.tmp-{}-{thread}",
+        path.file_name().unwrap_or("report"),
+        std::process::id()
+    ))
 }
 
 pub fn is_run_folder(name: &str) -> bool {

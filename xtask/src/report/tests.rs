@@ -124,7 +124,7 @@ fn failed_write_leaves_the_old_report() {
     let p = d.join("x-latest.md");
     write_atomic(&p, b"old").unwrap();
     // A directory where the temporary file would go makes the write fail.
-    std::fs::create_dir(d.join(format!(".x-latest.md.tmp-{}", std::process::id()))).unwrap();
+    std::fs::create_dir(temp_path(&p)).unwrap();
     assert!(write_atomic(&p, b"new").is_err());
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "old");
 }
