@@ -623,13 +623,12 @@ pub fn run_report(run_dir: &Utf8Path, suite: &str) -> Utf8PathBuf {
 /// suite's lock while writing; a run of it in progress wins.
 pub fn write_companion(
     layout: &Layout,
+    lock_dir: &Utf8Path,
     mut report: Report,
     of: &Report,
     extra_md: Option<&Utf8Path>,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(layout.suite_dir(&report.suite))
-        .with_context(|| format!("cannot create {}", layout.suite_dir(&report.suite)))?;
-    let _lock = SuiteLock::acquire_at(&layout.lock_path(&report.suite), &report.suite)?;
+    let _lock = SuiteLock::at(lock_dir, &report.suite)?;
     report.run_stamp = of.run_stamp.clone();
     report.started = of.started.clone();
     report.ended = of.ended.clone();

@@ -53,9 +53,12 @@ fn scripts(dir: &TempDir, files: &[(&str, &str)]) -> std::path::PathBuf {
     d
 }
 
+/// The scripts folder's parent is the test's own service folder: suite
+/// locks live beside the service, so parallel tests need one each.
 fn config(dir: &Path, health_port: u16, extra: &str) -> String {
     format!(
-        "[api_scripts]\ndir = \"{}\"\nhealth_url = \"http://127.0.0.1:{health_port}/api/concerts\"\ntimeout = \"30s\"\n{extra}",
+        "[project]\nservice_dir = \"{}\"\n[api_scripts]\ndir = \"{}\"\nhealth_url = \"http://127.0.0.1:{health_port}/api/concerts\"\ntimeout = \"30s\"\n{extra}",
+        dir.parent().unwrap().parent().unwrap().display(),
         dir.display()
     )
 }

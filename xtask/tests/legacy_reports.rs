@@ -82,7 +82,8 @@ fn codex_tmp_dir_gets_latest_and_run_folders_as_the_legacy_scripts_wrote_them() 
     std::fs::write(
         &config,
         format!(
-            "[ops.health]\ncomponents = [{{ name = \"api\", kind = \"http\", address = \"http://127.0.0.1:{api}/api/concerts\" }}]\n"
+            "[project]\nservice_dir = \"{}\"\n[ops.health]\ncomponents = [{{ name = \"api\", kind = \"http\", address = \"http://127.0.0.1:{api}/api/concerts\" }}]\n",
+            dir.path().display()
         ),
     )
     .unwrap();

@@ -133,6 +133,7 @@ impl flags::K6Baseline {
             // exit code alone, as run-k6-waiting-queue.sh judged it.
             if let Err(e) = crate::report::write_companion(
                 &ctx.layout,
+                &ctx.lock_dir(),
                 plain,
                 &baseline,
                 s.report_file.as_deref(),
