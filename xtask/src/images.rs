@@ -10,7 +10,8 @@
 //!
 //! The procedure is plain data ([`plan`]: one argument vector per step, never a shell
 //! string), so it can be printed, reviewed and replayed by hand. Measured on a
-//! 2-core bookworm host: debootstrap ~35 s, tar + import ~3 s, image ~360 MB.
+//! 2-core bookworm host: debootstrap ~75 s, tar + import ~6 s, image ~700 MB
+//! (PostgreSQL brings LLVM for its JIT, ~100 MB, and ICU).
 //! debootstrap needs root.
 //!
 //! `cmd/images.rs` runs the plan through the process runner.
@@ -260,7 +261,7 @@ pub fn tarball_path(rootfs_dir: &str) -> String {
 /// Why a tarball file: `docker import` reads a tarball from a path, a URL or stdin.
 /// Stdin would need a pipe between two processes (a shell, or plumbing in the
 /// caller), which breaks "one argv per step"; a file keeps every step a plain argv
-/// that can be replayed by hand, costs only ~360 MB of scratch disk for a moment,
+/// that can be replayed by hand, costs only ~700 MB of scratch disk for a moment,
 /// and tar takes under a second.
 ///
 /// Cache pruning uses `find ... -delete`, which needs no shell glob: the downloaded
