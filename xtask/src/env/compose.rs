@@ -1178,6 +1178,49 @@ redis_service = "redis"
         );
     }
 
+    /// A `docker` whose engine runs elsewhere: the app containers' pids are
+    /// not on this host (0), so their counters come through `docker exec`.
+    fn remote_engine_docker(dir: &camino::Utf8Path) -> String {
+        let path = dir.join("docker");
+        let script = format!(
+            r#"#!/bin/sh
+{{ printf '%s\t' "$@"; printf '\n'; }} >> {dir}/calls
+case "$*" in
+  "compose version") echo "Docker Compose version v2.99.0";;
+  *" ps -q app") printf 'c1\nc2\n';;
+  "inspect --format "*) echo "c1 0 true /p_app_1"; echo "c2 0 true /p_app_2";;
+  "exec c1 cat /proc/net/snmp") printf 'Tcp: ActiveOpens PassiveOpens\nTcp: 3 41\n';;
+  "exec c2 cat /proc/net/snmp") printf 'Tcp: ActiveOpens PassiveOpens\nTcp: 5 39\n';;
+esac
+exit 0
+"#
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string()
+    }
+
+    #[test]
+    fn requests_per_replica_come_through_docker_exec_when_the_engine_is_elsewhere() {
+        let d = super::super::tests::tempdir("compose-served-exec");
+        let ctx = ctx(&d, 21094);
+        let p = Programs {
+            docker: remote_engine_docker(&d),
+            docker_compose: d.join("no-docker-compose").to_string(),
+        };
+        let env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
+        match env.served() {
+            Served::Counted { method, counts } => {
+                assert_eq!(
+                    counts,
+                    [("p_app_1".to_string(), 41), ("p_app_2".to_string(), 39)].into()
+                );
+                assert!(method.contains("with docker exec"), "{method}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn keep_env_still_removes_the_env_file_it_created() {
         let d = super::super::tests::tempdir("compose-keep");
