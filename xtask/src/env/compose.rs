@@ -456,6 +456,22 @@ impl Compose {
         Ok(())
     }
 
+    /// Runs `f` with the env file present: compose v1 reads the whole file,
+    /// `env_file` included, for any command. After a keep-env run removed
+    /// the one we made, a later `logs` or `scale` makes it again just for
+    /// that command.
+    fn with_env_file<T>(&self, f: impl FnOnce() -> T) -> T {
+        let made = match &self.env_file {
+            Some(p) if !self.dry_run && !p.exists() => std::fs::write(p, b"").is_ok(),
+            _ => false,
+        };
+        let out = f();
+        if let (true, Some(p)) = (made, &self.env_file) {
+            let _ = std::fs::remove_file(p);
+        }
+        out
+    }
+
     fn remove_created_env_file(&mut self) -> anyhow::Result<()> {
         if let (true, Some(f)) = (self.created_env_file, &self.env_file) {
             match std::fs::remove_file(f) {
@@ -682,8 +698,7 @@ impl Environment for Compose {
             println!("[dry-run] {}", self.step("logs", &args).display());
             return Ok(String::new());
         }
-        self.runner
-            .read(&self.step("logs", &args))
+        self.with_env_file(|| self.runner.read(&self.step("logs", &args)))
             .with_context(|| {
                 format!(
                     "cannot read the logs of `{service}` in compose project {}",
@@ -700,7 +715,7 @@ impl Environment for Compose {
             .step("scale", &self.up_args(replicas, false))
             .deadline(Duration::from_secs(10 * 60))
             .grace(Duration::from_secs(1));
-        ensure_success(&self.runner.run(&up)?).with_context(|| {
+        ensure_success(&self.with_env_file(|| self.runner.run(&up))?).with_context(|| {
             format!(
                 "cannot scale compose project {} to {replicas} replicas",
                 self.project
@@ -779,7 +794,7 @@ impl Environment for Compose {
         if self.dry_run {
             return Served::NotMeasured("a dry run counts nothing".into());
         }
-        self.count_served()
+        self.with_env_file(|| self.count_served())
             .unwrap_or_else(|e| Served::NotMeasured(format!("{e:#}")))
     }
 
@@ -1243,6 +1258,33 @@ exit 0
         assert!(
             !calls(&d).iter().any(|a| a.contains(&"down".to_string())),
             "keep-env brought the project down"
+        );
+    }
+
+    #[test]
+    fn after_keep_env_logs_find_the_env_file_for_as_long_as_they_run() {
+        let d = super::super::tests::tempdir("compose-keep-logs");
+        let ctx = ctx(&d, 21093);
+        // A docker that, like compose v1, refuses to read a file whose env_file is missing.
+        let path = d.join("docker");
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\n[ \"$1 $2\" = \"compose version\" ] && exit 0\n[ -f {d}/.env.local ] || {{ echo \"Couldn't find env file\" >&2; exit 1; }}\necho app_1 QUEUE_MONITOR join\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let p = Programs {
+            docker: path.to_string(),
+            docker_compose: d.join("no-docker-compose").to_string(),
+        };
+        let env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
+        assert!(!d.join(".env.local").exists());
+        assert!(env.logs("app", 5).unwrap().contains("QUEUE_MONITOR"));
+        assert!(
+            !d.join(".env.local").exists(),
+            "made for the command, gone again"
         );
     }
 
