@@ -10,11 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
-use crate::units::{Duration, HttpUrl, Rate};
+use crate::units::{Duration, HttpUrl, NonZeroDuration, Rate};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -81,7 +80,7 @@ pub struct Gradle {
     pub daemon: bool,
     pub offline: bool,
     pub extra_args: Vec<String>,
-    pub timeout: Duration,
+    pub timeout: NonZeroDuration,
     /// Gradle's build cache (`--build-cache`) in this folder of the project,
     /// relative to the root, so that CI can keep it; empty: off.
     pub build_cache: Utf8PathBuf,
@@ -94,7 +93,7 @@ impl Default for Gradle {
             daemon: false,
             offline: false,
             extra_args: vec![],
-            timeout: Duration::secs(20 * 60),
+            timeout: NonZeroDuration::secs(20 * 60),
             build_cache: ".gradle-build-cache".into(),
         }
     }
@@ -137,7 +136,7 @@ pub struct ApiScripts {
     /// TICKETRUSH_HEALTH_URL says otherwise.
     pub health_url: HttpUrl,
     /// Per script.
-    pub timeout: Duration,
+    pub timeout: NonZeroDuration,
     /// Scripts that only make sense in one push mode (`sse`, `websocket`):
     /// skipped in the other, as the legacy harness did.
     pub push_mode_only: BTreeMap<String, PushMode>,
@@ -173,8 +172,8 @@ impl PushMode {
     }
 }
 
-fn default_script_timeout() -> Duration {
-    Duration::secs(300)
+fn default_script_timeout() -> NonZeroDuration {
+    NonZeroDuration::secs(300)
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,7 +235,7 @@ pub struct Environments {
     pub default: EnvKind,
     /// What "ready" means: this URL answers 2xx (through the load balancer).
     pub health_url: HttpUrl,
-    pub ready_timeout: Duration,
+    pub ready_timeout: NonZeroDuration,
     /// Pause between readiness probes; never above 100 ms.
     pub poll_interval: Duration,
     pub compose: ComposeEnv,
@@ -249,7 +248,7 @@ impl Default for Environments {
         Environments {
             default: EnvKind::Compose,
             health_url: "http://127.0.0.1:18080/api/concerts".parse().unwrap(),
-            ready_timeout: Duration::secs(120),
+            ready_timeout: NonZeroDuration::secs(120),
             poll_interval: Duration::millis(100),
             compose: ComposeEnv::default(),
             local: LocalEnv::default(),
@@ -279,7 +278,7 @@ pub struct ComposeEnv {
     /// Gradle tasks run before `up --build` (e.g. `jar`, which the demo's
     /// Dockerfile copies); empty: the image builds on its own.
     pub build_tasks: Vec<String>,
-    pub down_timeout: Duration,
+    pub down_timeout: NonZeroDuration,
 }
 
 impl Default for ComposeEnv {
@@ -305,7 +304,7 @@ impl Default for ComposeEnv {
             env: BTreeMap::new(),
             build: true,
             build_tasks: vec![],
-            down_timeout: Duration::secs(60),
+            down_timeout: NonZeroDuration::secs(60),
         }
     }
 }
@@ -361,7 +360,7 @@ pub struct K6 {
     pub api_host: HttpUrl,
     pub concert_id: u64,
     pub vus: u32,
-    pub duration: Duration,
+    pub duration: NonZeroDuration,
     pub sleep_max: Duration,
     pub user_id_base: u64,
     /// Where the API runs for `k6 run`/`k6 baseline`: none means external
@@ -383,7 +382,7 @@ impl Default for K6 {
             api_host: "http://127.0.0.1:8080".parse().unwrap(),
             concert_id: 1,
             vus: 60,
-            duration: Duration::secs(60),
+            duration: NonZeroDuration::secs(60),
             sleep_max: Duration::millis(200),
             user_id_base: 900_000_000,
             environment: None,
@@ -518,7 +517,7 @@ pub struct Ops {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpsHealth {
-    pub timeout: Duration,
+    pub timeout: NonZeroDuration,
     pub components: Vec<Component>,
 }
 
@@ -530,7 +529,7 @@ impl Default for OpsHealth {
             address: address.into(),
         };
         OpsHealth {
-            timeout: Duration::secs(2),
+            timeout: NonZeroDuration::secs(2),
             components: vec![
                 c("api", ProbeKind::Http, "http://127.0.0.1:8080/api/concerts"),
                 c("redis", ProbeKind::Redis, "127.0.0.1:6379"),
@@ -730,6 +729,10 @@ impl Config {
                 }
             }
         }
+        if let Some(r) = &self.environment.external.redis {
+            parse_host_port(r)
+                .map_err(|e| ("environment.external.redis".to_string(), e.to_string()))?;
+        }
         if !(1..=100_000).contains(&self.k6.vus) {
             return Err(("k6.vus".into(), "must be 1 to 100000 virtual users".into()));
         }
@@ -751,7 +754,12 @@ impl Config {
                     "an empty class name: write the class, e.g. \"com.ticketrush.demo.queue.QueuePolicyTest\"".into(),
                 ));
             }
+            for (i, c) in classes.iter().enumerate() {
+                crate::units::check_test_filter(c)
+                    .map_err(|e| (format!("{key}[{i}]"), e.to_string()))?;
+            }
         }
+        self.validate_names()?;
         if self.environment.poll_interval > Duration::millis(100) {
             return Err(("environment.poll_interval".into(), "must be 100ms or less (readiness is polled often so a ready service is noticed at once)".into()));
         }
@@ -797,18 +805,80 @@ impl Config {
     }
 }
 
-/// `host:port` with a real port.
-pub fn parse_host_port(s: &str) -> anyhow::Result<(String, u16)> {
-    let (h, p) = s
-        .rsplit_once(':')
-        .with_context(|| format!("`{s}`: expected HOST:PORT, e.g. 127.0.0.1:6379"))?;
-    let port = p
-        .parse::<u16>()
-        .with_context(|| format!("`{s}`: bad port `{p}`"))?;
-    let h = h.trim_start_matches('[').trim_end_matches(']');
-    anyhow::ensure!(!h.is_empty(), "`{s}`: missing host");
-    Ok((h.to_string(), port))
+impl Config {
+    /// Every name the config hands to a tool as a value (`docker run IMAGE`,
+    /// `compose logs SERVICE`, `gradle TASK`, `apt-get install PKG`): none may
+    /// be read by the tool as an option.
+    fn validate_names(&self) -> Result<(), (String, String)> {
+        use crate::units::{
+            check_image_ref, check_name, NETWORK_CHARS, PACKAGE_CHARS, SERVICE_CHARS, TASK_CHARS,
+        };
+        let err = |key: String| move |e: anyhow::Error| (key, e.to_string());
+        check_image_ref(&self.k6.docker_image).map_err(err("k6.docker_image".into()))?;
+        check_name("docker network", &self.k6.docker_network, NETWORK_CHARS)
+            .map_err(err("k6.docker_network".into()))?;
+        let c = &self.environment.compose;
+        for (key, name) in [
+            ("environment.compose.app_service", Some(&c.app_service)),
+            ("environment.compose.lb_service", Some(&c.lb_service)),
+            (
+                "environment.compose.redis_service",
+                c.redis_service.as_ref(),
+            ),
+        ] {
+            if let Some(name) = name {
+                check_name("compose service", name, SERVICE_CHARS).map_err(err(key.into()))?;
+            }
+        }
+        let lists = [
+            (
+                "environment.compose.services",
+                &c.services,
+                "compose service",
+                SERVICE_CHARS,
+            ),
+            (
+                "environment.compose.build_tasks",
+                &c.build_tasks,
+                "Gradle task",
+                TASK_CHARS,
+            ),
+            (
+                "environment.local.app_build_tasks",
+                &self.environment.local.app_build_tasks,
+                "Gradle task",
+                TASK_CHARS,
+            ),
+            (
+                "tools.apt",
+                &self.tools.apt,
+                "Debian package",
+                PACKAGE_CHARS,
+            ),
+        ];
+        for (key, names, what, chars) in lists {
+            for (i, n) in names.iter().enumerate() {
+                // A Gradle task path may start with `:` (`:app:jar`).
+                let n = if what == "Gradle task" {
+                    n.trim_start_matches(':')
+                } else {
+                    n
+                };
+                check_name(what, n, chars).map_err(err(format!("{key}[{i}]")))?;
+            }
+        }
+        // `{project}` is filled in before use.
+        check_name(
+            "compose network",
+            &c.network.replace("{project}", "p"),
+            NETWORK_CHARS,
+        )
+        .map_err(err("environment.compose.network".into()))?;
+        Ok(())
+    }
 }
+
+pub use crate::units::parse_host_port;
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -850,7 +920,7 @@ mod tests {
     fn empty_config_gives_the_legacy_defaults() {
         let c = parse("").unwrap();
         assert_eq!(c.k6.vus, 60);
-        assert_eq!(c.k6.duration, Duration::secs(60));
+        assert_eq!(c.k6.duration.get(), Duration::secs(60));
         assert_eq!(c.integration.compose_project, "tcsit");
         assert_eq!(c.k6.distributed.compose_project, "tcsdist");
         assert_eq!(c.ops.monitor.tail_lines, 2000);
@@ -863,7 +933,7 @@ mod tests {
         let c = parse("[k6]\nvus = 5\nduration = \"90s\"\n[k6.baseline]\nmax_fail_rate = 0.1\n")
             .unwrap();
         assert_eq!(c.k6.vus, 5);
-        assert_eq!(c.k6.duration, Duration::secs(90));
+        assert_eq!(c.k6.duration.get(), Duration::secs(90));
         assert_eq!(c.k6.baseline.max_fail_rate.get(), 0.1);
     }
 
@@ -957,7 +1027,7 @@ mod tests {
         assert_eq!(c.ops.monitor.compose_project, "tcs");
         assert_eq!(c.k6.script, "scripts/perf/k6-waiting-queue-join.js");
         assert_eq!(c.k6.api_host.to_string(), "http://127.0.0.1:8080");
-        assert_eq!((c.k6.vus, c.k6.duration), (60, Duration::secs(60)));
+        assert_eq!((c.k6.vus, c.k6.duration.get()), (60, Duration::secs(60)));
         assert_eq!(c.k6.sleep_max, Duration::millis(200));
         assert_eq!(c.k6.user_id_base, 900_000_000);
         assert_eq!(c.k6.distributed.user_id_base, 910_000_000);

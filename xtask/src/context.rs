@@ -39,6 +39,13 @@ impl Ctx {
             None => (root.join("xtask.toml"), false),
         };
         let config = Config::load(&config_path, must_exist)?;
+        let service_dir = absolute(&root, &config.project.service_dir);
+        if !service_dir.is_dir() {
+            anyhow::bail!(
+                "[project].service_dir `{}` in {config_path} is not a folder ({service_dir}): point it at the service (where Gradle runs)",
+                config.project.service_dir
+            );
+        }
         for (k, v) in config
             .environment
             .local

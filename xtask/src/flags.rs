@@ -8,8 +8,22 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::{
     config::EnvKind,
-    units::{Duration, HttpUrl, KeyCount, Rate},
+    units::{self, Duration, Host, HttpUrl, KeyCount, NonZeroDuration, Rate, RunStamp},
 };
+
+/// clap's error text with every value it echoes escaped, so an input with
+/// a newline cannot add a line of its own (e.g. a fake `- Result: PASS`).
+pub fn escape_values(e: &clap::Error, mut text: String) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    for kind in [ContextKind::InvalidValue, ContextKind::InvalidArg] {
+        if let Some(ContextValue::String(v)) = e.get(kind) {
+            if v.chars().any(char::is_control) {
+                text = text.replace(v.as_str(), &units::quote(v));
+            }
+        }
+    }
+    text
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -155,7 +169,7 @@ pub struct Images {
 pub struct RunFiles {
     /// Run-folder name [default: UTC time YYYYMMDDTHHMMSSZ]
     #[arg(long, value_name = "STAMP")]
-    pub run_stamp: Option<String>,
+    pub run_stamp: Option<RunStamp>,
     /// Write the log here instead of the run folder
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<Utf8PathBuf>,
@@ -177,14 +191,14 @@ pub struct ReleaseGate {
     pub gradle_daemon: bool,
     /// Deadline for the Gradle run [default: gradle.timeout]
     #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<Duration>,
+    pub timeout: Option<NonZeroDuration>,
     #[arg(
         long,
         env = "RELEASE_GATE_RUN_STAMP",
         value_name = "STAMP",
         hide = true
     )]
-    pub run_stamp: Option<String>,
+    pub run_stamp: Option<RunStamp>,
     #[arg(long, env = "RELEASE_GATE_LOG_FILE", value_name = "PATH", hide = true)]
     pub log_file: Option<Utf8PathBuf>,
     #[arg(
@@ -209,7 +223,7 @@ pub struct ApiScripts {
     pub push_mode: Option<crate::config::PushMode>,
     /// Deadline per script [default: api_scripts.timeout]
     #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<Duration>,
+    pub timeout: Option<NonZeroDuration>,
 }
 
 #[derive(Debug, Args)]
@@ -224,9 +238,9 @@ pub struct Integration {
     pub gradle_daemon: bool,
     /// Deadline for the Gradle run [default: gradle.timeout]
     #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<Duration>,
+    pub timeout: Option<NonZeroDuration>,
     #[arg(long, env = "IT_RUN_STAMP", value_name = "STAMP", hide = true)]
-    pub run_stamp: Option<String>,
+    pub run_stamp: Option<RunStamp>,
     #[arg(long, env = "IT_LOG_FILE", value_name = "PATH", hide = true)]
     pub log_file: Option<Utf8PathBuf>,
     #[arg(long, env = "IT_REPORT_FILE", value_name = "PATH", hide = true)]
@@ -256,7 +270,7 @@ pub struct EnvOpts {
     pub health_url: Option<HttpUrl>,
     /// Readiness deadline [default: environment.ready_timeout]
     #[arg(long, value_name = "DURATION")]
-    pub ready_timeout: Option<Duration>,
+    pub ready_timeout: Option<NonZeroDuration>,
     /// Legacy: attempts x sleep gives the readiness deadline
     #[arg(long, env = "IT_HEALTH_ATTEMPTS", value_name = "N", hide = true)]
     pub health_attempts: Option<u32>,
@@ -328,7 +342,7 @@ pub struct K6Opts {
     pub vus: Option<u32>,
     /// Test duration (e.g. 60s)
     #[arg(long, env = "K6_DURATION", value_name = "DURATION")]
-    pub duration: Option<Duration>,
+    pub duration: Option<NonZeroDuration>,
     /// Longest random pause between iterations (seconds or a duration)
     #[arg(long, env = "K6_SLEEP_MAX_SEC", value_name = "DURATION")]
     pub sleep_max: Option<Duration>,
@@ -336,13 +350,13 @@ pub struct K6Opts {
     #[arg(long, env = "K6_USER_ID_BASE", value_name = "N")]
     pub user_id_base: Option<u64>,
     /// Image for the docker fallback when no k6 is installed
-    #[arg(long, env = "K6_DOCKER_IMAGE", value_name = "IMAGE")]
+    #[arg(long, env = "K6_DOCKER_IMAGE", value_name = "IMAGE", value_parser = units::image_ref)]
     pub docker_image: Option<String>,
     /// Docker network for the docker fallback
-    #[arg(long, env = "K6_DOCKER_NETWORK", value_name = "NETWORK")]
+    #[arg(long, env = "K6_DOCKER_NETWORK", value_name = "NETWORK", value_parser = units::network)]
     pub docker_network: Option<String>,
     /// uid:gid for the docker fallback [default: yours]
-    #[arg(long, env = "K6_DOCKER_USER", value_name = "UID:GID")]
+    #[arg(long, env = "K6_DOCKER_USER", value_name = "UID:GID", value_parser = units::docker_user)]
     pub docker_user: Option<String>,
     /// Export k6's HTML web dashboard beside the report
     #[arg(long, env = "K6_WEB_DASHBOARD", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
@@ -362,7 +376,7 @@ pub struct K6Opts {
     #[arg(long, env = "K6_SUMMARY_JSON", value_name = "PATH")]
     pub summary_json: Option<Utf8PathBuf>,
     #[arg(long, env = "K6_RUN_STAMP", value_name = "STAMP", hide = true)]
-    pub run_stamp: Option<String>,
+    pub run_stamp: Option<RunStamp>,
     #[arg(long, env = "K6_LOG_FILE", value_name = "PATH", hide = true)]
     pub log_file: Option<Utf8PathBuf>,
     #[arg(long, env = "K6_REPORT_FILE", value_name = "PATH", hide = true)]
@@ -435,10 +449,10 @@ pub struct K6Distributed {
     #[arg(long, env = "DIST_COMPOSE_PROJECT", value_name = "NAME")]
     pub compose_project: Option<String>,
     /// Load balancer's compose service
-    #[arg(long, env = "DIST_LB_SERVICE_NAME", value_name = "SERVICE")]
+    #[arg(long, env = "DIST_LB_SERVICE_NAME", value_name = "SERVICE", value_parser = units::service)]
     pub lb_service: Option<String>,
     /// Compose network k6 joins [default: <project>_ticket-network]
-    #[arg(long, env = "DIST_DOCKER_NETWORK", value_name = "NETWORK")]
+    #[arg(long, env = "DIST_DOCKER_NETWORK", value_name = "NETWORK", value_parser = units::network)]
     pub network: Option<String>,
     #[arg(long, env = "DIST_KEEP_ENV", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
     pub keep_env: Option<bool>,
@@ -486,25 +500,25 @@ pub struct OpsHealth {
     pub api_url: Option<HttpUrl>,
     /// Host of the Redis component (PING); adds one when the config has none
     #[arg(long, env = "OPS_REDIS_HOST", value_name = "HOST")]
-    pub redis_host: Option<String>,
+    pub redis_host: Option<Host>,
     /// Port of the Redis component [default: from the config, else 6379]
-    #[arg(long, env = "OPS_REDIS_PORT", value_name = "PORT")]
+    #[arg(long, env = "OPS_REDIS_PORT", value_name = "PORT", value_parser = units::port)]
     pub redis_port: Option<u16>,
     /// Host of the Kafka component (ApiVersions); adds one when the config has none
     #[arg(long, env = "OPS_KAFKA_HOST", value_name = "HOST")]
-    pub kafka_host: Option<String>,
+    pub kafka_host: Option<Host>,
     /// Port of the Kafka component [default: from the config, else 9092]
-    #[arg(long, env = "OPS_KAFKA_PORT", value_name = "PORT")]
+    #[arg(long, env = "OPS_KAFKA_PORT", value_name = "PORT", value_parser = units::port)]
     pub kafka_port: Option<u16>,
     /// Host of the PostgreSQL component (SSLRequest); adds one when the config has none
     #[arg(long, env = "OPS_POSTGRES_HOST", value_name = "HOST")]
-    pub postgres_host: Option<String>,
+    pub postgres_host: Option<Host>,
     /// Port of the PostgreSQL component [default: from the config, else 5432]
-    #[arg(long, env = "OPS_POSTGRES_PORT", value_name = "PORT")]
+    #[arg(long, env = "OPS_POSTGRES_PORT", value_name = "PORT", value_parser = units::port)]
     pub postgres_port: Option<u16>,
     /// Per-probe timeout [default: ops.health.timeout]
     #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<Duration>,
+    pub timeout: Option<NonZeroDuration>,
     #[arg(long, env = "OPS_HEALTH_REPORT_FILE", value_name = "PATH", hide = true)]
     pub report_file: Option<Utf8PathBuf>,
 }
@@ -524,7 +538,7 @@ pub struct OpsMonitor {
     #[arg(long, env = "OPS_LOG_TAIL_LINES", value_name = "N")]
     pub tail: Option<u32>,
     /// The app's compose service
-    #[arg(long, env = "OPS_APP_SERVICE", value_name = "SERVICE")]
+    #[arg(long, env = "OPS_APP_SERVICE", value_name = "SERVICE", value_parser = units::service)]
     pub app_service: Option<String>,
     /// Minimum line count for a key, making the snapshot a check (repeatable; adds to ops.monitor.min)
     #[arg(long = "min", value_name = "KEY=N")]
@@ -625,14 +639,10 @@ pub struct ReportHistory {
     pub json: bool,
 }
 
-/// A `--tests` value: a class or pattern, never blank (Gradle would refuse
-/// it only after starting).
+/// A `--tests` value: a Java name pattern, never blank nor anything Gradle
+/// could take for one of its options.
 fn class_name(s: &str) -> Result<String, String> {
-    if s.trim().is_empty() {
-        return Err(
-            "empty: name a test class, e.g. com.ticketrush.demo.queue.QueuePolicyTest".into(),
-        );
-    }
+    units::check_test_filter(s).map_err(|e| e.to_string())?;
     Ok(s.to_string())
 }
 

@@ -33,7 +33,7 @@ pub struct GradleOpts {
     /// Variables for the test JVM (e.g. the environment's addresses).
     pub env: Vec<(String, String)>,
     pub daemon: bool,
-    pub timeout: Option<crate::units::Duration>,
+    pub timeout: Option<crate::units::NonZeroDuration>,
 }
 
 /// Counts for one test class.

@@ -89,7 +89,8 @@ fn os_release_codename(text: &str) -> Option<String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("VERSION_CODENAME="))
         .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
-        .find(|v| !v.is_empty())
+        // debootstrap takes it as an argument: a plain name, never an option.
+        .find(|v| is_plain_suite(v))
 }
 
 /// The apt source files as (path, text), in the order apt reads them: sources.list,

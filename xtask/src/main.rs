@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         Ok(f) => f,
         Err(e) => {
             // `--help` and `--version` go to stdout; usage errors to stderr.
-            let text = e.render().to_string();
+            let text = flags::escape_values(&e, e.render().to_string());
             if e.use_stderr() {
                 eprint!("{text}");
             } else {
@@ -85,7 +85,10 @@ fn main() -> ExitCode {
         Ok(Exit(code)) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
             // One line: what failed, with which input, and what to do.
-            eprintln!("error: {}", redact::text(&format!("{e:#}")));
+            eprintln!(
+                "error: {}",
+                units::quote_lines(&redact::text(&format!("{e:#}")))
+            );
             let code = if e.downcast_ref::<MissingTool>().is_some() {
                 127
             } else if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {

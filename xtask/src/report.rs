@@ -13,7 +13,7 @@ use std::{
     time::{Instant, SystemTime},
 };
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
@@ -462,7 +462,7 @@ impl Layout {
 /// Options a legacy script took per run (`*_RUN_STAMP`, `*_LOG_FILE`, `*_REPORT_FILE`).
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    pub stamp: Option<String>,
+    pub stamp: Option<crate::units::RunStamp>,
     pub log_file: Option<Utf8PathBuf>,
     /// An extra copy of the Markdown report, where the legacy variable asked for it.
     pub report_file: Option<Utf8PathBuf>,
@@ -508,9 +508,9 @@ impl Run {
         let suite_dir = layout.suite_dir(suite);
         let mut stamp = opts
             .stamp
-            .clone()
+            .as_ref()
+            .map(|s| s.to_string())
             .unwrap_or_else(|| self::stamp(started_wall));
-        validate_stamp(&stamp)?;
         let lock = if dry_run {
             None
         } else {
@@ -643,18 +643,6 @@ pub fn write_companion(
     write_atomic(&layout.latest(&report.suite, "md"), md.as_bytes())?;
     if let Some(extra) = extra_md {
         write_atomic(extra, md.as_bytes())?;
-    }
-    Ok(())
-}
-
-fn validate_stamp(s: &str) -> anyhow::Result<()> {
-    if s.is_empty()
-        || s.len() > 64
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        bail!("bad run stamp `{s}`: use letters, digits, `-` and `_` only (e.g. 20261124T101500Z)");
     }
     Ok(())
 }

@@ -242,7 +242,10 @@ fn a_zero_duration_in_the_config() {
     bad("duration-zero", "k6", &["k6", "run"])
         .with(K6)
         .with("duration = \"0s\"\n")
-        .refused(1, &["the k6 duration must be longer than 0s"]);
+        .refused(
+            1,
+            &["duration `0s` must be longer than 0s", "key `k6.duration`"],
+        );
 }
 
 #[test]
@@ -606,7 +609,7 @@ fn a_run_stamp_that_climbs_out_of_the_reports_folder() {
         "release-gate",
         &["release-gate", "--run-stamp", "../x"],
     )
-    .refused(1, &["bad run stamp `../x`"]);
+    .refused(2, &["'--run-stamp <STAMP>'", "bad run stamp `../x`"]);
 }
 
 #[test]
@@ -614,7 +617,7 @@ fn a_bad_run_stamp_in_k6_run_stamp() {
     bad("stamp-env", "k6", &["k6", "run"])
         .with(K6)
         .env("K6_RUN_STAMP", "../../etc")
-        .refused(1, &["bad run stamp `../../etc`"]);
+        .refused(2, &["bad run stamp `../../etc`"]);
 }
 
 #[test]
@@ -635,6 +638,341 @@ fn tests_naming_only_blanks() {
         &["integration", "--tests", "  "],
     )
     .refused(2, &["'--tests <CLASS>'", "empty"]);
+}
+
+// ---------------------------------------------------------------------------
+// Issue 11: hostile and odd input, by root cause (RELIABILITY.md counts them)
+// ---------------------------------------------------------------------------
+
+/// Cause 3: no value we pass on can become an option of the tool.
+#[test]
+fn values_that_would_be_options_of_the_tools_are_refused() {
+    bad(
+        "c3-tests-init-script",
+        "release-gate",
+        &["release-gate", "--tests=--init-script=F"],
+    )
+    .refused(
+        2,
+        &["'--tests <CLASS>'", "`--init-script=F` is not a test class"],
+    );
+    bad(
+        "c3-tests-dash",
+        "runtime-integration",
+        &["integration", "--tests=-Pfoo=1"],
+    )
+    .refused(2, &["'--tests <CLASS>'", "is not a test class"]);
+    bad(
+        "c3-tests-space",
+        "release-gate",
+        &["release-gate", "--tests", "com.x.A --init-script=F"],
+    )
+    .refused(2, &["is not a test class"]);
+    bad("c3-classes-config", "release-gate", &["release-gate"])
+        .with("[release_gate]\nclasses = [\"com.x.ATest\", \"--init-script=F\"]\n")
+        .refused(
+            1,
+            &[
+                "`--init-script=F` is not a test class",
+                "key `release_gate.classes[1]`",
+            ],
+        );
+    bad(
+        "c3-integration-classes",
+        "runtime-integration",
+        &["integration"],
+    )
+    .with("[integration]\nclasses = [\"-I/etc/x.gradle\"]\n")
+    .refused(1, &["is not a test class", "key `integration.classes[0]`"]);
+    bad("c3-image-env", "k6", &["k6", "run"])
+        .with(K6)
+        .env("K6_DOCKER_IMAGE", "-v=/:/host")
+        .refused(
+            2,
+            &[
+                "'--docker-image <IMAGE>'",
+                "`-v=/:/host` is not a docker image reference",
+            ],
+        );
+    bad("c3-image-config", "k6", &["k6", "run"])
+        .with(K6)
+        .with("docker_image = \"--privileged\"\n")
+        .refused(
+            1,
+            &["is not a docker image reference", "key `k6.docker_image`"],
+        );
+    bad("c3-network-env", "k6", &["k6", "run"])
+        .with(K6)
+        .env("K6_DOCKER_NETWORK", "--privileged")
+        .refused(2, &["'--docker-network <NETWORK>'", "bad docker network"]);
+    bad("c3-user-env", "k6", &["k6", "run"])
+        .with(K6)
+        .env("K6_DOCKER_USER", "-v=/:/x")
+        .refused(2, &["'--docker-user <UID:GID>'", "bad docker user"]);
+    bad(
+        "c3-lb-service-env",
+        "k6-distributed",
+        &["k6", "distributed"],
+    )
+    .with(K6)
+    .env("DIST_LB_SERVICE_NAME", "--rmi=all")
+    .refused(2, &["'--lb-service <SERVICE>'", "bad compose service"]);
+    bad(
+        "c3-app-service-env",
+        "runtime-monitor-snapshot",
+        &["ops", "monitor"],
+    )
+    .env("OPS_APP_SERVICE", "-f")
+    .refused(
+        2,
+        &["'--app-service <SERVICE>'", "bad compose service `-f`"],
+    );
+    bad(
+        "c3-services-config",
+        "runtime-integration",
+        &["integration"],
+    )
+    .with("services = [\"app\", \"--build-arg=X\"]\n")
+    .refused(
+        1,
+        &[
+            "bad compose service",
+            "key `environment.compose.services[1]`",
+        ],
+    );
+    bad(
+        "c3-build-task-config",
+        "runtime-integration",
+        &["integration"],
+    )
+    .with("build_tasks = [\"--init-script=F\"]\n")
+    .refused(
+        1,
+        &[
+            "bad Gradle task",
+            "key `environment.compose.build_tasks[0]`",
+        ],
+    );
+    bad("c3-apt-config", "release-gate", &["release-gate"])
+        .config("[tools]\napt = [\"-oAPT::Update::Pre-Invoke::=touch /x\"]\n")
+        .refused(1, &["bad Debian package", "key `tools.apt[0]`"]);
+}
+
+/// Cause 8: large durations are a one-line refusal, never a panic.
+#[test]
+fn huge_durations_are_refused_without_a_panic() {
+    bad(
+        "c8-duration-1e20",
+        "k6",
+        &["k6", "run", "--duration", "1e20"],
+    )
+    .with(K6)
+    .refused(2, &["'--duration <DURATION>'", "too long: at most 30 days"]);
+    bad(
+        "c8-timeout-1e19",
+        "release-gate",
+        &["release-gate", "--timeout", "1e19"],
+    )
+    .refused(2, &["'--timeout <DURATION>'", "too long"]);
+    bad(
+        "c8-ready-timeout",
+        "runtime-integration",
+        &["integration", "--ready-timeout", "99999999999"],
+    )
+    .refused(2, &["'--ready-timeout <DURATION>'", "too long"]);
+    bad("c8-years", "k6", &["k6", "run"])
+        .with(K6)
+        .env("K6_DURATION", "1000000000years")
+        .refused(2, &["'--duration <DURATION>'"]);
+    bad("c8-legacy-product", "runtime-integration", &["integration"])
+        .env("IT_HEALTH_ATTEMPTS", "4294967295")
+        .env("IT_HEALTH_SLEEP_SEC", "2592000")
+        .refused(
+            1,
+            &[
+                "IT_HEALTH_ATTEMPTS (4294967295) x IT_HEALTH_SLEEP_SEC",
+                "more than 30 days",
+            ],
+        );
+    bad("c8-slack-config", "k6", &["k6", "run"])
+        .with(K6)
+        .with("deadline_slack = \"1e30\"\n")
+        .refused(1, &["too long", "key `k6.deadline_slack`"]);
+    bad("c8-sleep-env", "k6", &["k6", "run"])
+        .with(K6)
+        .env("K6_SLEEP_MAX_SEC", "1e300")
+        .refused(2, &["'--sleep-max <DURATION>'", "too long"]);
+}
+
+/// Cause 18: a duration finer than k6's millisecond is refused, not sent as `0s`.
+#[test]
+fn durations_below_a_millisecond_are_refused() {
+    bad(
+        "c18-duration-flag",
+        "k6",
+        &["k6", "run", "--duration", "0.0001"],
+    )
+    .with(K6)
+    .refused(2, &["'--duration <DURATION>'", "finer than a millisecond"]);
+    bad("c18-duration-env", "k6-baseline", &["k6", "baseline"])
+        .with(K6)
+        .env("K6_DURATION", "0.0005")
+        .refused(2, &["finer than a millisecond"]);
+    bad("c18-duration-config", "k6", &["k6", "run"])
+        .with(K6)
+        .with("duration = \"500us\"\n")
+        .refused(1, &["finer than a millisecond", "key `k6.duration`"]);
+    bad("c18-fraction", "k6", &["k6", "run", "--duration", "1.0001"])
+        .with(K6)
+        .refused(2, &["finer than a millisecond"]);
+}
+
+/// Cause 17: bad input found at the edge, not inside the run.
+#[test]
+fn bad_addresses_timeouts_and_folders_are_found_before_the_run() {
+    bad(
+        "c17-external-redis",
+        "runtime-integration",
+        &["integration", "--env", "external"],
+    )
+    .with("[environment.external]\nredis = \"localhost\"\n")
+    .refused(
+        1,
+        &["expected HOST:PORT", "key `environment.external.redis`"],
+    );
+    bad("c17-service-dir", "release-gate", &["release-gate"])
+        .config("[project]\nservice_dir = \"no-such-folder\"\n")
+        .refused(
+            1,
+            &["[project].service_dir `no-such-folder`", "is not a folder"],
+        );
+    bad(
+        "c17-timeout-0",
+        "release-gate",
+        &["release-gate", "--timeout", "0s"],
+    )
+    .refused(2, &["'--timeout <DURATION>'", "must be longer than 0s"]);
+    bad(
+        "c17-ops-timeout-0",
+        "runtime-health-check",
+        &["ops", "health", "--timeout", "0s"],
+    )
+    .refused(2, &["'--timeout <DURATION>'", "must be longer than 0s"]);
+    bad(
+        "c17-ready-timeout-0",
+        "runtime-integration",
+        &["integration", "--ready-timeout", "0"],
+    )
+    .refused(2, &["must be longer than 0s"]);
+    bad(
+        "c17-down-timeout-0",
+        "runtime-integration",
+        &["integration"],
+    )
+    .with("down_timeout = \"0ms\"\n")
+    .refused(
+        1,
+        &[
+            "must be longer than 0s",
+            "key `environment.compose.down_timeout`",
+        ],
+    );
+    bad(
+        "c17-port-0-url",
+        "k6",
+        &["k6", "run", "--api-host", "http://127.0.0.1:0"],
+    )
+    .with(K6)
+    .refused(
+        2,
+        &["'--api-host <URL>'", "port 0 is not a port to connect to"],
+    );
+    bad("c17-port-0-env", "runtime-health-check", &["ops", "health"])
+        .env("OPS_REDIS_PORT", "0")
+        .refused(2, &["'--redis-port <PORT>'", "port 0"]);
+    bad("c17-port-0-config", "runtime-health-check", &["ops", "health"])
+        .with("[[ops.health.components]]\nname = \"redis\"\nkind = \"redis\"\naddress = \"127.0.0.1:0\"\n")
+        .refused(1, &["port 0", "ops.health.components[0].address"]);
+    bad(
+        "c17-space-in-host",
+        "k6",
+        &["k6", "run", "--api-host", "http://api host:8080"],
+    )
+    .with(K6)
+    .refused(2, &["'--api-host <URL>'", "no spaces"]);
+    bad(
+        "c17-junk-after-v6",
+        "runtime-integration",
+        &["integration", "--health-url", "http://[::1]junk:8080/"],
+    )
+    .refused(2, &["'--health-url <URL>'", "after `[::1]`"]);
+    bad(
+        "c17-redis-host-port",
+        "runtime-health-check",
+        &["ops", "health"],
+    )
+    .env("OPS_REDIS_HOST", "redis.local:6380")
+    .refused(2, &["'--redis-host <HOST>'", "the port has its own option"]);
+    bad(
+        "c17-kafka-host-space",
+        "runtime-health-check",
+        &["ops", "health"],
+    )
+    .env("OPS_KAFKA_HOST", "kafka broker")
+    .refused(2, &["'--kafka-host <HOST>'", "bad host"]);
+}
+
+/// Cause 21: a control character in a value gives one line, escaped; reserved
+/// run stamps are refused.
+#[test]
+fn newlines_in_values_stay_on_one_line_and_reserved_stamps_are_refused() {
+    let e = bad(
+        "c21-stamp-newline",
+        "release-gate",
+        &["release-gate", "--run-stamp", "x\n- Result: PASS"],
+    )
+    .refused(2, &["bad run stamp `x\\n- Result: PASS`"]);
+    assert!(!e.contains('\n'), "{e}");
+    bad("c21-stamp-env-newline", "k6", &["k6", "run"])
+        .with(K6)
+        .env("K6_RUN_STAMP", "a\r\nb")
+        .refused(2, &["bad run stamp `a\\r\\nb`"]);
+    bad(
+        "c21-project-newline",
+        "runtime-integration",
+        &["integration", "--compose-project", "tcs\n- Result: PASS"],
+    )
+    .refused(1, &["compose project `tcs\\n- Result: PASS`"]);
+    bad(
+        "c21-project-config",
+        "runtime-integration",
+        &["integration"],
+    )
+    .with("[integration]\ncompose_project = \"a\\nb\"\n")
+    .refused(1, &["compose project `a\\nb`"]);
+    bad(
+        "c21-stamp-latest",
+        "release-gate",
+        &["release-gate", "--run-stamp", "latest"],
+    )
+    .refused(2, &["run stamp `latest` is reserved"]);
+    bad(
+        "c21-stamp-latest-env",
+        "runtime-integration",
+        &["integration"],
+    )
+    .env("IT_RUN_STAMP", "Latest")
+    .refused(2, &["run stamp `Latest` is reserved"]);
+    bad(
+        "c21-url-newline",
+        "k6",
+        &["k6", "run", "--api-host", "http://x\n- Result: PASS"],
+    )
+    .with(K6)
+    .refused(
+        2,
+        &["'--api-host <URL>'", "no spaces or control characters"],
+    );
 }
 
 // ---------------------------------------------------------------------------

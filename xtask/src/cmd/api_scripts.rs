@@ -131,7 +131,7 @@ impl Plan {
             dir,
             health_url,
             push_mode,
-            timeout: f.timeout.unwrap_or(cfg.timeout),
+            timeout: f.timeout.unwrap_or(cfg.timeout).get(),
             scripts,
         })
     }

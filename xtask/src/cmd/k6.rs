@@ -190,7 +190,7 @@ struct Settings {
     dashboard_export: Option<Utf8PathBuf>,
     summary_json: Option<Utf8PathBuf>,
     deadline_slack: Duration,
-    run_stamp: Option<String>,
+    run_stamp: Option<crate::units::RunStamp>,
     log_file: Option<Utf8PathBuf>,
     report_file: Option<Utf8PathBuf>,
 }
@@ -206,16 +206,11 @@ impl Settings {
                 ctx.relative(&ctx.config_path)
             );
         }
-        if o.duration.unwrap_or(c.duration).std().is_zero() {
-            bail!(
-                "the k6 duration must be longer than 0s (--duration, K6_DURATION or [k6] duration)"
-            );
-        }
         Ok(Settings {
             script,
             concert_id: o.concert_id.unwrap_or(c.concert_id),
             vus: o.vus.unwrap_or(c.vus),
-            duration: o.duration.unwrap_or(c.duration),
+            duration: o.duration.unwrap_or(c.duration).get(),
             sleep_max: o.sleep_max.unwrap_or(c.sleep_max),
             user_id_base: o.user_id_base.unwrap_or(user_id_base),
             docker_image: o
@@ -492,7 +487,7 @@ fn own_env_spec(ctx: &Ctx, kind: EnvKind) -> EnvSpec {
         compose_file: ctx.path(&ctx.config.environment.compose.file),
         keep_env: false,
         health_url: ctx.config.environment.health_url.clone(),
-        ready_timeout: ctx.config.environment.ready_timeout,
+        ready_timeout: ctx.config.environment.ready_timeout.get(),
     }
 }
 
@@ -848,7 +843,7 @@ impl DistPlan {
             compose_file: self.compose_file.clone(),
             keep_env: self.keep_env,
             health_url: self.health_url(ctx)?,
-            ready_timeout: ctx.config.environment.ready_timeout,
+            ready_timeout: ctx.config.environment.ready_timeout.get(),
         })
     }
 

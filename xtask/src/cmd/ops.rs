@@ -101,13 +101,16 @@ impl flags::OpsHealth {
                 Some(c) => {
                     let (h, p) = parse_host_port(&c.address)
                         .unwrap_or_else(|_| ("127.0.0.1".into(), default_port));
-                    c.address = host_port(host.as_deref().unwrap_or(&h), port.unwrap_or(p));
+                    c.address = host_port(
+                        host.as_ref().map_or(h.as_str(), |h| h.0.as_str()),
+                        port.unwrap_or(p),
+                    );
                 }
                 None => components.push(Component {
                     name: kind.as_str().into(),
                     kind,
                     address: host_port(
-                        host.as_deref().unwrap_or("127.0.0.1"),
+                        host.as_ref().map_or("127.0.0.1", |h| h.0.as_str()),
                         port.unwrap_or(default_port),
                     ),
                 }),
@@ -266,7 +269,7 @@ impl flags::OpsMonitor {
             // Only reads logs: whatever runs stays running.
             keep_env: true,
             health_url: cfg.environment.health_url.clone(),
-            ready_timeout: cfg.environment.ready_timeout,
+            ready_timeout: cfg.environment.ready_timeout.get(),
         };
         if ctx.dry_run {
             let source = match &shared {

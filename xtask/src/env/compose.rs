@@ -133,7 +133,7 @@ impl Compose {
                 .health_url
                 .parse()
                 .with_context(|| format!("bad health URL in {}", state::path(ctx)))?,
-            ready_timeout: ctx.config.environment.ready_timeout,
+            ready_timeout: ctx.config.environment.ready_timeout.get(),
         };
         let cfg = ctx.config.environment.compose.clone();
         Ok(Compose {

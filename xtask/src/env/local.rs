@@ -125,7 +125,7 @@ impl Local {
                 .health_url
                 .parse()
                 .with_context(|| format!("bad health URL in {}", state::path(ctx)))?,
-            ready_timeout: ctx.config.environment.ready_timeout,
+            ready_timeout: ctx.config.environment.ready_timeout.get(),
         };
         let mut env = Local::open(ctx, &spec)?;
         env.run_dir = st.run_dir.clone();

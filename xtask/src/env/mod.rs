@@ -103,11 +103,16 @@ impl EnvSpec {
         let compose_file = ctx.path(o.compose_file.as_deref().unwrap_or(&env.compose.file));
         // Legacy: IT_HEALTH_ATTEMPTS polls, IT_HEALTH_SLEEP_SEC apart (60 x 2 s).
         let ready_timeout = match (o.ready_timeout, o.health_attempts, o.health_sleep) {
-            (Some(t), _, _) => t,
-            (None, None, None) => env.ready_timeout,
+            (Some(t), _, _) => t.get(),
+            (None, None, None) => env.ready_timeout.get(),
             (None, attempts, sleep) => {
-                let sleep = sleep.unwrap_or(Duration::secs(2)).std();
-                Duration(sleep * attempts.unwrap_or(60).max(1))
+                let (attempts, sleep) =
+                    (attempts.unwrap_or(60), sleep.unwrap_or(Duration::secs(2)));
+                match sleep.times(attempts) {
+                    Some(d) if !d.std().is_zero() => d,
+                    Some(_) => bail!("IT_HEALTH_ATTEMPTS ({attempts}) x IT_HEALTH_SLEEP_SEC ({sleep}) is no time at all: the readiness deadline must be longer than 0s"),
+                    None => bail!("IT_HEALTH_ATTEMPTS ({attempts}) x IT_HEALTH_SLEEP_SEC ({sleep}) is more than 30 days: give a shorter readiness deadline (--ready-timeout)"),
+                }
             }
         };
         Ok(EnvSpec {
@@ -643,7 +648,7 @@ file = "demo/docker-compose.yml"
             replicas: Some(3),
             keep_env: Some(true),
             health_url: Some("http://127.0.0.1:21302/h".parse().unwrap()),
-            ready_timeout: Some(Duration::secs(5)),
+            ready_timeout: Some(crate::units::NonZeroDuration::secs(5)),
             health_attempts: Some(10),
             ..Default::default()
         };

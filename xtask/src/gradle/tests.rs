@@ -235,7 +235,7 @@ fn the_wrapper_wins_then_the_configured_command_and_daemon_on_request() {
     );
     let opts = GradleOpts {
         daemon: true,
-        timeout: Some(crate::units::Duration::secs(9)),
+        timeout: Some(crate::units::NonZeroDuration::secs(9)),
         ..GradleOpts::default()
     };
     let s = step(&c, &opts);

@@ -271,7 +271,7 @@ fn legacy_variables_override_the_component_of_their_kind() {
     let mut f = health_flags();
     f.api_url = Some("http://127.0.0.1:20080/api/concerts".parse().unwrap());
     f.redis_port = Some(20379);
-    f.postgres_host = Some("::1".into());
+    f.postgres_host = Some("::1".parse().unwrap());
     assert_eq!(
         addresses(&f.apply_to(config)),
         [
