@@ -212,3 +212,27 @@ fn a_changed_file_is_kept_unless_forced_and_nothing_is_half_written() {
         std::fs::read(root().join("configs/ticket-core-service.toml")).unwrap()
     );
 }
+
+#[test]
+fn a_dry_run_lists_the_plan_and_writes_nothing() {
+    let d = service("adopt-dry");
+    let mut cmd = xtask();
+    cmd.args(["--dry-run", "adopt"]).arg(d.path());
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 0, "{}", out.show());
+    assert!(
+        out.stdout.contains("added                  xtask.toml"),
+        "{}",
+        out.show()
+    );
+    assert!(
+        out.stdout.contains("[dry-run] nothing written"),
+        "{}",
+        out.show()
+    );
+    assert_eq!(
+        git(d.path(), &["status", "--porcelain"]),
+        "",
+        "nothing written"
+    );
+}
