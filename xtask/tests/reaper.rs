@@ -53,11 +53,14 @@ impl Watched {
         // SAFETY: plain syscall to our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
         let st = self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let text = self.text.lock().unwrap().clone();
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&st),
-            Some(libc::SIGKILL)
+            Some(libc::SIGKILL),
+            "it ended before the SIGKILL ({st}):\n{text}"
         );
-        self.text.lock().unwrap().clone()
+        text
     }
 }
 
@@ -66,8 +69,8 @@ fn left_by(pid: u32) -> Vec<(i32, String)> {
     processes_mentioning(&format!("XTASK_RUN={pid}-"))
 }
 
-/// The demo on local processes, ports `lb..lb+4` (held by nobody else: the
-/// reliability range, under the e2e lock).
+/// The demo on local processes: the balancer on `lb`, Redis and the
+/// replicas on ports the xtask picks (free when it starts them).
 fn local_config(lb: u16, build: bool) -> String {
     format!(
         r#"[project]
@@ -79,8 +82,8 @@ default = "local"
 health_url = "http://127.0.0.1:{lb}/api/concerts"
 ready_timeout = "90s"
 [environment.local]
-redis_port = {redis}
-app_base_port = {apps}
+redis_port = 0
+app_base_port = 0
 app_command = ["java", "-jar", "{jar}"]
 app_build_tasks = {build}
 [environment.local.app_env]
@@ -89,8 +92,6 @@ REDIS_HOST = "{{redis_host}}"
 REDIS_PORT = "{{redis_port}}"
 INSTANCE_ID = "app-{{index}}"
 "#,
-        redis = lb + 1,
-        apps = lb + 2,
         jar = demo_jar().display(),
         build = if build { r#"["jar"]"# } else { "[]" },
     )
@@ -100,11 +101,16 @@ fn ports_free(from: u16, n: u16) -> bool {
     (from..from + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
 }
 
+/// A port free now, in the reliability range, for a balancer.
+fn lb_port() -> u16 {
+    common::free_port(common::listen_in(common::RELIABILITY_PORTS))
+}
+
 #[test]
 #[ignore = "real local environment (Gradle, redis, JVMs, nginx): cargo xtask ci runs it under the e2e lock"]
 fn sigkill_mid_local_env_up_is_reaped_by_env_down_and_by_the_next_run() {
     let _serial = common::serial();
-    let lb = 24870;
+    let lb = lb_port();
     // Killed once Redis and a replica run (the balancer not yet), then
     // once during the Gradle build of the jar.
     for (moment, build) in [("--> start app-1", false), ("==> build (jar)", true)] {
@@ -112,7 +118,7 @@ fn sigkill_mid_local_env_up_is_reaped_by_env_down_and_by_the_next_run() {
         let w = Watched::spawn(x.cmd(&["env", "up", "--replicas", "2"]));
         let pid = w.child.id();
         wait_for(moment, Duration::from_secs(120), || w.has(moment));
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(100));
         let out = w.sigkill();
         let left = left_by(pid);
         assert!(!left.is_empty(), "nothing was left to reap: {out}");
@@ -138,7 +144,7 @@ fn sigkill_mid_local_env_up_is_reaped_by_env_down_and_by_the_next_run() {
         for (p, cmd) in &left {
             assert!(!alive(*p), "{cmd} survived");
         }
-        wait_for("the ports", Duration::from_secs(10), || ports_free(lb, 4));
+        wait_for("the port", Duration::from_secs(10), || ports_free(lb, 1));
     }
 
     // The next `env up` (not `env down`) reaps too, then starts afresh.
@@ -155,7 +161,7 @@ fn sigkill_mid_local_env_up_is_reaped_by_env_down_and_by_the_next_run() {
     assert_eq!(left_by(pid), vec![]);
     let down = x.run(&["env", "down"]);
     assert_eq!(down.code, 0, "{}", down.show());
-    wait_for("the ports", Duration::from_secs(10), || ports_free(lb, 4));
+    wait_for("the port", Duration::from_secs(10), || ports_free(lb, 1));
 }
 
 #[test]
@@ -164,7 +170,7 @@ fn sigkill_mid_compose_env_up_is_reaped_by_env_down() {
     let _serial = common::serial();
     require_offline_image();
     demo_jar();
-    let lb = 24880;
+    let lb = lb_port();
     let project = format!("xtreap{}", std::process::id());
     let cfg = common::compose_config(lb, "")
         + "[environment.compose.env]\nTCS_APP_IMAGE = \"xtrel-demo-app:latest\"\n";
