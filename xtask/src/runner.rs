@@ -486,6 +486,9 @@ impl Runner {
     }
 
     fn read_output(&self, step: &Step, check: bool) -> anyhow::Result<String> {
+        if let Some(sig) = interrupted().filter(|_| !step.cleanup) {
+            return Err(Interrupted(sig).into());
+        }
         let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
         let started = Instant::now();
         let mut cmd = std::process::Command::new(program.as_std_path());

@@ -577,6 +577,9 @@ impl Environment for Compose {
             crate::procs::lease(Some(&self.project), None);
             self.check_fixed_ports()?;
         }
+        // A signal during the checks above (a `docker ps` that hung) stops
+        // us before anything exists to tear down.
+        crate::runner::check_interrupt()?;
         self.ensure_env_file()?;
         if let Some(step) = &self.build {
             let turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Env)?;
@@ -835,7 +838,8 @@ pub(super) fn remove_project(runner: &Runner, docker: &str, project: &str) -> an
         let mut args = list.clone();
         args.push(&label);
         let out = runner
-            .read(&docker(&format!("docker {} ls", what), &args))
+            // Teardown: it lists even after an interrupt.
+            .read(&docker(&format!("docker {} ls", what), &args).cleanup())
             .with_context(|| format!("cannot list the project's {what}"))?;
         let ids: Vec<&str> = out.split_whitespace().collect();
         if ids.is_empty() {
