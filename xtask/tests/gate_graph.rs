@@ -198,3 +198,38 @@ fn on_github_actions_each_stage_is_one_group_printed_when_it_ends() {
     assert!(group.contains("==> gradle:"), "{group}");
     assert!(group.contains("BUILD SUCCESSFUL"), "{group}");
 }
+
+#[test]
+fn integration_alone_compiles_its_classes_beside_env_up() {
+    let dir = TempDir::new("graph-classes");
+    let run = Xtask::new(&dir, &repo_config(23480))
+        .args([
+            "gate",
+            "--no-setup",
+            "--env",
+            "local",
+            "--only",
+            "integration",
+        ])
+        .run();
+    assert_eq!(run.code, 0, "{}", run.show());
+    let (md, json) = latest(&dir, "gate");
+    let schedule = table(&json, "Schedule");
+    let span = |stage: &str| {
+        let r = schedule
+            .iter()
+            .find(|r| r[0] == stage)
+            .unwrap_or_else(|| panic!("{stage} not in the schedule:\n{md}"));
+        (r[1].clone(), r[2].clone())
+    };
+    // test-classes starts with env-up (both at the gate's start).
+    for stage in ["test-classes", "env-up"] {
+        assert!(
+            span(stage).0.ends_with(" ms"),
+            "{stage} started late:\n{md}"
+        );
+    }
+    assert!(md.contains("| test-classes | PASS |"), "{md}");
+    assert!(md.contains("| integration | PASS |"), "{md}");
+    assert!(port_is_free(23480), "the load balancer still runs");
+}
