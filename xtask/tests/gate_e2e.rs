@@ -20,6 +20,8 @@ fn port_is_free(port: u16) -> bool {
 
 #[test]
 fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
+    // The gate's suites run once at a time per service (the demo here).
+    let _serial = common::serial();
     let dir = TempDir::new("gate-pass");
     let run = Xtask::new(&dir, &repo_config(23080))
         .args(["gate", "--no-setup"])
@@ -98,6 +100,7 @@ fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
 
 #[test]
 fn a_broken_stage_fails_the_gate_skips_the_rest_and_tears_down() {
+    let _serial = common::serial();
     let dir = TempDir::new("gate-broken");
     let run = Xtask::new(&dir, &repo_config(23180))
         .args([
@@ -209,6 +212,7 @@ fn gate_status_is_ready_after_a_passing_gate_and_stale_after_a_new_commit() {
 
 #[test]
 fn a_monitor_minimum_above_the_count_fails_the_snapshot() {
+    let _serial = common::serial();
     let dir = TempDir::new("gate-monitor-min");
     let config = repo_config(23280).replace(
         "[ops.monitor]\n",

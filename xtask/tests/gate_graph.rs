@@ -18,6 +18,8 @@ fn port_is_free(port: u16) -> bool {
 
 #[test]
 fn a_failing_release_gate_cancels_env_up_and_tears_it_down() {
+    // The gate's suites run once at a time per service (the demo here).
+    let _serial = common::serial();
     let dir = TempDir::new("graph-cancel");
     // The balancer answers 404 on this path: env-up waits for its full
     // 120 s unless something stops it. release-gate names a class that
@@ -177,6 +179,7 @@ env_file = "{}"
 
 #[test]
 fn on_github_actions_each_stage_is_one_group_printed_when_it_ends() {
+    let _serial = common::serial();
     let dir = TempDir::new("graph-gha");
     let config = "[project]\nservice_dir = \"demo\"\n[gradle]\noffline = true\n[release_gate]\nclasses = [\"com.ticketrush.demo.queue.QueuePolicyTest\"]\n";
     let run = Xtask::new(&dir, config)
@@ -201,6 +204,7 @@ fn on_github_actions_each_stage_is_one_group_printed_when_it_ends() {
 
 #[test]
 fn integration_alone_compiles_its_classes_beside_env_up() {
+    let _serial = common::serial();
     let dir = TempDir::new("graph-classes");
     let run = Xtask::new(&dir, &repo_config(23480))
         .args([
