@@ -5,7 +5,9 @@
 //!   (`[gradle].build_cache`, default `.gradle-build-cache`), so that CI can
 //!   keep it between runs. Init scripts, `settingsEvaluated` and
 //!   `buildCache.local.directory` all exist in Gradle 4.4.1 (the oldest we
-//!   run) as in 8.x; the service's own build files are not touched.
+//!   run) as in 8.x; the service's own build files are not touched. Test
+//!   tasks are never taken from the cache: they run against live
+//!   environments, which are no task input (compiled classes are).
 //! - **One build at a time**: two Gradle builds in one project write the same
 //!   classes and the same `build/test-results`, so gate stages running at
 //!   once take turns (`turn`). The environment's build (a jar, seconds) goes
@@ -70,6 +72,10 @@ fn init_script(dir: &camino::Utf8Path) -> String {
          gradle.settingsEvaluated {{ settings ->\n    \
              settings.buildCache.local.directory = new File('{lit}')\n    \
              settings.buildCache.local.enabled = true\n\
+         }}\n\
+         // Tests run against live environments, which are no task input: never from the cache.\n\
+         gradle.allprojects {{ project ->\n    \
+             project.tasks.withType(Test) {{ t -> t.outputs.cacheIf {{ false }} }}\n\
          }}\n"
     )
 }
@@ -176,6 +182,7 @@ mod tests {
         let s = init_script(camino::Utf8Path::new("/w/it's\\here"));
         assert!(s.contains("new File('/w/it\\'s\\\\here')"), "{s}");
         assert!(s.contains("gradle.settingsEvaluated"));
+        assert!(s.contains("t.outputs.cacheIf { false }"), "{s}");
     }
 
     #[test]
