@@ -109,7 +109,7 @@ fn compose_record(run_dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> 
         "command": ["docker-compose"],
         "file": common::root().join("demo/docker-compose.yml"),
         "project": "xtforged",
-        "env": [["TCS_LB_PORT", "24991"]],
+        "env": [["APP_LB_PORT", "24991"]],
         "created_env_file": null
     });
     edit(&mut v);
@@ -136,7 +136,7 @@ fn a_forged_record_cannot_make_env_down_run_a_program() {
     let run = env_down_on(
         &dir,
         compose_record(&run_dir, |v| {
-            v["env"] = serde_json::json!([["LD_PRELOAD", canary], ["TCS_LB_PORT", "24991"]])
+            v["env"] = serde_json::json!([["LD_PRELOAD", canary], ["APP_LB_PORT", "24991"]])
         }),
     );
     assert!(

@@ -564,7 +564,7 @@ impl Compose {
 const INSTALL_HINT: &str = "install Docker Engine and the Compose plugin (apt-get install docker-compose-plugin), or docker-compose v1 (apt-get install docker-compose)";
 
 /// The variable the service's compose file reads for the balancer's host port.
-const LB_PORT_VAR: &str = "APP_LB_PORT";
+pub(super) const LB_PORT_VAR: &str = "APP_LB_PORT";
 
 impl Environment for Compose {
     fn kind(&self) -> EnvKind {

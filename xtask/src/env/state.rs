@@ -183,7 +183,7 @@ impl State {
                     inside(&c.file, &ctx.root, "the compose file")?;
                 }
                 let mut allowed = crate::images::compose_env(crate::images::OFFLINE_IMAGE);
-                allowed.push(("TCS_LB_PORT".into(), url.port().to_string()));
+                allowed.push((super::compose::LB_PORT_VAR.into(), url.port().to_string()));
                 if let Some((k, v)) = c.env.iter().find(|kv| !allowed.contains(kv)) {
                     bail!("variable {k}={v}: not one the xtask sets for compose");
                 }
@@ -419,7 +419,7 @@ mod tests {
                 command: vec!["docker-compose".into()],
                 file: ctx.root.join("demo/docker-compose.yml"),
                 project: "xtabc".into(),
-                env: vec![("TCS_LB_PORT".into(), "18080".into())],
+                env: vec![(crate::env::compose::LB_PORT_VAR.into(), "18080".into())],
                 created_env_file: Some(ctx.root.join("demo/.env.local")),
             };
             f(&mut c);
@@ -458,8 +458,8 @@ mod tests {
                 "variable LD_PRELOAD=/tmp/x.so",
             ),
             (
-                &|c| c.env = vec![("TCS_LB_PORT".into(), "1".into())],
-                "variable TCS_LB_PORT=1",
+                &|c| c.env = vec![(crate::env::compose::LB_PORT_VAR.into(), "1".into())],
+                "_LB_PORT=1: not one",
             ),
             (
                 &|c| c.env.push(("DOCKER_HOST".into(), "tcp://10.0.0.1".into())),
