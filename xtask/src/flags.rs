@@ -87,7 +87,17 @@ Report: reports/api-scripts/latest/api-scripts-latest.{md,json} and api-scripts-
     /// Bring an environment up or down by hand, or show its state
     #[command(subcommand)]
     Env(EnvCmd),
-    /// Run every stage on one shared environment; `gate status` answers "may frontend work start?"
+    /// Run every stage on one shared environment, independent stages at once; `gate status` answers "may frontend work start?"
+    #[command(after_help = concat!(
+        "Stages (a graph: release-gate beside env-up, ops-health beside integration, the k6 runs alone):\n",
+        "  release-gate | env-up → integration, ops-health → k6-baseline → ops-monitor → scale → k6-distributed → env-down\n\n",
+        "Examples:\n",
+        "  cargo xtask gate                      # every stage, as many at once as the graph allows\n",
+        "  cargo xtask gate --jobs 1             # one by one, in the order above\n",
+        "  cargo xtask gate --only release-gate --only integration --keep-going\n\n",
+        "Each stage's lines are prefixed with its name and kept in reports/gate/<run>/stages/<stage>.log;\n",
+        "the gate report shows the schedule, the critical path and the time saved."
+    ))]
     Gate(Gate),
     /// Print the latest report of a suite (or a table of all suites)
     Report(ReportCmd),
