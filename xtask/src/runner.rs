@@ -347,6 +347,8 @@ impl Runner {
         let msg = redact::text(msg);
         if self.verbosity > Verbosity::Quiet {
             lane::err_line(&msg);
+        } else {
+            lane::log_only(msg.as_bytes());
         }
         self.log_line(msg.as_bytes());
     }
@@ -592,7 +594,10 @@ impl Runner {
         let show = self.verbosity > Verbosity::Quiet;
         pump_lines(src, |line| {
             // Inside a gate lane the lane prints it (with its prefix).
-            if show && !lane::out_line(line) {
+            if !show {
+                // Quiet prints nothing; a gate stage's own log keeps it all.
+                lane::log_only(line);
+            } else if !lane::out_line(line) {
                 crate::out::write_bytes(crate::out::Stream::Out, line);
                 if !line.ends_with(b"\n") {
                     crate::out::write_bytes(crate::out::Stream::Out, b"\n");

@@ -99,6 +99,26 @@ impl Lane {
     }
 
     fn line(&self, line: &[u8], to_err: bool) {
+        self.record(line);
+        if self.hold {
+            return;
+        }
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        let prefixed = format!("[{}] {text}\n", self.name);
+        console(|| {
+            // Through `out`: masked, and a closed pipe ends printing quietly.
+            let stream = if to_err {
+                crate::out::Stream::Err
+            } else {
+                crate::out::Stream::Out
+            };
+            crate::out::write_bytes(stream, prefixed.as_bytes());
+        });
+    }
+
+    /// Into the stage's log (and its progress line) only.
+    fn record(&self, line: &[u8]) {
         if let Some(f) = self.stage_log.lock().unwrap().as_mut() {
             let _ = f.write_all(line);
             if !line.ends_with(b"\n") {
@@ -111,19 +131,6 @@ impl Lane {
             // The last thing said is the best progress line there is.
             self.set_status(text);
         }
-        if self.hold {
-            return;
-        }
-        let prefixed = format!("[{}] {text}\n", self.name);
-        console(|| {
-            if to_err {
-                let _ = io::stderr().write_all(prefixed.as_bytes());
-            } else {
-                let mut out = io::stdout().lock();
-                let _ = out.write_all(prefixed.as_bytes());
-                let _ = out.flush();
-            }
-        });
     }
 }
 
@@ -152,6 +159,14 @@ pub fn err_line(msg: &str) {
     match current() {
         Some(l) => l.line(msg.as_bytes(), true),
         None => console(|| eprintln!("{msg}")),
+    }
+}
+
+/// A line kept in the stage's log only (`--quiet` prints nothing, but the
+/// stage's log still has it all).
+pub fn log_only(line: &[u8]) {
+    if let Some(l) = current() {
+        l.record(line);
     }
 }
 
