@@ -240,6 +240,9 @@ pub struct ApiScripts {
 pub struct Integration {
     #[command(flatten)]
     pub env: EnvOpts,
+    /// Start an environment of its own even when one recorded by `env up` (or keep-env) runs
+    #[arg(long)]
+    pub fresh: bool,
     /// Test class to run (repeatable) [default: integration.classes]
     #[arg(long = "tests", value_name = "CLASS", value_parser = class_name)]
     pub tests: Vec<String>,
@@ -406,6 +409,9 @@ pub struct K6Run {
     /// Bring this environment up first (local, compose); external: the API already runs at --api-host [default: k6.environment, else external]
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
+    /// Start an environment of its own even when one recorded by `env up` (or keep-env) runs
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -454,6 +460,9 @@ pub struct K6Distributed {
     /// compose (default), local, or external (already running at --host-api-host; requests per replica not measured)
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
+    /// Start an environment of its own even when one recorded by `env up` (or keep-env) runs
+    #[arg(long)]
+    pub fresh: bool,
     #[arg(long, env = "DIST_COMPOSE_FILE", value_name = "PATH")]
     pub compose_file: Option<Utf8PathBuf>,
     #[arg(long, env = "DIST_COMPOSE_PROJECT", value_name = "NAME")]
@@ -503,7 +512,7 @@ pub enum OpsCmd {
     Monitor(OpsMonitor),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct OpsHealth {
     /// URL of the API component (the http one named `api`): UP on any 2xx
     #[arg(long, env = "OPS_HEALTH_API_URL", value_name = "URL")]
@@ -529,6 +538,9 @@ pub struct OpsHealth {
     /// Per-probe timeout [default: ops.health.timeout]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<NonZeroDuration>,
+    /// Probe the configured components even when an environment recorded by `env up` runs
+    #[arg(long)]
+    pub fresh: bool,
     #[arg(long, env = "OPS_HEALTH_REPORT_FILE", value_name = "PATH", hide = true)]
     pub report_file: Option<Utf8PathBuf>,
 }
@@ -538,6 +550,9 @@ pub struct OpsMonitor {
     /// Where the app runs: compose (its logs) or local (the log files of `env up`)
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
+    /// Read the configured compose project's logs even when an environment recorded by `env up` runs
+    #[arg(long)]
+    pub fresh: bool,
     /// Compose file of the running environment [default: environment.compose.file]
     #[arg(long, env = "OPS_COMPOSE_FILE", value_name = "PATH")]
     pub compose_file: Option<Utf8PathBuf>,
@@ -568,8 +583,28 @@ pub enum EnvCmd {
     Up(EnvOpts),
     /// Stop what `env up` left running and remove what it created (or a compose project named with --compose-project)
     Down(EnvOpts),
-    /// Show what runs and whether it answers (exit 0 only when ready)
+    /// Each service's state, health and address, and whether it answers (exit 0 only when all do)
     Status(EnvOpts),
+    /// The services' logs: compose through the engine, local from the run folder
+    #[command(
+        after_help = "Examples:\n  cargo xtask env logs app --tail 5     (the last 5 lines of every app replica)\n  cargo xtask env logs --follow         (every service, until Ctrl-C)\n  cargo xtask env logs --env compose --compose-project tcsit nginx-lb"
+    )]
+    Logs(EnvLogs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvLogs {
+    /// Service: app (every replica), redis, nginx/nginx-lb, or a compose service [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Keep printing new lines until Ctrl-C
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines of each service [default: all]
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u32>,
+    #[command(flatten)]
+    pub env: EnvOpts,
 }
 
 #[derive(Debug, Args)]
@@ -591,6 +626,9 @@ pub struct Gate {
     /// Environment for the stages that need one [default: from xtask.toml]
     #[arg(long = "env", value_enum, value_name = "KIND")]
     pub env: Option<EnvKind>,
+    /// Start an environment of its own even when one recorded by `env up` (or keep-env) runs
+    #[arg(long)]
+    pub fresh: bool,
     /// Replicas for the distributed stage
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub replicas: Option<u32>,
@@ -698,7 +736,7 @@ mod tests {
         };
         assert_eq!(sub("k6"), ["run", "baseline", "distributed"]);
         assert_eq!(sub("ops"), ["health", "monitor"]);
-        assert_eq!(sub("env"), ["up", "down", "status"]);
+        assert_eq!(sub("env"), ["up", "down", "status", "logs"]);
         assert_eq!(sub("gate"), ["status"]);
     }
 

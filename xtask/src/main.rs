@@ -117,6 +117,7 @@ fn dispatch(cmd: Cmd, ctx: &Ctx) -> anyhow::Result<Exit> {
         Cmd::Env(EnvCmd::Up(c)) => cmd::env::up(c, ctx),
         Cmd::Env(EnvCmd::Down(c)) => cmd::env::down(c, ctx),
         Cmd::Env(EnvCmd::Status(c)) => cmd::env::status(c, ctx),
+        Cmd::Env(EnvCmd::Logs(c)) => c.run(ctx),
         Cmd::Gate(c) => c.run(ctx),
         Cmd::Report(c) => c.run(ctx),
         Cmd::Images(c) => c.run(ctx),

@@ -55,6 +55,25 @@ pub struct Report {
     pub tables: Vec<Table>,
     pub notes: Vec<String>,
     pub artifacts: Vec<Artifact>,
+    /// Set when the suite ran on an environment it did not start (one
+    /// recorded by `env up` or keep-env): where that one came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvOrigin>,
+}
+
+/// A reused environment's provenance: `gate status` compares its commit
+/// with HEAD, as it does the report's own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvOrigin {
+    /// The one line the terminal showed ("compose project tcsit, started by
+    /// `env up` at ..., reused").
+    pub description: String,
+    /// RFC 3339, when it was started.
+    pub started: String,
+    /// The command that started it (`env up`, `integration --keep-env`).
+    pub started_by: String,
+    /// The tree it was started (and its app built) from.
+    pub git: GitInfo,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -160,6 +179,7 @@ impl Report {
             tables: vec![],
             notes: vec![],
             artifacts: vec![],
+            environment: None,
         }
     }
 
@@ -238,6 +258,9 @@ impl Report {
         // Not `Duration`: the legacy k6 reports used that for k6's duration.
         let _ = writeln!(w, "- Wall time: {}", fmt_ms(self.duration_ms));
         let _ = writeln!(w, "- Commit: {}", self.git.describe());
+        if let Some(e) = &self.environment {
+            let _ = writeln!(w, "- Environment commit: {}", e.git.describe());
+        }
         for p in &self.parameters {
             let _ = writeln!(w, "- {}: {}", p.name, md_inline(&p.value));
         }

@@ -157,3 +157,41 @@ fn a_missing_docs_root_is_said_once_and_plainly() {
         out.show()
     );
 }
+
+#[test]
+fn a_pass_on_an_environment_started_at_another_commit_is_stale() {
+    let d = TempDir::outside_repo("gate-status-env");
+    let reports = d.join("reports");
+    let config = "[gate]\nrequired = [\"runtime-integration\"]\n";
+    let with_env = |commit: &str, dirty: bool| {
+        write_report(&reports, "runtime-integration", "PASS", &head(), false);
+        let p = reports.join("runtime-integration/latest/runtime-integration-latest.json");
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        json["environment"] = serde_json::json!({
+            "description": "local, nginx on 127.0.0.1:18080, 1 replica(s), started by `env up` at 2026-11-23T10:00:00Z from 0123456789ab, reused",
+            "started": "2026-11-23T10:00:00Z",
+            "started_by": "env up",
+            "git": {"commit": commit, "branch": "main", "dirty": dirty}
+        });
+        common::validate_against_schema(&json.to_string());
+        std::fs::write(&p, json.to_string()).unwrap();
+    };
+
+    with_env("0123456789abcdef0123456789abcdef01234567", false);
+    let (code, out) = gate_status(&d, config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("STALE")
+            && out.contains("on an environment started at 2026-11-23T10:00:00Z from 0123456789ab"),
+        "{out}"
+    );
+
+    with_env(&head(), true);
+    let (code, out) = gate_status(&d, config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("environment started at 2026-11-23T10:00:00Z with uncommitted changes"),
+        "{out}"
+    );
+}

@@ -76,6 +76,7 @@ pub fn up(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
     let mut guard = EnvGuard::new(env::open(ctx, &spec)?, false);
     guard.up()?;
     guard.ready()?;
+    env::reuse::stamp(ctx)?;
     print_up(ctx, &*guard);
     guard.release();
     Ok(Exit::OK)
@@ -115,72 +116,44 @@ pub fn down(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
 
 pub fn status(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
     let path = state::path(ctx);
-    let (url, running) = match state::load(ctx)? {
-        Some(st) => {
-            println!(
-                "env: {} environment, up since {}, {} replica(s); logs in {}",
-                st.kind().as_str(),
-                st.started,
-                st.replicas,
-                ctx.relative(&st.run_dir)
-            );
-            let running = match &st.env {
-                Recorded::Local(l) => {
-                    let mut all = true;
-                    for p in &l.processes {
-                        let up = state::is_running(p.pid, p.start_ticks);
-                        all &= up;
-                        println!(
-                            "  {:<8} pid {:<8} 127.0.0.1:{:<6} {}",
-                            p.name,
-                            p.pid,
-                            p.port,
-                            if up { "running" } else { "GONE" }
-                        );
-                    }
-                    all
-                }
-                Recorded::Compose(c) => {
-                    println!(
-                        "  compose project {} ({})",
-                        c.project,
-                        ctx.relative(&c.file)
-                    );
-                    let n = compose_containers(ctx, &c.project).len();
-                    println!("  {n} running container(s)");
-                    n > 0
-                }
-            };
-            (st.health_url.parse()?, running)
-        }
-        None => {
-            let spec = EnvSpec::resolve(ctx, &o, &EnvDefaults::default())?;
-            println!(
-                "env: nothing recorded in {} (`cargo xtask env up` starts an environment)",
-                ctx.relative(&path)
-            );
-            (spec.health_url, true)
-        }
+    let Some(st) = state::load(ctx)? else {
+        let spec = EnvSpec::resolve(ctx, &o, &EnvDefaults::default())?;
+        println!(
+            "env: nothing recorded in {} (`cargo xtask env up` starts an environment)",
+            ctx.relative(&path)
+        );
+        let url = spec.health_url;
+        let ready = match crate::probe::http_get(&url, std::time::Duration::from_secs(3)) {
+            Ok(r) if r.is_success() => {
+                println!("  ready: yes ({url} answered HTTP {})", r.status);
+                true
+            }
+            Ok(r) => {
+                println!("  ready: no ({url} answered HTTP {})", r.status);
+                false
+            }
+            Err(e) => {
+                println!("  ready: no ({e:#})");
+                false
+            }
+        };
+        return Ok(if ready { Exit::OK } else { Exit::FAIL });
     };
-    let ready = match crate::probe::http_get(&url, std::time::Duration::from_secs(3)) {
-        Ok(r) if r.is_success() => {
-            println!("  ready: yes ({url} answered HTTP {})", r.status);
-            true
-        }
-        Ok(r) => {
-            println!("  ready: no ({url} answered HTTP {})", r.status);
-            false
-        }
-        Err(e) => {
-            println!("  ready: no ({e:#})");
-            false
-        }
-    };
-    Ok(if ready && running {
-        Exit::OK
+    println!(
+        "env: {}; logs in {} (`cargo xtask env logs`)",
+        env::reuse::summary(&st),
+        ctx.relative(&st.run_dir)
+    );
+    let services = env::services::of(ctx, &st);
+    print!("{}", env::services::table(&services));
+    let failing = env::services::failing(&services);
+    if failing.is_empty() {
+        println!("  ready: yes (every service answers; {})", st.health_url);
+        Ok(Exit::OK)
     } else {
-        Exit::FAIL
-    })
+        println!("  ready: no ({})", crate::redact::text(&failing.join("; ")));
+        Ok(Exit::FAIL)
+    }
 }
 
 /// One `env up|down` at a time per service (whatever the reports folder).

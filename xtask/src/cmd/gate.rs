@@ -93,6 +93,19 @@ impl flags::Gate {
             &EnvDefaults::gate(&ctx.config),
         )?;
         let replicas = self.replicas.unwrap_or(ctx.config.k6.distributed.replicas);
+        // The environment `env up` left running serves every stage (env-up
+        // and env-down then only reshape it), unless --fresh.
+        let mut found = match selected.iter().any(|s| s.uses_env()) {
+            true => env::reuse::find(
+                ctx,
+                &env::reuse::Want {
+                    kind: self.env,
+                    project: None,
+                    fresh: self.fresh,
+                },
+            )?,
+            false => None,
+        };
         // A dry run prints the plan in order.
         let jobs = if ctx.dry_run { 1 } else { self.jobs() };
         let mut stages: Vec<StageRun> = vec![];
@@ -107,6 +120,12 @@ impl flags::Gate {
                 report.param("Distributed replicas", replicas);
                 report.param("Jobs", jobs);
                 let shared = Shared::default();
+                if let Some(f) = found.take() {
+                    let guard = f.guard(ctx, report, None)?;
+                    *shared.endpoints.lock().unwrap() = guard.endpoints();
+                    *shared.env.lock().unwrap() = Some(guard);
+                    shared.present.store(true, Ordering::SeqCst);
+                }
                 let scheduler = schedule::Scheduler {
                     jobs,
                     keep_going: self.keep_going,
@@ -212,6 +231,8 @@ fn run_stage(
             crate::runner::ensure_success(&rec)?;
             Ok((Exit::OK, None))
         }
+        // A reused environment is already up.
+        Stage::EnvUp if shared.present.load(Ordering::SeqCst) => Ok((Exit::OK, None)),
         Stage::EnvUp => {
             let mut guard = EnvGuard::new(env::open(ctx, spec)?, false);
             let started = guard
@@ -507,6 +528,7 @@ mod tests {
             env: None,
             replicas: None,
             jobs: None,
+            fresh: false,
         };
         let e = g.selection().unwrap_err().to_string();
         assert!(e.contains("unknown stage `k6-basline`"), "{e}");

@@ -155,7 +155,33 @@ fn suite_row(ctx: &Ctx, suite: &str, head: &GitInfo) -> Row {
             ),
         );
     }
+    if let Some(stale) = report.environment.as_ref().and_then(|e| stale_env(e, head)) {
+        return row(State::Stale, stale);
+    }
     row(State::Ok, format!("PASS at {} from HEAD", report.ended))
+}
+
+/// A reused environment runs what was built when it started: from another
+/// commit, or from uncommitted changes, its PASS does not speak for HEAD.
+fn stale_env(env: &report::EnvOrigin, head: &GitInfo) -> Option<String> {
+    let short = |c: &str| c[..c.len().min(12)].to_string();
+    let restart = "restart it (`cargo xtask env down`, `cargo xtask env up`) or run with --fresh";
+    match (&env.git.commit, &head.commit) {
+        (Some(e), Some(h)) if e != h => Some(format!(
+            "PASS from HEAD, on an environment started at {} from {}: {restart}",
+            env.started,
+            short(e)
+        )),
+        (None, Some(_)) => Some(format!(
+            "PASS from HEAD, on an environment of unknown origin (started at {}): {restart}",
+            env.started
+        )),
+        _ if env.git.dirty != Some(false) => Some(format!(
+            "PASS from HEAD, on an environment started at {} with uncommitted changes: {restart}",
+            env.started
+        )),
+        _ => None,
+    }
 }
 
 /// The command that produces a suite's report, for the hint.

@@ -50,26 +50,33 @@ impl flags::Integration {
             daemon: self.gradle_daemon,
             timeout: self.timeout,
         };
+        // The environment `env up` left running, unless told otherwise.
+        let reused = match shared {
+            Some(_) => None,
+            None => env::reuse::find(ctx, &self.reuse_wanted())?,
+        };
         if !ctx.dry_run && shared.is_none() {
             // Missing tools, a missing compose file, a taken port: one line
             // before the run, not a FAIL report.
             gradle::step(ctx, &gradle_opts).require()?;
-            env::preflight(ctx, &spec)?;
+            if reused.is_none() {
+                env::preflight(ctx, &spec)?;
+            }
         }
         let (_, exit) = ctx.run_suite(SUITE, TITLE, opts, |report, run| {
             report.param("Log", ctx.relative(&run.log));
             match shared {
                 Some(env) => {
-                    report.param(
-                        "Environment",
-                        format!("{} (shared by the gate)", env.kind().as_str()),
-                    );
+                    env::reuse::record(report, env);
                     test_against(ctx, env, &gradle_opts, report)
                 }
                 None => {
-                    let mut guard = EnvGuard::start(ctx, &spec, report)?;
+                    let mut guard = match reused {
+                        Some(found) => found.guard(ctx, report, self.env.replicas)?,
+                        None => EnvGuard::start(ctx, &spec, report)?,
+                    };
                     let tested = test_against(ctx, &mut *guard, &gradle_opts, report);
-                    if spec.keep_env {
+                    if spec.keep_env && guard.origin().is_none() {
                         report.note(
                             "environment left running (keep-env): `cargo xtask env down` stops it",
                         );
@@ -81,6 +88,18 @@ impl flags::Integration {
             }
         })?;
         Ok(exit)
+    }
+}
+
+impl flags::Integration {
+    /// Only what was said on the command line (or in a legacy variable)
+    /// contradicts a recorded environment; the config's defaults do not.
+    fn reuse_wanted(&self) -> env::reuse::Want {
+        env::reuse::Want {
+            kind: self.env.kind,
+            project: self.env.compose_project.clone(),
+            fresh: self.fresh,
+        }
     }
 }
 

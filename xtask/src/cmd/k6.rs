@@ -37,9 +37,12 @@ const VALID_STATUSES: [&str; 3] = ["WAITING", "ACTIVE", "REJECTED"];
 impl flags::K6Run {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let s = Settings::resolve(ctx, &self.k6, ctx.config.k6.user_id_base)?;
-        preflight(ctx, &self, &s)?;
+        let found = env::reuse::find(ctx, &self.reuse_wanted())?;
+        preflight(ctx, &self, &s, found.is_some())?;
         let (_, exit) = ctx.run_suite("k6", RUN_TITLE, s.run_options(), |report, run| {
-            run_against_api(ctx, &self, &s, report, run, None).map(drop)
+            let mut reused = found.map(|f| f.guard(ctx, report, None)).transpose()?;
+            let env = env::reuse::either(None, &mut reused);
+            run_against_api(ctx, &self, &s, report, run, env).map(drop)
         })?;
         Ok(exit)
     }
@@ -63,8 +66,12 @@ impl flags::K6Baseline {
             max_fail_rate: self.max_fail_rate.unwrap_or(c.max_fail_rate).get(),
             min_checks_rate: self.min_checks_rate.unwrap_or(c.min_checks_rate).get(),
         };
+        let found = match shared {
+            Some(_) => None,
+            None => env::reuse::find(ctx, &self.run.reuse_wanted())?,
+        };
         if shared.is_none() {
-            preflight(ctx, &self.run, &s)?;
+            preflight(ctx, &self.run, &s, found.is_some())?;
         }
         // Found before the run: a name that matches nothing is bad input.
         let compare = match &self.compare {
@@ -88,7 +95,9 @@ impl flags::K6Baseline {
         let mut k6_run = None;
         let (baseline, exit) =
             ctx.run_suite("k6-baseline", BASELINE_TITLE, opts, |report, run| {
-                run_against_api(ctx, &self.run, &s, report, run, shared.take())?;
+                let mut reused = found.map(|f| f.guard(ctx, report, None)).transpose()?;
+                let env = env::reuse::either(shared.take(), &mut reused);
+                run_against_api(ctx, &self.run, &s, report, run, env)?;
                 if ctx.dry_run {
                     return Ok(());
                 }
@@ -159,14 +168,34 @@ impl flags::K6Distributed {
     ) -> anyhow::Result<Exit> {
         let plan = DistPlan::resolve(ctx, &self)?;
         plan.settings.preflight(ctx)?;
-        if shared.is_none() && plan.kind != EnvKind::External {
+        let found = match shared {
+            Some(_) => None,
+            None => env::reuse::find(
+                ctx,
+                &env::reuse::Want {
+                    kind: self.env,
+                    project: self.compose_project.clone(),
+                    fresh: self.fresh,
+                },
+            )?,
+        };
+        if shared.is_none() && found.is_none() && plan.kind != EnvKind::External {
             env::preflight(ctx, &plan.env_spec(ctx)?)?;
         }
         let (_, exit) = ctx.run_suite(
             "k6-distributed",
             DISTRIBUTED_TITLE,
             plan.settings.run_options(),
-            |report, run| plan.run(ctx, report, run, shared.take()),
+            |report, run| {
+                // A reused environment is scaled by the run and back here.
+                let mut reused = found.map(|f| f.guard(ctx, report, None)).transpose()?;
+                let env = env::reuse::either(shared.take(), &mut reused);
+                let ran = plan.run(ctx, report, run, env);
+                if let Some(Err(e)) = reused.map(EnvGuard::finish) {
+                    report.fail(format!("{e:#}"));
+                }
+                ran
+            },
         )?;
         Ok(exit)
     }
@@ -431,10 +460,7 @@ fn run_against_api(
     let mut up = None;
     let api = match (shared, kind) {
         (Some(env), _) => {
-            report.param(
-                "Environment",
-                format!("{} (shared by the gate)", env.kind().as_str()),
-            );
+            env::reuse::record(report, env);
             env.endpoints()
                 .api
                 .unwrap_or_else(|| ctx.config.environment.health_url.with_path("/"))
@@ -491,10 +517,27 @@ fn own_env_spec(ctx: &Ctx, kind: EnvKind) -> EnvSpec {
     }
 }
 
+impl flags::K6Run {
+    /// `--env` or `--api-host` said where to run: a recorded environment
+    /// that contradicts it is refused (`--env external`, `--api-host`: not
+    /// reused).
+    fn reuse_wanted(&self) -> env::reuse::Want {
+        let points_elsewhere = self.env.is_none() && self.api_host.is_some();
+        env::reuse::Want {
+            kind: self.env,
+            project: None,
+            fresh: self.fresh || points_elsewhere,
+        }
+    }
+}
+
 /// `k6 run|baseline` before the run: k6 itself, and the environment it
-/// would bring up (tools, compose file, ports).
-fn preflight(ctx: &Ctx, cmd: &flags::K6Run, s: &Settings) -> anyhow::Result<()> {
+/// would bring up (tools, compose file, ports), unless it reuses one.
+fn preflight(ctx: &Ctx, cmd: &flags::K6Run, s: &Settings, reused: bool) -> anyhow::Result<()> {
     s.preflight(ctx)?;
+    if reused {
+        return Ok(());
+    }
     match cmd.env.or(ctx.config.k6.environment) {
         Some(kind) if kind != EnvKind::External => env::preflight(ctx, &own_env_spec(ctx, kind)),
         _ => Ok(()),
@@ -896,7 +939,10 @@ impl DistPlan {
         let mut up: Option<EnvGuard> = None;
         let mut eps = env::Endpoints::default();
         if let Some(env) = shared.as_deref_mut() {
-            // The gate's environment: scale it to this stage's replicas.
+            // The gate's (or a reused) environment: scale it to this stage's replicas.
+            if env.origin().is_some() {
+                env::reuse::record(report, env);
+            }
             env.scale(self.replicas)
                 .with_context(|| format!("cannot scale the app to {} replicas", self.replicas))?;
             env.ready()

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod ci;
 pub mod doctor;
 pub mod env;
+pub mod env_logs;
 pub mod gate;
 pub mod gate_status;
 pub mod images;

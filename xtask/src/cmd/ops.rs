@@ -36,6 +36,11 @@ impl flags::OpsHealth {
             probe_address(c)?;
         }
         let timeout = self.timeout.unwrap_or(cfg.timeout);
+        // What `env up` left running, unless an address was given.
+        let mut found = match self.names_an_address() || self.fresh {
+            true => None,
+            false => env::reuse::find(ctx, &env::reuse::Want::default())?,
+        };
         if ctx.dry_run {
             for c in &components {
                 println!(
@@ -54,6 +59,24 @@ impl flags::OpsHealth {
         };
         let (_, exit) = ctx.run_suite(HEALTH_SUITE, HEALTH_TITLE, opts, |report, _| {
             report.param("Probe timeout", timeout);
+            let mut components = components;
+            let _reused = match found.take() {
+                Some(f) => {
+                    let health = f.health_url()?;
+                    let g = f.guard(ctx, report, None)?;
+                    // Its own addresses, as the gate passes them.
+                    let (redis_host, redis_port) = g.endpoints().redis.unzip();
+                    components = flags::OpsHealth {
+                        api_url: Some(health),
+                        redis_host: redis_host.map(crate::units::Host),
+                        redis_port,
+                        ..flags::OpsHealth::default()
+                    }
+                    .apply_to(components);
+                    Some(g)
+                }
+                None => None,
+            };
             let results = probe_all(&components, timeout.std());
             for (c, r) in components.iter().zip(&results) {
                 ctx.runner.say(&match r {
@@ -65,6 +88,17 @@ impl flags::OpsHealth {
             Ok(())
         })?;
         Ok(exit)
+    }
+
+    /// An address flag (or legacy variable) says what to probe.
+    fn names_an_address(&self) -> bool {
+        self.api_url.is_some()
+            || self.redis_host.is_some()
+            || self.redis_port.is_some()
+            || self.kafka_host.is_some()
+            || self.kafka_port.is_some()
+            || self.postgres_host.is_some()
+            || self.postgres_port.is_some()
     }
 
     /// The legacy variables (and their flags) override the component of
@@ -271,6 +305,17 @@ impl flags::OpsMonitor {
             health_url: cfg.environment.health_url.clone(),
             ready_timeout: cfg.environment.ready_timeout.get(),
         };
+        let found = match shared {
+            Some(_) => None,
+            None => env::reuse::find(
+                ctx,
+                &env::reuse::Want {
+                    kind: self.env,
+                    project: self.compose_project.clone(),
+                    fresh: self.fresh,
+                },
+            )?,
+        };
         if ctx.dry_run {
             let source = match &shared {
                 Some(env) => format!(
@@ -307,6 +352,7 @@ impl flags::OpsMonitor {
                 mins: &mins,
             };
             if let Some(env) = shared {
+                env::reuse::record(report, env);
                 report.param(
                     "Log source",
                     format!(
@@ -317,28 +363,21 @@ impl flags::OpsMonitor {
                 );
                 return snapshot.take(&*env, report);
             }
-            let recorded = env::state::State::load(&env::state::path(ctx))
-                .ok()
-                .flatten();
-            let environment = match recorded {
-                // What `env up` left running, when it is of the asked kind.
-                Some(st) if st.kind() == spec.kind => {
-                    report.param(
-                        "Log source",
-                        format!(
-                            "{} logs of the {} environment from `env up`",
-                            service,
-                            spec.kind.as_str()
-                        ),
-                    );
-                    env::reattach(ctx, &st)?
-                }
-                _ => {
-                    report.param("Log source", log_source(ctx, &spec, &service));
-                    env::open(ctx, &spec)?
-                }
-            };
-            snapshot.take(environment.as_ref(), report)
+            if let Some(f) = found {
+                // What `env up` left running.
+                let g = f.guard(ctx, report, None)?;
+                report.param(
+                    "Log source",
+                    format!(
+                        "{} logs of the reused {} environment",
+                        service,
+                        g.kind().as_str()
+                    ),
+                );
+                return snapshot.take(&*g, report);
+            }
+            report.param("Log source", log_source(ctx, &spec, &service));
+            snapshot.take(env::open(ctx, &spec)?.as_ref(), report)
         })?;
         Ok(exit)
     }

@@ -257,6 +257,7 @@ impl Compose {
             health_url: self.spec.health_url.to_string(),
             replicas: self.spec.replicas,
             run_dir: self.run_dir.clone(),
+            origin: None,
             env: Recorded::Compose(ComposeState {
                 command: self.command.clone(),
                 file: self.spec.compose_file.clone(),
@@ -710,14 +711,47 @@ impl Environment for Compose {
             })
     }
 
+    fn show_logs(
+        &self,
+        service: Option<&str>,
+        tail: Option<u32>,
+        follow: bool,
+    ) -> anyhow::Result<()> {
+        let mut args = vec!["logs".to_string(), "--no-color".into()];
+        if follow {
+            args.push("--follow".into());
+        }
+        if let Some(n) = tail {
+            args.extend(["--tail".into(), n.to_string()]);
+        }
+        if let Some(s) = service {
+            super::services::check_service_name(s)?;
+            args.extend(["--".into(), s.into()]);
+        }
+        // Following ends with Ctrl-C (or when the containers stop).
+        let deadline = Duration::from_secs(if follow { 7 * 24 * 3600 } else { 120 });
+        let step = self.step("logs", &args).deadline(deadline);
+        let rec = self.with_env_file(|| self.runner.run(&step))?;
+        if matches!(rec.outcome, crate::runner::Outcome::Interrupted { .. }) {
+            return Ok(());
+        }
+        ensure_success(&rec)
+            .with_context(|| format!("cannot read the logs of compose project {}", self.project))
+    }
+
     fn scale(&mut self, replicas: u32) -> anyhow::Result<()> {
         if !(1..=32).contains(&replicas) {
             bail!("cannot scale to {replicas} replicas: choose 1 to 32");
         }
-        let up = self
+        // Scaling back after Ctrl-C (a reused environment) is cleanup.
+        let cleanup = crate::runner::interrupted().is_some();
+        let mut up = self
             .step("scale", &self.up_args(replicas, false))
             .deadline(Duration::from_secs(10 * 60))
             .grace(Duration::from_secs(1));
+        if cleanup {
+            up = up.cleanup();
+        }
         ensure_success(&self.with_env_file(|| self.runner.run(&up))?).with_context(|| {
             format!(
                 "cannot scale compose project {} to {replicas} replicas",

@@ -279,6 +279,7 @@ impl Local {
             health_url: self.spec.health_url.to_string(),
             replicas: self.apps().count() as u32,
             run_dir: self.run_dir.clone(),
+            origin: None,
             env: Recorded::Local(LocalState {
                 lb_port: self.lb_port,
                 redis_port: self.redis_port,
@@ -397,6 +398,28 @@ impl Local {
     fn upstream_log_path(&self) -> Utf8PathBuf {
         self.run_dir.join("nginx-upstream.log")
     }
+
+    /// The processes a service name means: `app` (or the compose app
+    /// service's name) every replica, `lb` (or the balancer's) nginx.
+    fn pick(&self, service: &str) -> anyhow::Result<Vec<&Proc>> {
+        let pick: Vec<&Proc> = self
+            .procs
+            .iter()
+            .filter(|p| match service {
+                s if s == "app" || s == self.app_alias => p.is_app(),
+                s if s == "lb" || s == self.lb_alias => p.name == "nginx",
+                s => p.name == s,
+            })
+            .collect();
+        if pick.is_empty() {
+            let known: Vec<&str> = self.procs.iter().map(|p| p.name.as_str()).collect();
+            bail!(
+                "the local environment has no service `{service}`: choose app (all replicas), {}",
+                known.join(", ")
+            );
+        }
+        Ok(pick)
+    }
 }
 
 impl Environment for Local {
@@ -514,27 +537,30 @@ impl Environment for Local {
             );
             return Ok(String::new());
         }
-        let pick: Vec<&Proc> = self
-            .procs
-            .iter()
-            .filter(|p| match service {
-                s if s == "app" || s == self.app_alias => p.is_app(),
-                s if s == "lb" || s == self.lb_alias => p.name == "nginx",
-                s => p.name == s,
-            })
-            .collect();
-        if pick.is_empty() {
-            let known: Vec<&str> = self.procs.iter().map(|p| p.name.as_str()).collect();
-            bail!(
-                "the local environment has no service `{service}`: choose app (all replicas), {}",
-                known.join(", ")
-            );
-        }
         let mut out = String::new();
-        for p in pick {
+        for p in self.pick(service)? {
             out.push_str(&super::tail_file(&p.log, tail)?);
         }
         Ok(out)
+    }
+
+    fn show_logs(
+        &self,
+        service: Option<&str>,
+        tail: Option<u32>,
+        follow: bool,
+    ) -> anyhow::Result<()> {
+        let pick = match service {
+            Some(s) => self.pick(s)?,
+            None => self.procs.iter().collect(),
+        };
+        let files: Vec<(String, Utf8PathBuf)> = pick
+            .iter()
+            .map(|p| (p.name.clone(), p.log.clone()))
+            .collect();
+        super::logs::show_files(&files, tail, follow, || {
+            pick.iter().any(|p| state::is_running(p.pid, p.start_ticks))
+        })
     }
 
     fn scale(&mut self, replicas: u32) -> anyhow::Result<()> {

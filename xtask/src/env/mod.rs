@@ -16,8 +16,11 @@ mod compose;
 mod external;
 mod health;
 mod local;
+mod logs;
 mod published;
+pub mod reuse;
 mod served;
+pub mod services;
 pub mod state;
 
 pub use served::{Served, EXTERNAL_NOT_MEASURED};
@@ -195,6 +198,22 @@ pub trait Environment: Send {
     fn keep_running(&mut self) -> anyhow::Result<()> {
         Ok(())
     }
+    /// Where it came from, when the suite did not start it (`reuse.rs`).
+    fn origin(&self) -> Option<crate::report::EnvOrigin> {
+        None
+    }
+    /// Prints the logs of `service` (all when None) to the terminal, the
+    /// last `tail` lines of each (all when None), then, with `follow`, new
+    /// lines as they come until Ctrl-C. Secrets are masked.
+    fn show_logs(
+        &self,
+        service: Option<&str>,
+        tail: Option<u32>,
+        follow: bool,
+    ) -> anyhow::Result<()> {
+        let _ = (service, tail, follow);
+        bail!("the {} environment starts nothing, so it has no logs here: read them where the service runs", self.kind().as_str())
+    }
 }
 
 /// Builds the environment the spec asks for. Nothing is started yet.
@@ -319,6 +338,10 @@ impl EnvGuard {
                 spec.health_url, spec.ready_timeout
             )
         })?;
+        if spec.keep_env {
+            // Left running for later runs to reuse: say where it came from.
+            reuse::stamp(ctx)?;
+        }
         Ok(guard)
     }
 

@@ -19,8 +19,21 @@ pub struct State {
     pub replicas: u32,
     /// Service logs, nginx config.
     pub run_dir: Utf8PathBuf,
+    /// Who started it, from which tree (see `reuse.rs`); None in records
+    /// written before it was stamped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
     #[serde(flatten)]
     pub env: Recorded,
+}
+
+/// Where a recorded environment came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The command that started it (`env up`, `integration --keep-env`).
+    pub started_by: String,
+    /// The tree it was started (and its app built) from.
+    pub git: crate::git::GitInfo,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,8 +114,19 @@ impl State {
     }
 
     /// Written beside and renamed, so a reader never sees half a record.
+    /// The environments rewrite their record on every change (a replica
+    /// more, a scale back) without knowing its origin: the one already
+    /// recorded for the same start is kept.
     pub fn save(&self, path: &Utf8Path) -> anyhow::Result<()> {
-        let json = serde_json::to_string_pretty(self).expect("a state always serialises") + "\n";
+        let mut st = self.clone();
+        if st.origin.is_none() {
+            st.origin = State::load(path)
+                .ok()
+                .flatten()
+                .filter(|old| old.started == st.started)
+                .and_then(|old| old.origin);
+        }
+        let json = serde_json::to_string_pretty(&st).expect("a state always serialises") + "\n";
         crate::report::write_atomic(path, json.as_bytes())
     }
 
@@ -320,6 +344,7 @@ mod tests {
             health_url: "http://127.0.0.1:21080/api/concerts".into(),
             replicas: 2,
             run_dir: "/r/env/20250101T000000Z".into(),
+            origin: None,
             env: Recorded::Local(LocalState {
                 lb_port: 21080,
                 redis_port: 40001,
@@ -392,6 +417,7 @@ mod tests {
             started: "2026-01-01T00:00:00Z".into(),
             health_url: "http://127.0.0.1:18080/api/concerts".into(),
             replicas: 1,
+            origin: None,
             env: Recorded::Local(LocalState {
                 lb_port: 18080,
                 redis_port: 40001,

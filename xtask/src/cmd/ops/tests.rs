@@ -234,17 +234,7 @@ fn the_snapshot_reads_the_app_logs_through_the_environment() {
 }
 
 fn health_flags() -> flags::OpsHealth {
-    flags::OpsHealth {
-        api_url: None,
-        redis_host: None,
-        redis_port: None,
-        kafka_host: None,
-        kafka_port: None,
-        postgres_host: None,
-        postgres_port: None,
-        timeout: None,
-        report_file: None,
-    }
+    flags::OpsHealth::default()
 }
 
 fn component(name: &str, kind: ProbeKind, address: &str) -> Component {
