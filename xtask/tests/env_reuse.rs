@@ -164,6 +164,22 @@ fn local_env_up_once_then_suites_reuse_it_and_down_stops_it_all() {
     assert_eq!(x.state()["replicas"], 1);
     assert_eq!(env_processes(&x, marker), before);
 
+    // Ctrl-C while it runs on 3 replicas: scaled back to 1 all the same.
+    let child = x
+        .cmd(&["k6", "distributed", "--duration", "60s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, err, _) = common::interrupt_when(child, |err| err.contains("==> k6 run"));
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("environment: back to 1 replica(s), as recorded"),
+        "{err}"
+    );
+    assert_eq!(x.recorded_pids(), recorded);
+    assert_eq!(env_processes(&x, marker), before);
+
     let logs = x.run(&["env", "logs", "app", "--tail", "5"]);
     assert_eq!(logs.code, 0, "{}", output(&logs));
     let lines: Vec<&str> = logs.stdout.lines().collect();

@@ -359,6 +359,117 @@ impl Environment for Reused {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Records the calls a reused environment passes on.
+    struct Inner(Arc<Mutex<Vec<String>>>);
+    impl Environment for Inner {
+        fn kind(&self) -> EnvKind {
+            EnvKind::Local
+        }
+        fn up(&mut self) -> anyhow::Result<()> {
+            self.0.lock().unwrap().push("up".into());
+            Ok(())
+        }
+        fn ready(&mut self) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn endpoints(&self) -> super::super::Endpoints {
+            Default::default()
+        }
+        fn logs(&self, _: &str, _: u32) -> anyhow::Result<String> {
+            Ok(String::new())
+        }
+        fn scale(&mut self, n: u32) -> anyhow::Result<()> {
+            self.0.lock().unwrap().push(format!("scale {n}"));
+            Ok(())
+        }
+        fn down(&mut self) -> anyhow::Result<()> {
+            self.0.lock().unwrap().push("down".into());
+            Ok(())
+        }
+        fn describe(&self) -> Vec<(String, String)> {
+            vec![
+                ("Replicas".into(), "1".into()),
+                ("Provider".into(), "local".into()),
+            ]
+        }
+    }
+
+    fn reused(dir: &camino::Utf8Path) -> (Reused, Arc<Mutex<Vec<String>>>) {
+        let calls = Arc::new(Mutex::new(vec![]));
+        let r = Reused {
+            inner: Box::new(Inner(calls.clone())),
+            origin: EnvOrigin {
+                description: "local, reused".into(),
+                started: "2026-12-01T09:00:00Z".into(),
+                started_by: "env up".into(),
+                git: GitInfo::default(),
+            },
+            original: 1,
+            current: 1,
+            lock_dir: dir.to_owned(),
+            runner: crate::runner::Runner::new(
+                dir.to_owned(),
+                false,
+                crate::runner::Verbosity::Quiet,
+            ),
+            lock: None,
+            restored: false,
+        };
+        (r, calls)
+    }
+
+    #[test]
+    fn a_reused_environment_is_reshaped_then_restored_never_stopped() {
+        let d = super::super::tests::tempdir("reuse-shape");
+        let (r, calls) = reused(&d);
+        let mut g = EnvGuard::new(Box::new(r), false);
+        g.up().unwrap();
+        g.scale(3).unwrap();
+        g.scale(3).unwrap();
+        let e = lock(&d).map(drop).unwrap_err().to_string();
+        assert!(
+            e.contains("already running"),
+            "env up|down wait meanwhile: {e}"
+        );
+        g.finish().unwrap();
+        assert_eq!(*calls.lock().unwrap(), ["scale 3", "scale 1"]);
+        lock(&d).expect("released once restored");
+
+        // Dropped on an error path: restored all the same; unchanged: untouched.
+        let (r, calls) = reused(&d);
+        let early = || -> anyhow::Result<()> {
+            let mut g = EnvGuard::new(Box::new(r), false);
+            g.scale(2)?;
+            bail!("k6 failed")
+        };
+        assert!(early().is_err());
+        assert_eq!(*calls.lock().unwrap(), ["scale 2", "scale 1"]);
+        let (r, calls) = reused(&d);
+        drop(EnvGuard::new(Box::new(r), false));
+        assert_eq!(*calls.lock().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_report_says_where_a_reused_environment_came_from() {
+        let d = super::super::tests::tempdir("reuse-record");
+        let (r, _) = reused(&d);
+        let mut report = Report::new("k6-baseline", "k6");
+        record(&mut report, &r);
+        let param = |n: &str| {
+            report
+                .parameters
+                .iter()
+                .find(|p| p.name == n)
+                .map(|p| p.value.clone())
+        };
+        assert_eq!(param("Environment").as_deref(), Some("local, reused"));
+        assert_eq!(param("Provider").as_deref(), Some("local"));
+        assert_eq!(param("Replicas"), None, "the suite's own, not the record's");
+        assert_eq!(param("Environment replicas").as_deref(), Some("1"));
+        assert_eq!(report.environment.as_ref().unwrap().started_by, "env up");
+    }
 
     fn words(s: &str) -> impl Iterator<Item = String> + '_ {
         s.split_whitespace().map(String::from)
