@@ -99,7 +99,7 @@ fn local_env_up_once_then_suites_reuse_it_and_down_stops_it_all() {
 
     let up = common::ok(&x.run(&["env", "up"]));
     assert!(
-        !up.contains("tok-devloop-4242") && up.contains("XTENV_API_TOKEN=***"),
+        !up.contains("tok-devloop-4242") && up.contains("XTENV_API_TOKEN='***'"),
         "{up}"
     );
     let recorded = x.recorded_pids();

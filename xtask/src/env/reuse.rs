@@ -96,7 +96,7 @@ pub fn find(ctx: &Ctx, want: &Want) -> anyhow::Result<Option<Found>> {
 
 /// One line for `env status`: which environment, who started it, from where.
 pub fn summary(st: &State) -> String {
-    format!("{} environment: {}", st.kind().as_str(), describe(st))
+    describe(st)
 }
 
 /// "compose project tcsit, started by `env up` at ... from 0123456789ab".
