@@ -97,7 +97,9 @@ fn local_env_up_once_then_suites_reuse_it_and_down_stops_it_all() {
     let x = Workdir::new("reuse-local", &config(lb, marker));
     let _down = DownOnDrop(&x, None);
 
-    let up = common::ok(&x.run(&["env", "up"]));
+    let up = x.run(&["env", "up"]);
+    common::ok(&up);
+    let up = output(&up);
     assert!(
         !up.contains("tok-devloop-4242") && up.contains("XTENV_API_TOKEN='***'"),
         "{up}"
