@@ -149,6 +149,12 @@ impl Demo {
     /// `ids` name the replicas; `started` of them are started (the others
     /// are in the balancer's list but never answer).
     pub fn start(name: &str, ids: &[&str], started: usize) -> Demo {
+        Demo::start_with(name, ids, started, &[])
+    }
+
+    /// `start`, with extra variables for the replicas (the demo's own
+    /// knobs, e.g. DEMO_EXTRA_LATENCY_MS).
+    pub fn start_with(name: &str, ids: &[&str], started: usize, env: &[(&str, &str)]) -> Demo {
         let jar = demo_jar();
         let dir = TempDir::outside_repo(&format!("demo-{name}"));
         let mut procs = vec![];
@@ -168,7 +174,8 @@ impl Demo {
                         .env("REDIS_HOST", "127.0.0.1")
                         .env("REDIS_PORT", redis_port.to_string())
                         .env("INSTANCE_ID", id)
-                        .env("PUSH_SNAPSHOT_INTERVAL_MS", "0"),
+                        .env("PUSH_SNAPSHOT_INTERVAL_MS", "0")
+                        .envs(env.iter().copied()),
                     Some(&dir.join(&format!("{id}.log"))),
                     "a JDK 17: apt-get install openjdk-17-jre-headless",
                 ));

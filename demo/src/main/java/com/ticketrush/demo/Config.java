@@ -17,6 +17,8 @@ public final class Config {
     public final long snapshotIntervalMs;
     /** Never logged. */
     public final String authToken;
+    /** Added to every join (DEMO_EXTRA_LATENCY_MS): a simulated slower build. */
+    public final long extraLatencyMs;
 
     private Config(Map<String, String> env) {
         port = (int) number(env, "PORT", 8080, 0, 65535);
@@ -28,6 +30,7 @@ public final class Config {
         capacity = number(env, "QUEUE_CAPACITY", 1_000_000, 0, Long.MAX_VALUE);
         snapshotIntervalMs = number(env, "PUSH_SNAPSHOT_INTERVAL_MS", 5000, 0, Long.MAX_VALUE);
         authToken = text(env, "DEMO_AUTH_TOKEN", "demo-token");
+        extraLatencyMs = number(env, "DEMO_EXTRA_LATENCY_MS", 0, 0, 60_000);
         if (capacity < activeLimit) {
             throw new IllegalArgumentException("QUEUE_CAPACITY (" + capacity
                     + ") must be >= QUEUE_ACTIVE_LIMIT (" + activeLimit + ")");

@@ -3,6 +3,8 @@ package com.ticketrush.demo;
 import com.ticketrush.demo.http.ApiServer;
 import com.ticketrush.demo.monitor.Monitor;
 import com.ticketrush.demo.queue.QueuePolicy;
+import com.ticketrush.demo.queue.QueueStore;
+import com.ticketrush.demo.queue.SlowQueueStore;
 import com.ticketrush.demo.queue.WaitingQueueService;
 import com.ticketrush.demo.redis.RedisClient;
 import com.ticketrush.demo.redis.RedisQueueStore;
@@ -31,7 +33,11 @@ public final class Main {
         Monitor monitor = new Monitor(cfg.instanceId);
         RedisClient redis = new RedisClient(cfg.redisHost, cfg.redisPort, HTTP_THREADS);
         QueuePolicy policy = new QueuePolicy(cfg.activeLimit, cfg.capacity); // limits checked by Config
-        WaitingQueueService queue = new WaitingQueueService(new RedisQueueStore(redis), policy);
+        QueueStore store = new RedisQueueStore(redis);
+        if (cfg.extraLatencyMs > 0) {
+            store = new SlowQueueStore(store, cfg.extraLatencyMs);
+        }
+        WaitingQueueService queue = new WaitingQueueService(store, policy);
 
         ApiServer server;
         try {
