@@ -139,10 +139,10 @@ pub struct Adopt {
 
 #[derive(Debug, Args)]
 pub struct Bench {
-    /// Only these benchmarks (P1..P5; repeatable) [default: all]
+    /// Only these benchmarks (P1..P7; repeatable) [default: all]
     #[arg(long, value_name = "ID")]
     pub only: Vec<String>,
-    /// Timed runs per measurement
+    /// Timed runs per measurement (P7: pairs of runs, at least 10)
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub runs: u32,
     /// Environment for P3 (gate vs stages) [default: from xtask.toml]

@@ -10,6 +10,10 @@
 //!   the gate's wall time against its critical path (same run).
 //! - P4 cold `cargo build -p xtask` (fresh target folder); warm `--help`.
 //! - P5 peak memory while a child streams 1 GiB of output through the runner.
+//! - P6, P7 k6's raw samples: memory for a million requests; the
+//!   regression check's false alarms and detection on the demo (`samples`).
+
+mod samples;
 
 use std::{
     io::{Read, Write},
@@ -31,7 +35,14 @@ impl flags::Bench {
         let want =
             |id: &str| self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(id));
         let dir = ctx.root.join("target/bench");
-        let _ = std::fs::remove_dir_all(&dir);
+        // Only the selected benchmarks' folders: two runs of different
+        // benchmarks (P7 takes minutes) do not disturb each other.
+        for id in ["p1", "p2", "p3", "p4", "p5", "p6", "p7"] {
+            if want(id) {
+                let _ = std::fs::remove_dir_all(dir.join(id));
+                let _ = std::fs::remove_dir_all(dir.join(format!("{id}-target")));
+            }
+        }
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
         let exe = Utf8PathBuf::from_path_buf(std::env::current_exe()?)
             .map_err(|p| anyhow::anyhow!("non-UTF-8 exe path {}", p.display()))?;
@@ -57,6 +68,12 @@ impl flags::Bench {
         }
         if want("P5") {
             rows.extend(b.p5_streaming_memory()?);
+        }
+        if want("P6") {
+            rows.extend(b.p6_samples_memory()?);
+        }
+        if want("P7") {
+            rows.extend(b.p7_regression_noise()?);
         }
         println!("\n{}", machine_line());
         println!("| id | measurement | result |\n|---|---|---|");

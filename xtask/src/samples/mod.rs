@@ -226,6 +226,9 @@ impl Samples {
             return;
         }
         self.lines += 1;
+        if self.unused(text) {
+            return;
+        }
         let Ok(line) = serde_json::from_slice::<Line>(text) else {
             if complete {
                 self.bad_lines += 1;
@@ -243,6 +246,25 @@ impl Samples {
             "Point" => self.point(&line.metric, line.data),
             _ => self.bad_lines += 1,
         }
+    }
+
+    /// A point of a trend or gauge we do not keep (`http_req_waiting`,
+    /// `vus`, ...: a third of k6's lines), told from k6's own layout
+    /// `{"metric":"NAME",...` without parsing the line. Anything else is
+    /// parsed.
+    fn unused(&self, line: &[u8]) -> bool {
+        let Some(rest) = line.strip_prefix(br#"{"metric":""#) else {
+            return false;
+        };
+        let Some(end) = rest.iter().position(|b| *b == b'"') else {
+            return false;
+        };
+        let name = &rest[..end];
+        name != b"http_req_duration"
+            && std::str::from_utf8(name)
+                .ok()
+                .and_then(|n| self.kinds.get(n))
+                .is_some_and(|k| k == "trend" || k == "gauge")
     }
 
     fn point(&mut self, metric: &str, d: Data) {

@@ -216,6 +216,25 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_that_outlives_k6_is_given_up_on_with_what_it_sent() {
+        let dir = tmp().join("outlived");
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = Stream::open(&dir).unwrap();
+        // Like a container still holding the FIFO after `docker run` died.
+        let mut w = File::options().write(true).open(s.path()).unwrap();
+        w.write_all(include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/k6/samples/pass.ndjson"
+        )))
+        .unwrap();
+        let f = s.finish().unwrap();
+        assert!(f.abandoned);
+        assert_eq!(f.samples.requests, 70);
+        drop(w);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_k6_that_never_opened_the_fifo_gives_empty_samples_at_once() {
         let dir = tmp().join("never");
         std::fs::create_dir_all(&dir).unwrap();
