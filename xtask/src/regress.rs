@@ -128,7 +128,7 @@ pub fn resolve(ctx: &Ctx, suite: &str, target: &Target) -> anyhow::Result<Option
                 if !has_samples(&run.1) {
                     bail!("--compare {name}: run {name} kept no samples (it ran before samples were kept, or k6 produced none)");
                 }
-                return Ok(Some(pick(format!("run {name}"), run)));
+                return Ok(Some(pick("run".into(), run)));
             }
             let rev = Step::new("git rev-parse", "git").cwd(&ctx.root).args([
                 "rev-parse",

@@ -226,7 +226,7 @@ impl Bench<'_> {
         slower.sort_by(f64::total_cmp);
         let spread = |v: &[f64], unit: &str| {
             format!(
-                "median {:+.1}{unit}, from {:+.1} to {:+.1}",
+                "median {:+.1}{unit}, from {:+.1}{unit} to {:+.1}{unit}",
                 v[v.len() / 2],
                 v[0],
                 v[v.len() - 1]
