@@ -187,3 +187,45 @@ fn compare_targets_are_parsed_at_the_edge() {
         assert!(bad.parse::<Target>().is_err(), "{bad}");
     }
 }
+
+#[test]
+fn the_gates_stage_words_give_a_baseline_that_compares_with_the_last_pass() {
+    use clap::Parser;
+    // What cmd/gate.rs passes when [gate] require_no_regression is set.
+    let f = crate::flags::Xtask::try_parse_from([
+        "cargo xtask",
+        "k6",
+        "baseline",
+        "--compare",
+        "last-pass",
+    ])
+    .unwrap();
+    let crate::flags::Cmd::K6(crate::flags::K6Cmd::Baseline(b)) = f.cmd else {
+        panic!("not a k6 baseline");
+    };
+    assert_eq!(b.compare, Some(Target::LastPass));
+}
+
+#[test]
+fn regression_tolerances_are_read_and_checked_at_load() {
+    let p = camino::Utf8Path::new("xtask.toml");
+    let c = crate::config::Config::parse(
+        p,
+        "[k6.regression]\np95_increase = 0.1\np95_min_ms = 0.5\n[gate]\nrequire_no_regression = true\n",
+    )
+    .unwrap();
+    assert_eq!(c.k6.regression.p95_increase, 0.1);
+    assert_eq!(c.k6.regression.p95_min_ms, 0.5);
+    assert_eq!(c.k6.regression.resamples, 2000);
+    assert!(c.gate.require_no_regression);
+    for (bad, key) in [
+        ("p95_min_ms = -1", "k6.regression.p95_min_ms"),
+        ("resamples = 5", "k6.regression.resamples"),
+        ("confidence = 0.2", "k6.regression.confidence"),
+        ("p95_tolerance = 1", "p95_tolerance"),
+    ] {
+        let e = crate::config::Config::parse(p, &format!("[k6.regression]\n{bad}\n")).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains(key) && !e.contains('\n'), "{bad}: {e}");
+    }
+}
