@@ -662,8 +662,14 @@ pub struct ReportCmd {
     /// Suite name (e.g. release-gate, k6-baseline); omitted: a table of all suites
     pub suite: Option<String>,
     /// Print the JSON report instead of the Markdown
-    #[arg(long)]
+    #[arg(long, conflicts_with = "html")]
     pub json: bool,
+    /// Write the suite's self-contained HTML page (the gate's without SUITE) and print its path
+    #[arg(long)]
+    pub html: bool,
+    /// With --html: open the page in the desktop's browser
+    #[arg(long, requires = "html")]
+    pub open: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -615,6 +615,17 @@ impl Run {
         write_atomic(&run_report(&self.dir, &self.suite), json.as_bytes())?;
         write_atomic(&layout.latest(&self.suite, "json"), json.as_bytes())?;
         write_atomic(&layout.latest(&self.suite, "md"), md.as_bytes())?;
+        write_atomic(
+            &layout.latest(&self.suite, "html"),
+            html::suite_page(
+                &report,
+                crate::samples::store::load(&self.dir)
+                    .ok()
+                    .map(|s| html::Load::from_samples(&s))
+                    .as_ref(),
+            )
+            .as_bytes(),
+        )?;
         if let Some(extra) = &self.report_file {
             write_atomic(extra, md.as_bytes())?;
         }
@@ -630,7 +641,10 @@ impl Run {
             &self.stamp,
             only_with.as_deref(),
         )?;
-        github::append_summary(&md);
+        github::append_summary(&format!(
+            "{md}\nThe same report as one page: `{}` in the uploaded reports artifact.\n",
+            layout.relative(&layout.latest(&self.suite, "html"))
+        ));
         Ok(report)
     }
 }
@@ -859,6 +873,10 @@ pub fn load_latest(layout: &Layout, suite: &str) -> anyhow::Result<Report> {
         .with_context(|| format!("{path} is not a report of this xtask (schema {SCHEMA_VERSION})"))
 }
 
+pub mod html;
+#[cfg(test)]
+mod html_tests;
 mod legacy;
+mod svg;
 #[cfg(test)]
 mod tests;

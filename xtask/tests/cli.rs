@@ -104,3 +104,44 @@ fn report_of_a_suite_that_never_ran_says_so() {
     let out = cli(&["--reports-dir", d.path().to_str().unwrap(), "report"]);
     assert_eq!(out.code, 0);
 }
+
+#[test]
+fn report_html_writes_the_page_and_prints_its_path_or_says_what_to_run() {
+    let dir = TempDir::new("report-html");
+    let config = "[project]\nservice_dir = \"demo\"\n";
+    let none = common::Xtask::new(&dir, config)
+        .args(["report", "--html", "k6-baseline"])
+        .run();
+    assert_eq!(none.code, 1, "{}", none.show());
+    assert_eq!(none.stderr.trim().lines().count(), 1, "{}", none.show());
+    assert!(
+        none.stderr
+            .contains("HTML page of `k6-baseline`: run that suite first"),
+        "{}",
+        none.show()
+    );
+    // A real report to draw: a release gate whose Gradle fails at once.
+    let gradle = common::stand_in(dir.path(), "gradle", "exit 1\n");
+    let config = format!(
+        "[project]\nservice_dir = \"demo\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.A\"]\n",
+        gradle.display()
+    );
+    common::Xtask::new(&dir, &config)
+        .args(["release-gate"])
+        .run();
+    let page = dir.join("reports/release-gate/latest/release-gate-latest.html");
+    std::fs::remove_file(&page).unwrap();
+    let out = common::Xtask::new(&dir, &config)
+        .args(["report", "--html", "release-gate"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.show());
+    assert!(
+        out.stdout
+            .trim()
+            .ends_with("reports/release-gate/latest/release-gate-latest.html"),
+        "{}",
+        out.show()
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("data-verdict=\"FAIL\""));
+}

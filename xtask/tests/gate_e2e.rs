@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{latest, repo_config, root, run, table, xtask, TempDir, Xtask};
+use common::{latest, load, repo_config, root, run, screenshot, table, xtask, TempDir, Xtask};
 
 /// A report time (`250 ms`, `1.5 s`) in seconds.
 fn secs(s: &str) -> f64 {
@@ -96,6 +96,49 @@ fn gate_passes_every_stage_on_one_environment_and_leaves_nothing_running() {
     assert!(queue[1].parse::<u64>().unwrap() > 0, "{queue:?}");
     assert!(run.stdout.contains("frontend gate:"), "{}", run.show());
     assert!(port_is_free(23080), "the load balancer still runs");
+    the_page_shows_the_whole_gate(&dir, &json);
+}
+
+/// The gate's HTML page, in a real browser with no network: the verdict,
+/// every stage, every test class, the charts with their data; no console
+/// message; screenshots at desktop and phone width.
+fn the_page_shows_the_whole_gate(dir: &TempDir, json: &serde_json::Value) {
+    let page = dir.join("reports/gate/latest/gate-latest.html");
+    let loaded = load(&page);
+    let dom = &loaded.dom;
+    assert!(loaded.console.is_empty(), "console: {:?}", loaded.console);
+    assert!(dom.contains("data-verdict=\"PASS\""), "{dom}");
+    assert!(dom.contains("data-ready=\""), "{dom}");
+    for stage in table(json, "Stages") {
+        assert!(
+            dom.contains(&format!("data-stage=\"{}\"", stage[0])),
+            "stage {} is not on the time axis",
+            stage[0]
+        );
+    }
+    for suite in ["release-gate", "runtime-integration"] {
+        let (_, r) = latest(dir, suite);
+        for class in table(&r, "Test classes") {
+            assert!(
+                dom.contains(&class[0]),
+                "test class {} is not on the page",
+                class[0]
+            );
+        }
+    }
+    assert!(dom.contains("data-chart=\"timeline\""));
+    let (_, dist) = latest(dir, "k6-distributed");
+    for replica in table(&dist, "Requests per replica") {
+        assert!(
+            dom.contains(&format!(
+                "data-label=\"{}\" data-value=\"{}\"",
+                replica[0], replica[1]
+            )),
+            "replica {replica:?} is not in the chart"
+        );
+    }
+    screenshot(&page, 1280, 3200, "gate-desktop.png");
+    screenshot(&page, 390, 6000, "gate-phone.png");
 }
 
 #[test]
@@ -135,6 +178,13 @@ fn a_broken_stage_fails_the_gate_skips_the_rest_and_tears_down() {
     );
     let (baseline, _) = latest(&dir, "k6-baseline");
     assert!(baseline.contains("above the limit 0.001 ms"), "{baseline}");
+    // The crossed limit stands at the top of the gate's page.
+    let dom = load(&dir.join("reports/gate/latest/gate-latest.html")).dom;
+    let attention = dom.find("Needs attention").expect("an attention list");
+    let threshold = dom
+        .find("data-attention=\"threshold\"")
+        .expect("the crossed limit");
+    assert!(attention < threshold && threshold < dom.find("<h2>Stages</h2>").unwrap());
     assert!(port_is_free(23180), "the load balancer still runs");
 }
 

@@ -40,6 +40,10 @@ fn a_failing_suite_groups_its_steps_annotates_and_writes_the_job_summary() {
     assert!(errors.iter().all(|l| !l.contains('\r')), "{out}");
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.contains("- Result: FAIL"), "{md}");
+    assert!(
+        md.contains("release-gate-latest.html` in the uploaded"),
+        "the summary links the page: {md}"
+    );
 }
 
 #[test]

@@ -179,6 +179,11 @@ impl flags::Gate {
         if !ctx.dry_run {
             let status = crate::cmd::gate_status::evaluate(ctx)?;
             println!("{}", crate::cmd::gate_status::render(&status));
+            let page = crate::cmd::report::write_html(ctx, SUITE)?;
+            ctx.info(&format!(
+                "gate: the whole run on one page: {}",
+                ctx.relative(&page)
+            ));
         }
         Ok(exit)
     }

@@ -26,7 +26,7 @@ pub enum State {
 }
 
 impl State {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             State::Ok => "OK",
             State::Fail => "FAIL",

@@ -1,16 +1,34 @@
-//! `cargo xtask report [SUITE] [--json]`: prints the latest report.
+//! `cargo xtask report [SUITE] [--json|--html [--open]]`: prints the latest
+//! report, or writes its HTML page and prints the page's path. The gate's page
+//! gathers the reports of the stages that gate run wrote.
 
 use anyhow::Context;
+use camino::Utf8PathBuf;
 
 use crate::{
     context::{Ctx, Exit},
-    flags, report,
+    flags, regress,
+    report::{
+        self,
+        html::{self, Condition, GatePage, Load, TrendPoint},
+        Report,
+    },
+    samples,
 };
 
 impl flags::ReportCmd {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         if let Some(flags::ReportSub::History(h)) = self.sub {
             return h.run(ctx);
+        }
+        if self.html {
+            let suite = self.suite.as_deref().unwrap_or("gate");
+            let path = write_html(ctx, suite)?;
+            println!("{}", ctx.relative(&path));
+            if self.open {
+                open_in_browser(ctx, &path)?;
+            }
+            return Ok(Exit::OK);
         }
         let Some(suite) = self.suite else {
             return list(ctx, self.json);
@@ -86,4 +104,137 @@ fn list(ctx: &Ctx, json: bool) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::OK)
+}
+
+/// Writes `<suite>-latest.html` from the suite's latest JSON report; for the
+/// gate, the page with every stage, the frontend gate's conditions and the
+/// trends of earlier gate runs.
+pub fn write_html(ctx: &Ctx, suite: &str) -> anyhow::Result<Utf8PathBuf> {
+    let r = report::load_latest(&ctx.layout, suite).with_context(|| {
+        format!("cannot write the HTML page of `{suite}`: run that suite first (`cargo xtask report` lists the reports there are)")
+    })?;
+    let page = if suite == "gate" {
+        let stages = stage_reports(ctx, &r);
+        let status = crate::cmd::gate_status::evaluate(ctx).ok();
+        let conditions = status
+            .as_ref()
+            .map(|s| {
+                s.rows
+                    .iter()
+                    .map(|row| Condition {
+                        name: row.condition.clone(),
+                        state: row.state.as_str().to_string(),
+                        reason: row.reason.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        html::gate_page(&GatePage {
+            gate: &r,
+            stages,
+            ready: status.as_ref().map(|s| s.ready),
+            conditions,
+            trend: trend(ctx, 20),
+        })
+    } else {
+        html::suite_page(&r, load_of(ctx, &r).as_ref())
+    };
+    let path = ctx.layout.latest(suite, "html");
+    report::write_atomic(&path, page.as_bytes())?;
+    Ok(path)
+}
+
+/// The reports the gate's stages wrote, from its stage table's report column,
+/// each k6 run with its load figures.
+fn stage_reports(ctx: &Ctx, gate: &Report) -> Vec<(String, Report, Option<Load>)> {
+    let Some(t) = gate.tables.iter().find(|t| t.title == "Stages") else {
+        return vec![];
+    };
+    let col = t.columns.iter().position(|c| c == "Report").unwrap_or(3);
+    t.rows
+        .iter()
+        .filter_map(|row| {
+            let md = row.get(col)?.strip_suffix(".md")?;
+            let path = ctx.root.join(format!("{md}.json"));
+            let r: Report =
+                serde_json::from_str(&crate::files::read_string(&path, crate::files::SMALL).ok()?)
+                    .ok()?;
+            let load = load_of(ctx, &r);
+            Some((row[0].clone(), r, load))
+        })
+        .collect()
+}
+
+/// The per-second and histogram figures of a k6 run, from the samples kept
+/// in its run folder; None for other suites and runs without samples.
+pub fn load_of(ctx: &Ctx, r: &Report) -> Option<Load> {
+    if !r.suite.starts_with("k6") || r.run_stamp.is_empty() {
+        return None;
+    }
+    let dir = ctx.layout.suite_dir(&r.suite).join(&r.run_stamp);
+    let s = samples::store::load(&dir).ok()?;
+    Some(Load::from_samples(&s))
+}
+
+/// The last `n` gate runs, oldest first, each with the figures of the stage
+/// reports written during it (matched by time: a stage runs inside its gate).
+fn trend(ctx: &Ctx, n: usize) -> Vec<TrendPoint> {
+    let runs = |suite: &str| -> Vec<Report> {
+        let mut v: Vec<Report> = regress::runs(&ctx.layout.suite_dir(suite), suite)
+            .into_iter()
+            .map(|(_, _, r)| r)
+            .collect();
+        v.reverse();
+        v
+    };
+    let gates = runs("gate");
+    let baselines = runs("k6-baseline");
+    let tests: Vec<Report> = ["release-gate", "runtime-integration"]
+        .iter()
+        .flat_map(|s| runs(s))
+        .collect();
+    let within = |r: &Report, g: &Report| r.started >= g.started && r.ended <= g.ended;
+    let metric = |r: &Report, name: &str| {
+        r.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.value)
+    };
+    let first_metric = |r: &Report, prefix: &str| {
+        r.metrics
+            .iter()
+            .find(|m| m.name.starts_with(prefix))
+            .and_then(|m| m.value)
+    };
+    gates[gates.len().saturating_sub(n)..]
+        .iter()
+        .map(|g| {
+            let b = baselines.iter().rev().find(|b| within(b, g));
+            let t: Vec<f64> = tests
+                .iter()
+                .filter(|t| within(t, g))
+                .filter_map(|t| metric(t, "tests"))
+                .collect();
+            TrendPoint {
+                stamp: g.run_stamp.clone(),
+                duration_s: g.duration_ms as f64 / 1000.0,
+                p95_ms: b.and_then(|b| first_metric(b, "http_req_duration p(95)")),
+                failed_rate: b.and_then(|b| first_metric(b, "http_req_failed")),
+                tests: (!t.is_empty()).then(|| t.iter().sum()),
+            }
+        })
+        .collect()
+}
+
+/// Opens the page with the desktop's opener (it returns at once); without
+/// one, the printed path is the answer.
+fn open_in_browser(ctx: &Ctx, path: &camino::Utf8Path) -> anyhow::Result<()> {
+    let step = crate::runner::Step::new("open the report", "xdg-open")
+        .arg(path.as_str())
+        .deadline(std::time::Duration::from_secs(30))
+        .hint("no xdg-open here: open the printed path in a browser by hand");
+    step.require()?;
+    let rec = ctx.runner.run(&step)?;
+    anyhow::ensure!(rec.ok(), "xdg-open could not open {path}: open it by hand");
+    Ok(())
 }

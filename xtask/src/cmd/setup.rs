@@ -38,6 +38,8 @@ pub const CI_APT: &[&str] = &[
     "docker-compose",
     // tests/nonroot.rs runs the xtask as a user with passwordless sudo.
     "sudo",
+    // The HTML report's test loads the page in a real browser.
+    "chromium",
 ];
 
 /// Installs what is missing and says what it installs. Shared with `gate`

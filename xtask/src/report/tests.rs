@@ -11,7 +11,7 @@ fn tmpdir(name: &str) -> Utf8PathBuf {
 }
 
 /// A report with every section filled, with fixed times so it can be golden.
-fn sample() -> Report {
+pub(super) fn sample() -> Report {
     let mut r = Report::new("k6-baseline", "k6 Baseline Report");
     r.run_stamp = "20261124T021238Z".into();
     r.started = "2026-11-24T02:12:38Z".into();

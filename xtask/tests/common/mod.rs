@@ -1,12 +1,13 @@
 //! Shared by every end-to-end test: the built binary with a clean
 //! environment, a temporary config and reports folder; the reports it
 //! writes (`reports.rs`, `schema.rs`), ports and HTTP (`net.rs`), processes
-//! (`procs.rs`), the demo service run by a test (`demo.rs`) and Docker
-//! (`docker.rs`).
+//! (`procs.rs`), the demo service run by a test (`demo.rs`), Docker
+//! (`docker.rs`) and headless Chromium (`browser.rs`).
 
 // Each test binary uses a different part.
 #![allow(dead_code, unused_imports)]
 
+mod browser;
 mod demo;
 mod docker;
 mod fixtures;
@@ -15,6 +16,7 @@ mod procs;
 mod reports;
 mod schema;
 
+pub use browser::*;
 pub use demo::*;
 pub use docker::*;
 pub use fixtures::*;
