@@ -530,7 +530,7 @@ fn spans(gate: &Report) -> Vec<Span> {
             .map(|p| p.value.split(" → ").collect())
             .unwrap_or_default();
         let cell = |r: &Vec<String>, i: usize| parse_duration_ms(r.get(i).map_or("", |c| c));
-        return t
+        let mut spans: Vec<Span> = t
             .rows
             .iter()
             .map(|r| Span {
@@ -541,6 +541,19 @@ fn spans(gate: &Report) -> Vec<Span> {
                 critical: critical.contains(&r[0].as_str()),
             })
             .collect();
+        // Stages that did not run keep their row, with no bar.
+        for r in find("Stages").map_or(&[][..], |t| &t.rows[..]) {
+            if !spans.iter().any(|s| s.name == r[0]) {
+                spans.push(Span {
+                    name: r[0].clone(),
+                    start_ms: 0,
+                    end_ms: 0,
+                    state: first_word(&r[1]),
+                    critical: false,
+                });
+            }
+        }
+        return spans;
     }
     let Some(t) = find("Stages") else {
         return vec![];

@@ -31,6 +31,12 @@ fn gate_report() -> Report {
                 "-".into(),
             ],
             vec!["env-down".into(), "PASS".into(), "81 ms".into(), "-".into()],
+            vec![
+                "test-classes".into(),
+                "SKIPPED (release-gate compiles them)".into(),
+                "0 ms".into(),
+                "-".into(),
+            ],
         ],
     );
     // As the graph writes it: stages at once, the critical path a parameter.

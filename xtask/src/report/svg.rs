@@ -314,6 +314,20 @@ pub fn timeline(title: &str, spans: &[Span]) -> String {
         let y = TOP + i as f64 * ROW;
         let x0 = NAMES + s.start_ms as f64 / 1000.0 / xm * pw;
         let x1 = NAMES + s.end_ms as f64 / 1000.0 / xm * pw;
+        if s.start_ms == 0 && s.end_ms == 0 && s.state != "PASS" && s.state != "FAIL" {
+            let _ = write!(
+                out,
+                "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{n}</text>\
+                 <text class=\"tick span-none\" data-stage=\"{n}\" data-state=\"{st}\" x=\"{:.1}\" y=\"{:.1}\">{st}: not run</text>",
+                NAMES - 8.0,
+                y + ROW / 2.0 + 4.0,
+                NAMES + 4.0,
+                y + ROW / 2.0 + 4.0,
+                n = esc(&s.name),
+                st = esc(&s.state),
+            );
+            continue;
+        }
         let (fill, class) = match s.state.as_str() {
             "PASS" => (PALETTE[0], "pass"),
             "FAIL" => (PALETTE[1], "fail"),
