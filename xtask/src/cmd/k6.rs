@@ -1022,10 +1022,11 @@ impl DistPlan {
         // The API as k6 sees it (inside the compose network: the internal one).
         report.param("API host", api_base(&api));
 
-        let before = served(&shared, &up);
+        let before = settled(|| served(&shared, &up));
         execute(ctx, s, &rt, &api, report, run)?;
         if !ctx.dry_run {
-            self.judge_spread(&served(&shared, &up).since(&before), report);
+            let after = settled(|| served(&shared, &up));
+            self.judge_spread(&after.since(&before), report);
         }
         if let Some(e) = up {
             finish_env(e, self.keep_env, report);
@@ -1108,6 +1109,26 @@ fn image_present(ctx: &Ctx, image: &str) -> bool {
     let step = runner::Step::new("docker image inspect", "docker")
         .args(["image", "inspect", "--format", "{{.Id}}", image]);
     ctx.runner.read(&step).is_ok()
+}
+
+/// A snapshot that no longer moves: nginx writes a request's access-log
+/// line just after the answer left, so the last warm-up or k6 request may
+/// land a moment after its client returned. Two equal snapshots 100 ms
+/// apart, for at most 2 s.
+fn settled(snapshot: impl Fn() -> Served) -> Served {
+    let mut last = snapshot();
+    for _ in 0..20 {
+        if matches!(last, Served::NotMeasured(_)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let next = snapshot();
+        if next == last {
+            break;
+        }
+        last = next;
+    }
+    last
 }
 
 /// The legacy warm-up, in Rust: single joins until `consecutive` valid
