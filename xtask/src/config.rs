@@ -760,6 +760,7 @@ impl Config {
             }
         }
         self.validate_names()?;
+        self.validate_gate()?;
         if self.environment.poll_interval > Duration::millis(100) {
             return Err(("environment.poll_interval".into(), "must be 100ms or less (readiness is polled often so a ready service is noticed at once)".into()));
         }
@@ -805,7 +806,75 @@ impl Config {
     }
 }
 
+/// A suite name as it becomes a folder of the reports: lower-case letters,
+/// digits and `-` (never a path).
+pub fn check_suite_name(s: &str) -> anyhow::Result<()> {
+    crate::units::check_name("suite name", s, "-")?;
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        anyhow::bail!("bad suite name `{s}`: suites are lower-case, e.g. release-gate");
+    }
+    Ok(())
+}
+
 impl Config {
+    /// `[gate]` is checked whole before any stage runs: a bad pattern found
+    /// after the stages ran would throw their work away, and a gate that
+    /// requires nothing would be READY for nothing.
+    fn validate_gate(&self) -> Result<(), (String, String)> {
+        let g = &self.gate;
+        if g.required.is_empty() && g.conditions.is_empty() {
+            return Err((
+                "gate.required".into(),
+                "the gate requires nothing (no suite, no condition), so it could never mean READY: list the suites in [gate].required".into(),
+            ));
+        }
+        for (i, s) in g.required.iter().enumerate() {
+            check_suite_name(s).map_err(|e| (format!("gate.required[{i}]"), e.to_string()))?;
+        }
+        for (i, c) in g.conditions.iter().enumerate() {
+            let key = |k: &str| format!("gate.conditions[{i}].{k}");
+            let p = c.path.as_str();
+            let rel = p.strip_prefix("{docs_root}/").unwrap_or(p);
+            let leaves = Utf8Path::new(rel).components().any(|c| {
+                !matches!(
+                    c,
+                    camino::Utf8Component::Normal(_) | camino::Utf8Component::CurDir
+                )
+            });
+            if rel.is_empty() || leaves {
+                return Err((
+                    key("path"),
+                    format!("`{}` leaves the repository: give a path inside it, relative, without `..` (or under {{docs_root}}/)", crate::units::quote(p)),
+                ));
+            }
+            if let Some(pattern) = &c.pattern {
+                regex_lite::Regex::new(pattern).map_err(|e| {
+                    (
+                        key("pattern"),
+                        format!(
+                            "bad regular expression: {}",
+                            e.to_string().replace('\n', " ")
+                        ),
+                    )
+                })?;
+            }
+            if let Some(d) = &c.changed_after {
+                let ok =
+                    d.len() == 10 && humantime::parse_rfc3339(&format!("{d}T00:00:00Z")).is_ok();
+                if !ok {
+                    return Err((
+                        key("changed_after"),
+                        format!(
+                            "`{}` is not a date: write YYYY-MM-DD, e.g. 2026-11-01",
+                            crate::units::quote(d)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every name the config hands to a tool as a value (`docker run IMAGE`,
     /// `compose logs SERVICE`, `gradle TASK`, `apt-get install PKG`): none may
     /// be read by the tool as an option.

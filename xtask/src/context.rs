@@ -71,6 +71,7 @@ impl Ctx {
             reports_dir: absolute(&root, &reports_dir),
             shape,
         };
+        check_reports_dir(&layout.reports_dir)?;
         Ok(Ctx {
             runner: Runner::new(root.clone(), flags.dry_run, verbosity),
             root,
@@ -204,6 +205,27 @@ pub fn reports_location(
         Some(dir) => (Utf8PathBuf::from(dir), Shape::Flat),
         None => (cfg.dir.clone(), cfg.layout),
     }
+}
+
+/// Reports never go into a git folder (`--reports-dir .git/refs/heads`
+/// would write branches): checked on the path as written and on what it
+/// resolves to, links included.
+fn check_reports_dir(dir: &Utf8Path) -> anyhow::Result<()> {
+    let in_git = |p: &Utf8Path| p.components().any(|c| c.as_str() == ".git");
+    let mut real = None;
+    // The nearest part that exists, resolved (the rest is created later).
+    for a in dir.ancestors() {
+        if let Ok(r) = a.canonicalize_utf8() {
+            real = Some(r);
+            break;
+        }
+    }
+    if in_git(dir) || real.as_deref().is_some_and(in_git) {
+        anyhow::bail!(
+            "reports folder {dir} is inside a .git folder: reports never go there; choose another --reports-dir"
+        );
+    }
+    Ok(())
 }
 
 /// FAIL exits with the first failing step's code (as the legacy scripts

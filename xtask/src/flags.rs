@@ -11,6 +11,13 @@ use crate::{
     units::{self, Duration, Host, HttpUrl, KeyCount, NonZeroDuration, Rate, RunStamp},
 };
 
+/// A suite name given on the command line: a name, never a path
+/// (`report /etc/x` must not print `/etc/x/latest/...`).
+fn suite_name(s: &str) -> Result<String, String> {
+    crate::config::check_suite_name(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
 /// clap's error text with every value it echoes escaped, so an input with
 /// a newline cannot add a line of its own (e.g. a fake `- Result: PASS`).
 pub fn escape_values(e: &clap::Error, mut text: String) -> String {
@@ -660,6 +667,7 @@ pub struct ReportCmd {
     #[command(subcommand)]
     pub sub: Option<ReportSub>,
     /// Suite name (e.g. release-gate, k6-baseline); omitted: a table of all suites
+    #[arg(value_parser = suite_name)]
     pub suite: Option<String>,
     /// Print the JSON report instead of the Markdown
     #[arg(long, conflicts_with = "html")]
@@ -684,6 +692,7 @@ pub enum ReportSub {
 #[derive(Debug, Args)]
 pub struct ReportHistory {
     /// Suite name [default: k6-baseline]
+    #[arg(value_parser = suite_name)]
     pub suite: Option<String>,
     /// How many runs, newest first
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]

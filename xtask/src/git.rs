@@ -12,22 +12,33 @@ pub struct GitInfo {
 }
 
 impl GitInfo {
+    /// For a report: what git says, or nothing known (a report from an
+    /// unknown commit is never fresh, see `gate status`).
     pub fn read(root: &Utf8Path) -> GitInfo {
-        let Ok(sh) = xshell::Shell::new() else {
-            return GitInfo::default();
-        };
-        sh.change_dir(root);
+        GitInfo::read_checked(root).unwrap_or_default()
+    }
+
+    /// What git says, or why it could not say it (no git on PATH, a broken
+    /// GIT_DIR, not a repository): the caller judging provenance must not
+    /// take "unknown" for "fresh".
+    pub fn read_checked(root: &Utf8Path) -> Result<GitInfo, String> {
         // One git call: the commit, the branch and every change.
-        let Ok(status) = sh
-            .cmd("git")
+        let out = std::process::Command::new("git")
             .args(["status", "--porcelain=v2", "--branch"])
-            .quiet()
-            .ignore_stderr()
-            .read()
-        else {
-            return GitInfo::default();
-        };
-        GitInfo::parse_status(&status)
+            .current_dir(root)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("git cannot run ({e})"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let first = err.lines().next().unwrap_or("").trim();
+            return Err(format!(
+                "`git status` failed in {root} ({}): {}",
+                out.status,
+                crate::units::quote(first)
+            ));
+        }
+        Ok(GitInfo::parse_status(&String::from_utf8_lossy(&out.stdout)))
     }
 
     /// `git status --porcelain=v2 --branch` output.
@@ -56,7 +67,7 @@ impl GitInfo {
             None => "unknown (not a git checkout)".into(),
             Some(c) => format!(
                 "{} ({}, {})",
-                &c[..c.len().min(12)],
+                short(c),
                 self.branch.as_deref().unwrap_or("detached"),
                 if self.dirty == Some(true) {
                     "dirty"
@@ -66,6 +77,12 @@ impl GitInfo {
             ),
         }
     }
+}
+
+/// The first 12 characters of a commit id (a forged report may hold any
+/// text there: characters, never bytes, so it cannot split one).
+pub fn short(c: &str) -> String {
+    crate::units::quote(&c.chars().take(12).collect::<String>())
 }
 
 #[cfg(test)]
@@ -89,6 +106,11 @@ mod tests {
         let detached =
             "# branch.oid 0123456789abcdef0123456789abcdef01234567\n# branch.head (detached)\n";
         assert_eq!(GitInfo::parse_status(detached).branch, None);
+        let odd = GitInfo {
+            commit: Some("ééééééééééééé\n- Result: PASS".into()),
+            ..GitInfo::default()
+        };
+        assert_eq!(odd.describe(), "éééééééééééé (detached, clean)");
         let empty = "# branch.oid (initial)\n# branch.head main\n";
         assert_eq!(GitInfo::parse_status(empty).commit, None);
     }

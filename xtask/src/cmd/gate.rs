@@ -204,11 +204,22 @@ impl flags::Gate {
                 );
             }
         }
-        Ok(Stage::SELECTABLE
+        if let Some(both) = self.only.iter().find(|o| self.skip.contains(o)) {
+            bail!("stage `{both}` is given to both --only and --skip: choose one");
+        }
+        let selected: Vec<Stage> = Stage::SELECTABLE
             .into_iter()
             .filter(|s| self.only.is_empty() || self.only.iter().any(|o| o == s.name()))
             .filter(|s| !self.skip.iter().any(|o| o == s.name()))
-            .collect())
+            .collect();
+        // A gate that runs nothing must not end in PASS.
+        if selected.is_empty() {
+            bail!(
+                "--only and --skip leave no stage to run: choose from {}",
+                names()
+            );
+        }
+        Ok(selected)
     }
 }
 

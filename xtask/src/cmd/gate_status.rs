@@ -63,7 +63,7 @@ impl flags::GateStatus {
 }
 
 pub fn evaluate(ctx: &Ctx) -> anyhow::Result<Status> {
-    let head = GitInfo::read(&ctx.root);
+    let head = GitInfo::read_checked(&ctx.root);
     let mut rows: Vec<Row> = ctx
         .config
         .gate
@@ -99,12 +99,12 @@ pub fn evaluate(ctx: &Ctx) -> anyhow::Result<Status> {
     let ready = rows.iter().all(|r| r.state == State::Ok);
     Ok(Status {
         ready,
-        head: head.commit,
+        head: head.ok().and_then(|h| h.commit),
         rows,
     })
 }
 
-fn suite_row(ctx: &Ctx, suite: &str, head: &GitInfo) -> Row {
+fn suite_row(ctx: &Ctx, suite: &str, head: &Result<GitInfo, String>) -> Row {
     let condition = format!("{suite} report");
     let row = |state, reason: String| Row {
         condition: condition.clone(),
@@ -113,16 +113,27 @@ fn suite_row(ctx: &Ctx, suite: &str, head: &GitInfo) -> Row {
     };
     let report = match report::load_latest(&ctx.layout, suite) {
         Ok(r) => r,
-        Err(_) => {
+        Err(e) if crate::files::is_not_found(&e) => {
             return row(
                 State::Missing,
                 format!("no report yet: run `cargo xtask {}`", suite_command(suite)),
             );
         }
+        // A latest report that cannot be read is not "no report": it is
+        // broken (or forged), and says so.
+        Err(e) => {
+            return row(
+                State::Fail,
+                format!(
+                    "the latest report is corrupt ({e:#}): run `cargo xtask {}` again",
+                    suite_command(suite)
+                ),
+            );
+        }
     };
     let short = |c: &Option<String>| {
         c.as_deref()
-            .map(|c| c[..c.len().min(12)].to_string())
+            .map(crate::git::short)
             .unwrap_or_else(|| "an unknown commit".into())
     };
     if report.result == Verdict::Fail {
@@ -136,7 +147,30 @@ fn suite_row(ctx: &Ctx, suite: &str, head: &GitInfo) -> Row {
             ),
         );
     }
-    if head.commit.is_some() && report.git.commit != head.commit {
+    // Unknown provenance is never fresh: git that cannot run, a HEAD
+    // without a commit, a report without one.
+    let head = match head {
+        Ok(h) if h.commit.is_some() => h,
+        Ok(_) => {
+            return row(
+                State::Stale,
+                "PASS, but HEAD has no commit (not a git checkout?): a report is fresh only from a known HEAD".into(),
+            )
+        }
+        Err(why) => {
+            return row(
+                State::Stale,
+                format!("PASS, but HEAD is unknown: {why}; a report is fresh only from a known HEAD"),
+            )
+        }
+    };
+    if report.git.commit.is_none() {
+        return row(
+            State::Stale,
+            "PASS from an unknown commit (git could not say when it ran)".into(),
+        );
+    }
+    if report.git.commit != head.commit {
         return row(
             State::Stale,
             format!(
@@ -253,6 +287,14 @@ impl DocsRoot {
         })
     }
 
+    /// The folder a condition's path must stay in: the docs root or the project.
+    fn base(&self, ctx: &Ctx, p: &camino::Utf8Path) -> camino::Utf8PathBuf {
+        match (p.as_str().strip_prefix(DOCS_PREFIX), &self.dir) {
+            (Some(_), Some(d)) => d.clone(),
+            _ => ctx.root.clone(),
+        }
+    }
+
     fn path(&self, ctx: &Ctx, p: &camino::Utf8Path) -> camino::Utf8PathBuf {
         match (p.as_str().strip_prefix(DOCS_PREFIX), &self.dir) {
             (Some(rest), Some(d)) => d.join(rest),
@@ -268,10 +310,27 @@ fn file_row(ctx: &Ctx, cond: &FileCondition, docs: &DocsRoot) -> anyhow::Result<
         state,
         reason,
     };
-    let Ok(text) = crate::files::read(&path, crate::files::LARGE)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-    else {
-        return Ok(row(State::Missing, format!("{} does not exist", cond.path)));
+    // The path was checked at load (relative, no `..`); a link may still
+    // lead out of the repository: what it names must lie inside.
+    let base = docs.base(ctx, &cond.path);
+    if let (Ok(real), Ok(base)) = (path.canonicalize_utf8(), base.canonicalize_utf8()) {
+        if !real.starts_with(&base) {
+            return Ok(row(
+                State::Fail,
+                format!(
+                    "{} leads out of {base} (to {real}): a condition reads only files inside it",
+                    cond.path
+                ),
+            ));
+        }
+    }
+    let text = match crate::files::read(&path, crate::files::LARGE) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if crate::files::is_not_found(&e) => {
+            return Ok(row(State::Missing, format!("{} does not exist", cond.path)))
+        }
+        // A folder, a FIFO, a file too big: there, but not a file to judge.
+        Err(e) => return Ok(row(State::Fail, format!("{e:#}"))),
     };
     if let Some(pattern) = &cond.pattern {
         let re = regex_lite::Regex::new(pattern)
@@ -293,8 +352,13 @@ fn file_row(ctx: &Ctx, cond: &FileCondition, docs: &DocsRoot) -> anyhow::Result<
             .arg(path.as_str())
             .quiet()
             .ignore_stderr()
-            .read()
-            .unwrap_or_default();
+            .read();
+        let Ok(date) = date else {
+            return Ok(row(
+                State::Fail,
+                format!("cannot tell when {} last changed: `git log` failed (no git, or not a repository)", cond.path),
+            ));
+        };
         // YYYY-MM-DD compares correctly as text.
         if date.is_empty() {
             return Ok(row(
