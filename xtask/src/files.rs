@@ -21,10 +21,33 @@ pub const LARGE: u64 = 256 << 20;
 /// The bytes of the regular file at `path`, or an error saying what it is
 /// instead. `NotFound` stays recognisable (`is_not_found`).
 pub fn read(path: &Utf8Path, cap: u64) -> anyhow::Result<Vec<u8>> {
+    read_with(path, cap, 0)
+}
+
+/// `read`, but a symbolic link is refused, never followed: for what a run
+/// or a tool wrote (a k6 summary, a latest report, an artifact), where a
+/// link can only have been planted (`/etc/passwd` must not become an artifact).
+pub fn read_no_link(path: &Utf8Path, cap: u64) -> anyhow::Result<Vec<u8>> {
+    read_with(path, cap, libc::O_NOFOLLOW).map_err(|e| {
+        let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if link {
+            anyhow::anyhow!("cannot read {path}: it is a symbolic link, and links we did not make are never followed")
+        } else {
+            e
+        }
+    })
+}
+
+/// Whether `path` is a regular file itself (a link to one is not).
+pub fn is_plain_file(path: &Utf8Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
+fn read_with(path: &Utf8Path, cap: u64, flags: i32) -> anyhow::Result<Vec<u8>> {
     let file = std::fs::File::options()
         .read(true)
         // Opening a FIFO for reading would wait for a writer.
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path)
         .with_context(|| format!("cannot read {path}"))?;
     let meta = file
@@ -66,6 +89,11 @@ pub fn read(path: &Utf8Path, cap: u64) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// `read_no_link`, as UTF-8 text.
+pub fn read_string_no_link(path: &Utf8Path, cap: u64) -> anyhow::Result<String> {
+    String::from_utf8(read_no_link(path, cap)?).with_context(|| format!("{path} is not UTF-8 text"))
+}
+
 /// `read`, as UTF-8 text.
 pub fn read_string(path: &Utf8Path, cap: u64) -> anyhow::Result<String> {
     String::from_utf8(read(path, cap)?).with_context(|| format!("{path} is not UTF-8 text"))
@@ -89,6 +117,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn links_are_never_followed_where_we_read_what_a_run_wrote() {
+        let d = dir("links");
+        std::fs::write(d.join("real.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(d.join("real.json"), d.join("link.json")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.join("passwd")).unwrap();
+        assert_eq!(read_no_link(&d.join("real.json"), SMALL).unwrap(), b"{}");
+        for l in ["link.json", "passwd"] {
+            let e = format!("{:#}", read_no_link(&d.join(l), SMALL).unwrap_err());
+            assert!(e.contains("symbolic link"), "{e}");
+            assert!(!is_plain_file(&d.join(l)));
+        }
+        assert!(is_plain_file(&d.join("real.json")));
+        // Where the user names a file (the config), a link is fine.
+        assert_eq!(read(&d.join("link.json"), SMALL).unwrap(), b"{}");
     }
 
     fn mkfifo(p: &Utf8Path) {

@@ -329,7 +329,7 @@ impl TestResults {
             .collect();
         files.sort();
         for file in files {
-            let parsed = crate::files::read(&file, crate::files::LARGE)
+            let parsed = crate::files::read_no_link(&file, crate::files::LARGE)
                 .and_then(|bytes| parse_junit_xml(&String::from_utf8_lossy(&bytes)));
             match parsed {
                 Ok(suites) => {

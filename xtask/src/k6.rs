@@ -257,7 +257,7 @@ impl Summary {
     /// Reads the summary k6 wrote to `path`. A missing, empty, truncated or
     /// foreign file is an error saying so: never a silent empty summary.
     pub fn read(path: &Utf8Path) -> anyhow::Result<Summary> {
-        let text = match crate::files::read_string(path, crate::files::LARGE) {
+        let text = match crate::files::read_string_no_link(path, crate::files::LARGE) {
             Ok(t) => t,
             Err(e) if crate::files::is_not_found(&e) => {
                 bail!("k6 wrote no summary ({path} does not exist)")

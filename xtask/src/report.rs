@@ -862,7 +862,7 @@ impl std::error::Error for Busy {}
 /// Reads the latest report of a suite.
 pub fn load_latest(layout: &Layout, suite: &str) -> anyhow::Result<Report> {
     let path = layout.latest(suite, "json");
-    let text = match crate::files::read_string(&path, crate::files::LARGE) {
+    let text = match crate::files::read_string_no_link(&path, crate::files::LARGE) {
         Ok(t) => t,
         Err(e) if crate::files::is_not_found(&e) => {
             return Err(e).with_context(|| format!("no report for `{suite}` yet ({path})"))

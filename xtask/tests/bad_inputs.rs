@@ -1234,14 +1234,19 @@ fn docker_fallback_refuses_a_path_that_climbs_out_through_dot_dot() {
 fn baseline_with_summary(name: &str, summary: &[u8]) -> (i32, String, Vec<String>) {
     let dir = TempDir::new(&format!("bad-summary-{name}"));
     std::fs::write(dir.join("summary.bin"), summary).unwrap();
+    let write = format!("cat {} > \"$out\"", dir.join("summary.bin").display());
+    baseline_with_k6(dir, &write)
+}
+
+/// A baseline run whose stand-in k6 does `write` with `$out` the summary path.
+fn baseline_with_k6(dir: TempDir, write: &str) -> (i32, String, Vec<String>) {
     let bin = dir.join("bin");
     stand_in(
         &bin,
         "k6",
         &format!(
             "while [ $# -gt 0 ]; do [ \"$1\" = --summary-export ] && out=$2; shift; done\n\
-             cat {} > \"$out\"\nexit 0\n",
-            dir.join("summary.bin").display()
+             {write}\nexit 0\n"
         ),
     );
     let reports = dir.join("reports");
@@ -1333,6 +1338,33 @@ fn a_summary_of_the_wrong_shape_is_a_fail_report_with_a_note() {
         notes.iter().any(|n| n.contains("no `metrics` object")),
         "{notes:?}"
     );
+}
+
+/// Cause 4: a summary that is a link is not followed: not read, not copied.
+#[test]
+fn a_summary_that_is_a_symlink_is_never_followed() {
+    for (name, target) in [
+        ("passwd", "/etc/passwd"),
+        ("dangling", "/nonexistent/x.json"),
+    ] {
+        let dir = TempDir::new(&format!("bad-summary-link-{name}"));
+        let reports = dir.join("reports");
+        let (code, _, notes) =
+            baseline_with_k6(dir, &format!("rm -f \"$out\"; ln -s {target} \"$out\""));
+        assert_eq!(code, 1);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("symbolic link") || n.contains("k6 wrote no summary")),
+            "{notes:?}"
+        );
+        for (path, bytes) in common::files(&reports) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("root:x:0:0"),
+                "{path} holds /etc/passwd"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

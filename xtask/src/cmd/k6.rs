@@ -109,8 +109,9 @@ impl flags::K6Baseline {
                 report.param("Max failed rate", num(limits.max_fail_rate));
                 report.param("Min checks rate", num(limits.min_checks_rate));
                 let summary_path = s.summary_path(run);
-                if summary_path.is_file() {
-                    let bytes = std::fs::read(&summary_path)
+                // Never through a link: only the file k6 wrote is copied.
+                if crate::files::is_plain_file(&summary_path) {
+                    let bytes = crate::files::read_no_link(&summary_path, crate::files::LARGE)
                         .with_context(|| format!("cannot read the k6 summary {summary_path}"))?;
                     // One copy per run in its folder; stable copies in latest/:
                     // the baseline's, and the k6 run's.
@@ -674,7 +675,7 @@ fn execute(
         }
     };
     if let Some(d) = &dashboard {
-        if d.export.is_file() {
+        if crate::files::is_plain_file(&d.export) {
             report.artifact("web dashboard", ctx.relative(&d.export));
         } else {
             report.note(format!(

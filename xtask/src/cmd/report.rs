@@ -35,7 +35,7 @@ impl flags::ReportCmd {
         };
         let ext = if self.json { "json" } else { "md" };
         let path = ctx.layout.latest(&suite, ext);
-        let text = match crate::files::read_string(&path, crate::files::LARGE) {
+        let text = match crate::files::read_string_no_link(&path, crate::files::LARGE) {
             Ok(t) => t,
             Err(e) if crate::files::is_not_found(&e) => {
                 return Err(e).with_context(|| {
