@@ -343,6 +343,7 @@ pub fn reap_dead_runs(
             continue;
         }
         let mut processes = 0;
+        let mut killed = vec![];
         for &(pid, ticks) in &lease.groups {
             if pid > 1 && is_running(pid, Some(ticks)) {
                 processes += crate::env::state::group_members(pid).len().max(1);
@@ -350,9 +351,20 @@ pub fn reap_dead_runs(
                 unsafe {
                     libc::killpg(pid as i32, libc::SIGKILL);
                 }
+                killed.push(pid);
             }
         }
         processes += kill_marked(RUN_VAR, marker);
+        // Gone before we go on: what comes next (the environment record's
+        // check, a port check) must not see them dying.
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until
+            && killed
+                .iter()
+                .any(|&g| !crate::env::state::group_members(g).is_empty())
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let mut compose = vec![];
         for project in &lease.compose {
             if crate::env::valid_project_name(project) {
