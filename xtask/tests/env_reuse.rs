@@ -253,7 +253,10 @@ fn compose_env_up_once_then_suites_reuse_it_and_down_removes_it_all() {
 
     common::ok(&x.run(&["env", "up", "--env", "compose", "--compose-project", &p]));
     let before = containers(&p);
-    assert_eq!(before.len(), 3, "redis, app, nginx-lb: {before:?}");
+    assert!(
+        before.len() >= 3,
+        "redis, app, nginx-lb at least: {before:?}"
+    );
 
     let status = x.run(&["env", "status"]);
     assert_eq!(status.code, 0, "{}", output(&status));
