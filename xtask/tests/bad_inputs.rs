@@ -1340,6 +1340,62 @@ fn a_summary_of_the_wrong_shape_is_a_fail_report_with_a_note() {
     );
 }
 
+/// Cause 2: a file named by an option is never deleted or overwritten
+/// unless k6 wrote it; and nothing is deleted before k6 starts.
+#[test]
+fn files_named_by_options_are_not_deleted() {
+    let keep = TempDir::new("c2-files");
+    let readme = keep.join("README.md");
+    std::fs::write(&readme, "# tracked, not ours\n").unwrap();
+    let folder = keep.join("folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let link = keep.join("link.json");
+    std::os::unix::fs::symlink(&readme, &link).unwrap();
+    let dead = "http://127.0.0.1:1";
+    for (name, args) in [
+        (
+            "c2-summary-readme",
+            vec!["--summary-json", readme.to_str().unwrap()],
+        ),
+        (
+            "c2-summary-folder",
+            vec!["--summary-json", folder.to_str().unwrap()],
+        ),
+        (
+            "c2-summary-link",
+            vec!["--summary-json", link.to_str().unwrap()],
+        ),
+        (
+            "c2-dashboard-readme",
+            vec![
+                "--dashboard",
+                "--dashboard-export",
+                readme.to_str().unwrap(),
+            ],
+        ),
+    ] {
+        let mut a = vec!["k6", "run", "--api-host", dead];
+        a.extend(args);
+        bad(name, "k6", &a).with(K6).refused(
+            1,
+            &["exists and is not a k6", "never deletes or overwrites"],
+        );
+    }
+    bad(
+        "c2-summary-env",
+        "k6-baseline",
+        &["k6", "baseline", "--api-host", dead],
+    )
+    .with(K6)
+    .env("K6_SUMMARY_JSON", readme.to_str().unwrap())
+    .refused(1, &["is not a k6 summary k6 wrote"]);
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "# tracked, not ours\n"
+    );
+    assert!(folder.is_dir() && link.is_symlink());
+}
+
 /// Cause 4: a summary that is a link is not followed: not read, not copied.
 #[test]
 fn a_summary_that_is_a_symlink_is_never_followed() {

@@ -275,6 +275,12 @@ impl Settings {
     /// fallback, that every path k6 must see lies under the repository (the
     /// only folder mounted). Bad input here is one line and no report.
     fn preflight(&self, ctx: &Ctx) -> anyhow::Result<()> {
+        if let Some(p) = &self.summary_json {
+            check_output(p, Output::Summary)?;
+        }
+        if let (true, Some(p)) = (self.dashboard, &self.dashboard_export) {
+            check_output(p, Output::Dashboard)?;
+        }
         if ctx.dry_run || tools::k6_local(ctx).is_some() {
             return Ok(());
         }
@@ -322,12 +328,17 @@ impl Settings {
             .unwrap_or_else(|| run.dir.join("k6-summary.json"))
     }
 
-    /// Deletes the previous run's summary and dashboard first thing, so that
-    /// a broken run (a dead API included) can never show their numbers.
+    /// Deletes the previous run's summary and dashboard right before k6
+    /// starts, so that a broken run can never show their numbers; only what
+    /// k6 wrote (see `check_output`), never another file at that path.
     fn clear_previous(&self, run: &Run) -> anyhow::Result<()> {
+        check_output(&self.summary_path(run), Output::Summary)?;
         remove_if_exists(&self.summary_path(run))?;
         match self.dashboard(run) {
-            Some(d) => remove_if_exists(&d.export),
+            Some(d) => {
+                check_output(&d.export, Output::Dashboard)?;
+                remove_if_exists(&d.export)
+            }
             None => Ok(()),
         }
     }
@@ -450,9 +461,6 @@ fn run_against_api(
     run: &Run,
     shared: Option<&mut dyn Environment>,
 ) -> anyhow::Result<Option<Summary>> {
-    if !ctx.dry_run {
-        s.clear_previous(run)?;
-    }
     // External means "already running": exactly the legacy behaviour.
     let kind = cmd
         .env
@@ -631,6 +639,11 @@ fn execute(
             }
         }
     }
+    if !ctx.dry_run {
+        // Only now, with k6 about to start: a run refused or failed before
+        // (a dead API) deletes nothing.
+        s.clear_previous(run)?;
+    }
     let rec = ctx.runner.run(&step)?;
     report.step(&rec);
     if let Runtime::Docker { name, .. } = rt {
@@ -708,6 +721,40 @@ fn execute(
     }
     runner::check_interrupt()?;
     Ok(summary)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Summary,
+    Dashboard,
+}
+
+/// A path k6 will write (`--summary-json`, the dashboard export) may hold
+/// nothing, or what k6 wrote there before: a k6 summary, a k6 dashboard
+/// page. Anything else (README.md, a link, a folder) is not ours to delete
+/// or overwrite: a one-line refusal, before the run.
+fn check_output(p: &Utf8PathBuf, what: Output) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return Ok(());
+    };
+    let name = match what {
+        Output::Summary => "k6 summary",
+        Output::Dashboard => "k6 dashboard export",
+    };
+    let ours = meta.file_type().is_file()
+        && crate::files::read_no_link(p, crate::files::LARGE).is_ok_and(|b| match what {
+            Output::Summary => std::str::from_utf8(&b).is_ok_and(|t| Summary::parse(t).is_ok()),
+            Output::Dashboard => {
+                let t = String::from_utf8_lossy(&b[..b.len().min(64 * 1024)]).to_lowercase();
+                t.trim_start().starts_with("<!doctype html") && t.contains("k6")
+            }
+        });
+    if !ours {
+        bail!(
+            "{p} exists and is not a {name} k6 wrote: the xtask never deletes or overwrites a file it did not write; remove it or choose another path"
+        );
+    }
+    Ok(())
 }
 
 fn remove_if_exists(p: &Utf8PathBuf) -> anyhow::Result<()> {
@@ -905,9 +952,6 @@ impl DistPlan {
         mut shared: Option<&mut dyn Environment>,
     ) -> anyhow::Result<()> {
         let s = &self.settings;
-        if !ctx.dry_run {
-            s.clear_previous(run)?;
-        }
         // The gate's environment, when shared, is what runs (its kind, its project).
         let kind = shared.as_deref().map_or(self.kind, |e| e.kind());
         match shared.as_deref() {
