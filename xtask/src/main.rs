@@ -28,6 +28,7 @@ mod files;
 mod flags;
 mod git;
 mod github;
+mod github_api;
 mod gradle;
 mod images;
 mod k6;

@@ -76,8 +76,10 @@ struct Shared {
 
 impl flags::Gate {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
-        if let Some(flags::GateSub::Status(s)) = self.sub {
-            return s.run(ctx);
+        match self.sub {
+            Some(flags::GateSub::Status(s)) => return s.run(ctx),
+            Some(flags::GateSub::Publish(p)) => return p.run(ctx),
+            None => {}
         }
         let selected = self.selection()?;
         if !self.no_setup && !ctx.dry_run {
@@ -184,6 +186,10 @@ impl flags::Gate {
                 "gate: the whole run on one page: {}",
                 ctx.relative(&page)
             ));
+            crate::cmd::gate_publish::save_status(ctx, &status)?;
+        }
+        if self.publish {
+            crate::cmd::gate_publish::publish(ctx, &self.target)?;
         }
         Ok(exit)
     }
@@ -545,6 +551,8 @@ mod tests {
             replicas: None,
             jobs: None,
             fresh: false,
+            publish: false,
+            target: Default::default(),
         };
         let e = g.selection().unwrap_err().to_string();
         assert!(e.contains("unknown stage `k6-basline`"), "{e}");

@@ -6,7 +6,7 @@
 //! from), and every configured file condition holds.
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     config::FileCondition,
@@ -16,7 +16,7 @@ use crate::{
     report::{self, Verdict},
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
     Ok,
@@ -36,14 +36,14 @@ impl State {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     pub condition: String,
     pub state: State,
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Status {
     pub ready: bool,
     pub head: Option<String>,
@@ -52,6 +52,9 @@ pub struct Status {
 
 impl flags::GateStatus {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        if self.remote {
+            return crate::cmd::gate_publish::remote(ctx, &self.github, self.json);
+        }
         let status = evaluate(ctx)?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&status)?);
@@ -402,5 +405,8 @@ pub fn render(s: &Status) -> String {
     } else {
         "frontend gate: NOT READY\n"
     });
+    if !s.rows.is_empty() && s.rows.iter().all(|r| r.state == State::Missing) {
+        out.push_str("no local reports: `cargo xtask gate status --remote` answers from the commit statuses on GitHub\n");
+    }
     out
 }

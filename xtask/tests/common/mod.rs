@@ -2,7 +2,8 @@
 //! environment, a temporary config and reports folder; the reports it
 //! writes (`reports.rs`, `schema.rs`), ports and HTTP (`net.rs`), processes
 //! (`procs.rs`), the demo service run by a test (`demo.rs`), Docker
-//! (`docker.rs`) and headless Chromium (`browser.rs`).
+//! (`docker.rs`), headless Chromium (`browser.rs`) and a stand-in GitHub
+//! REST API (`github.rs`).
 
 // Each test binary uses a different part.
 #![allow(dead_code, unused_imports)]
@@ -11,6 +12,7 @@ mod browser;
 mod demo;
 mod docker;
 mod fixtures;
+mod github;
 mod net;
 mod procs;
 mod reports;
@@ -20,6 +22,7 @@ pub use browser::*;
 pub use demo::*;
 pub use docker::*;
 pub use fixtures::*;
+pub use github::*;
 pub use net::*;
 pub use procs::*;
 pub use reports::*;
