@@ -84,6 +84,10 @@ pub struct Gradle {
     /// Gradle's build cache (`--build-cache`) in this folder of the project,
     /// relative to the root, so that CI can keep it; empty: off.
     pub build_cache: Utf8PathBuf,
+    /// Reruns of the failed test classes (`--retries`); a test passing on one is FLAKY.
+    pub retries: u32,
+    /// A FLAKY test fails the suite.
+    pub fail_on_flaky: bool,
 }
 
 impl Default for Gradle {
@@ -95,6 +99,8 @@ impl Default for Gradle {
             extra_args: vec![],
             timeout: NonZeroDuration::secs(20 * 60),
             build_cache: ".gradle-build-cache".into(),
+            retries: 0,
+            fail_on_flaky: false,
         }
     }
 }

@@ -209,6 +209,9 @@ pub struct ReleaseGate {
     /// Deadline for the Gradle run [default: gradle.timeout]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<NonZeroDuration>,
+    /// Rerun only the failed test classes up to N times (one Gradle run each); a test passing on a rerun is FLAKY [default: gradle.retries]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=5))]
+    pub retries: Option<u32>,
     #[arg(
         long,
         env = "RELEASE_GATE_RUN_STAMP",
@@ -259,6 +262,9 @@ pub struct Integration {
     /// Deadline for the Gradle run [default: gradle.timeout]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<NonZeroDuration>,
+    /// Rerun only the failed test classes up to N times (one Gradle run each); a test passing on a rerun is FLAKY [default: gradle.retries]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=5))]
+    pub retries: Option<u32>,
     #[arg(long, env = "IT_RUN_STAMP", value_name = "STAMP", hide = true)]
     pub run_stamp: Option<RunStamp>,
     #[arg(long, env = "IT_LOG_FILE", value_name = "PATH", hide = true)]

@@ -61,6 +61,8 @@ pub struct TestResults {
     pub failed: Vec<FailedTest>,
     /// Result files that could not be read (e.g. cut short by a kill), with why.
     pub unreadable: Vec<String>,
+    /// Every test case, for the JUnit output and reruns (`flaky.rs`).
+    pub cases: Vec<crate::junit::Case>,
 }
 
 pub struct GradleRun {
@@ -329,10 +331,15 @@ impl TestResults {
             .collect();
         files.sort();
         for file in files {
-            let parsed = crate::files::read_no_link(&file, crate::files::LARGE)
-                .and_then(|bytes| parse_junit_xml(&String::from_utf8_lossy(&bytes)));
+            let parsed = crate::files::read_no_link(&file, crate::files::LARGE).and_then(|bytes| {
+                let text = String::from_utf8_lossy(&bytes);
+                Ok((parse_junit_xml(&text)?, crate::junit::parse(&text)?))
+            });
             match parsed {
-                Ok(suites) => {
+                Ok((suites, cases)) => {
+                    results
+                        .cases
+                        .extend(cases.into_iter().flat_map(|s| s.cases));
                     for (class, failed) in suites {
                         results.classes.push(class);
                         results.failed.extend(failed);

@@ -12,7 +12,8 @@
 //! later ones SKIPPED with the reason), `--keep-going` runs all,
 //! `--only`/`--skip` select. Each stage writes its own suite report and its
 //! own log; the gate writes `gate-latest.{md,json}` with the schedule, a
-//! JUnit XML of the stages for CI test views, and ends with `gate status`.
+//! JUnit XML of the stages and every test case (`gate_junit.rs`) for CI
+//! test views, and ends with `gate status`.
 //!
 //! Each stage's options are parsed from the same words a person would type
 //! (`release-gate`, `k6 baseline`, ...), so legacy variables and xtask.toml
@@ -171,7 +172,7 @@ impl flags::Gate {
             },
         )?;
         if !ctx.dry_run {
-            let xml = junit_xml(&stages, &report);
+            let xml = crate::cmd::gate_junit::xml(ctx, &stages, &report);
             report::write_atomic(
                 &ctx.layout.latest_dir(SUITE).join("gate-junit.xml"),
                 xml.as_bytes(),
@@ -436,108 +437,9 @@ fn table(stages: &[StageRun]) -> String {
     out
 }
 
-/// The stages as JUnit test cases: CI test views show the gate at a glance.
-pub fn junit_xml(stages: &[StageRun], report: &Report) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-            .replace('\'', "&apos;")
-    };
-    let failures = stages
-        .iter()
-        .filter(|s| matches!(s.result, StageResult::Fail(_)))
-        .count();
-    let skipped = stages
-        .iter()
-        .filter(|s| matches!(s.result, StageResult::Skipped(_) | StageResult::Planned))
-        .count();
-    let total: u64 = stages.iter().map(|s| s.duration_ms).sum();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x += &format!(
-        "<testsuite name=\"cargo xtask gate\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\" timestamp=\"{}\">\n",
-        stages.len(),
-        total as f64 / 1000.0,
-        esc(&report.started)
-    );
-    for s in stages {
-        x += &format!(
-            "  <testcase classname=\"gate\" name=\"{}\" time=\"{:.3}\"",
-            esc(s.name),
-            s.duration_ms as f64 / 1000.0
-        );
-        match &s.result {
-            StageResult::Pass => x += "/>\n",
-            StageResult::Planned => x += ">\n    <skipped message=\"dry run\"/>\n  </testcase>\n",
-            StageResult::Fail(why) => {
-                x += &format!(
-                    ">\n    <failure message=\"{}\">{}</failure>\n  </testcase>\n",
-                    esc(why),
-                    esc(s.report.as_deref().unwrap_or(""))
-                )
-            }
-            StageResult::Skipped(why) => {
-                x += &format!(
-                    ">\n    <skipped message=\"{}\"/>\n  </testcase>\n",
-                    esc(why)
-                )
-            }
-        }
-    }
-    x += "</testsuite>\n";
-    x
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn junit_lists_every_stage_with_escaped_reasons() {
-        let stages = vec![
-            StageRun {
-                start_ms: None,
-                log: None,
-                name: "release-gate",
-                result: StageResult::Pass,
-                duration_ms: 1500,
-                report: None,
-            },
-            StageRun {
-                start_ms: None,
-                log: None,
-                name: "k6-baseline",
-                result: StageResult::Fail("p95 <1 & >0".into()),
-                duration_ms: 10,
-                report: Some("r.md".into()),
-            },
-            StageRun {
-                start_ms: None,
-                log: None,
-                name: "k6-distributed",
-                result: StageResult::Skipped("k6-baseline failed".into()),
-                duration_ms: 0,
-                report: None,
-            },
-        ];
-        let xml = junit_xml(&stages, &Report::new("gate", "Gate"));
-        assert!(
-            xml.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""),
-            "{xml}"
-        );
-        assert!(
-            xml.contains("<failure message=\"p95 &lt;1 &amp; &gt;0\">r.md</failure>"),
-            "{xml}"
-        );
-        assert!(
-            xml.contains("<skipped message=\"k6-baseline failed\"/>"),
-            "{xml}"
-        );
-        // It parses as XML.
-        let mut r = quick_xml::Reader::from_str(&xml);
-        while r.read_event().unwrap() != quick_xml::events::Event::Eof {}
-    }
 
     #[test]
     fn unknown_stage_names_are_refused() {

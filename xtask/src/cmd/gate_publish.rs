@@ -170,36 +170,48 @@ fn sha(
     Ok(sha.to_ascii_lowercase())
 }
 
+/// The status with the suites it requires: a publishing job without the
+/// checkout has no xtask.toml to read them from.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    required: Vec<String>,
+    #[serde(flatten)]
+    status: Status,
+}
+
+fn saved_path(ctx: &Ctx) -> camino::Utf8PathBuf {
+    ctx.layout
+        .latest_dir(crate::cmd::gate::SUITE)
+        .join(SAVED_STATUS)
+}
+
 /// Written by `gate` beside its report.
 pub fn save_status(ctx: &Ctx, status: &Status) -> anyhow::Result<()> {
-    let path = ctx
-        .layout
-        .suite_dir(crate::cmd::gate::SUITE)
-        .join("latest")
-        .join(SAVED_STATUS);
+    let saved = Saved {
+        required: ctx.config.gate.required.clone(),
+        status: status.clone(),
+    };
     report::write_atomic(
-        &path,
-        (serde_json::to_string_pretty(status)? + "\n").as_bytes(),
+        &saved_path(ctx),
+        (serde_json::to_string_pretty(&saved)? + "\n").as_bytes(),
     )
 }
 
-/// The status to publish: evaluated now in a checkout, else the one `gate`
-/// saved with the reports (a publishing job without a checkout).
-fn status_to_publish(ctx: &Ctx) -> anyhow::Result<(Status, &'static str)> {
+/// The status to publish and its required suites: evaluated now in a
+/// checkout, else the one `gate` saved with the reports (a publishing job
+/// without a checkout).
+fn status_to_publish(ctx: &Ctx) -> anyhow::Result<(Status, Vec<String>, &'static str)> {
     if GitInfo::read(&ctx.root).commit.is_some() {
-        return Ok((gate_status::evaluate(ctx)?, "evaluated now"));
+        let required = ctx.config.gate.required.clone();
+        return Ok((gate_status::evaluate(ctx)?, required, "evaluated now"));
     }
-    let path = ctx
-        .layout
-        .suite_dir(crate::cmd::gate::SUITE)
-        .join("latest")
-        .join(SAVED_STATUS);
+    let path = saved_path(ctx);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!("not a git checkout and no saved gate status at {path}: run `cargo xtask gate` first, or publish from a checkout")
     })?;
-    let status = serde_json::from_str(&text)
+    let saved: Saved = serde_json::from_str(&text)
         .with_context(|| format!("{path} is not a gate status of this xtask"))?;
-    Ok((status, "saved by the gate"))
+    Ok((saved.status, saved.required, "saved by the gate"))
 }
 
 /// One required suite as a status: its row and report.
@@ -209,11 +221,9 @@ struct SuiteView {
     report: Option<Report>,
 }
 
-fn suites(ctx: &Ctx, status: &Status) -> Vec<SuiteView> {
+fn suites(ctx: &Ctx, required: &[String], status: &Status) -> Vec<SuiteView> {
     // `evaluate` lists the required suites first, in order.
-    ctx.config
-        .gate
-        .required
+    required
         .iter()
         .zip(&status.rows)
         .map(|(suite, row)| SuiteView {
@@ -381,6 +391,7 @@ fn footer(run_url: Option<&str>, now: &str) -> String {
 
 /// The issue comment: verdict, conditions and the evidence behind them.
 fn issue_comment(
+    ctx: &Ctx,
     status: &Status,
     suites: &[SuiteView],
     sha: &str,
@@ -401,7 +412,7 @@ fn issue_comment(
                     .map(|c| c[..c.len().min(12)].to_string())
                     .unwrap_or_else(|| "?".into()),
                 r.ended.clone(),
-                format!("reports/{}/latest/{}-latest.md", r.suite, r.suite),
+                ctx.relative(&ctx.layout.latest(&r.suite, "md")),
             ),
             None => ("MISSING".into(), "-".into(), "-".into(), "-".into()),
         };
@@ -424,7 +435,7 @@ fn issue_comment(
 pub fn publish(ctx: &Ctx, opts: &PublishOpts) -> anyhow::Result<()> {
     let actions = Actions::read();
     let api = api(ctx, &opts.github, &actions, true)?;
-    let (status, source) = status_to_publish(ctx)?;
+    let (status, required, source) = status_to_publish(ctx)?;
     let sha = sha(ctx, &opts.github, &actions, Some(&status))?;
     if status
         .head
@@ -442,7 +453,7 @@ pub fn publish(ctx: &Ctx, opts: &PublishOpts) -> anyhow::Result<()> {
         None => actions.pull_request()?,
     };
     let now = report::rfc3339(std::time::SystemTime::now());
-    let suites = suites(ctx, &status);
+    let suites = suites(ctx, &required, &status);
     ctx.info(&format!(
         "publish: {} on {} ({}), verdict {} ({source})",
         api.repo,
@@ -486,7 +497,7 @@ pub fn publish(ctx: &Ctx, opts: &PublishOpts) -> anyhow::Result<()> {
         let done = api.upsert_comment(
             n,
             ISSUE_MARKER,
-            &issue_comment(&status, &suites, &sha, run_url.as_deref(), &now),
+            &issue_comment(ctx, &status, &suites, &sha, run_url.as_deref(), &now),
         )?;
         ctx.info(&format!("publish: issue: {done}"));
     }
@@ -722,6 +733,46 @@ mod tests {
         assert_eq!(
             a.run_url().as_deref(),
             Some("https://github.com/o/r/actions/runs/77")
+        );
+    }
+
+    #[test]
+    fn only_the_publishing_job_may_write_statuses_pull_requests_and_issues() {
+        let dir = crate::context::project_root().join(".github/workflows");
+        let mut writers = vec![];
+        for e in dir.read_dir_utf8().unwrap() {
+            let path = e.unwrap().into_path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut job = String::new();
+            for line in text.lines() {
+                // Jobs are the keys two spaces in under `jobs:`.
+                if line.len() > 2
+                    && line.starts_with("  ")
+                    && !line.starts_with("   ")
+                    && line.ends_with(':')
+                {
+                    job = line.trim().trim_end_matches(':').to_string();
+                }
+                let l = line.trim();
+                for perm in ["statuses:", "pull-requests:", "issues:"] {
+                    if l.starts_with(perm) {
+                        writers.push(format!(
+                            "{}:{job}:{}",
+                            path.file_name().unwrap(),
+                            l.split('#').next().unwrap().trim()
+                        ));
+                    }
+                }
+            }
+        }
+        writers.sort();
+        assert_eq!(
+            writers,
+            [
+                "gate.yml:publish:issues: write",
+                "gate.yml:publish:pull-requests: write",
+                "gate.yml:publish:statuses: write",
+            ]
         );
     }
 }

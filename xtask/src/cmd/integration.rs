@@ -44,6 +44,7 @@ impl flags::Integration {
             log_file: self.log_file.as_deref().map(|p| ctx.path(p)),
             report_file: self.report_file.as_deref().map(|p| ctx.path(p)),
         };
+        let retries = self.retries.unwrap_or(ctx.config.gradle.retries);
         let gradle_opts = GradleOpts {
             classes,
             env: vec![],
@@ -68,14 +69,14 @@ impl flags::Integration {
             match shared {
                 Some(env) => {
                     env::reuse::record(report, env);
-                    test_against(ctx, env, &gradle_opts, report)
+                    test_against(ctx, env, &gradle_opts, retries, report, run)
                 }
                 None => {
                     let mut guard = match reused {
                         Some(found) => found.guard(ctx, report, self.env.replicas)?,
                         None => EnvGuard::start(ctx, &spec, report)?,
                     };
-                    let tested = test_against(ctx, &mut *guard, &gradle_opts, report);
+                    let tested = test_against(ctx, &mut *guard, &gradle_opts, retries, report, run);
                     if spec.keep_env && guard.origin().is_none() {
                         report.note(
                             "environment left running (keep-env): `cargo xtask env down` stops it",
@@ -109,7 +110,9 @@ fn test_against(
     ctx: &Ctx,
     env: &mut dyn Environment,
     base: &GradleOpts,
+    retries: u32,
     report: &mut Report,
+    run: &crate::report::Run,
 ) -> anyhow::Result<()> {
     report.param("Test classes", base.classes.join(", "));
     let vars = test_env(ctx, &env.endpoints(), env.kind().as_str())?;
@@ -120,8 +123,9 @@ fn test_against(
         env: vars,
         ..base.clone()
     };
-    gradle::run_tests(ctx, &opts)?.add_to(report);
-    Ok(())
+    let runs = crate::flaky::run(ctx, &opts, retries)?;
+    runs.add_to(report, ctx.config.gradle.fail_on_flaky);
+    crate::junit::write_for_run(ctx, run, report, runs.junit_suites())
 }
 
 /// `[integration].test_env` with `{api_origin}`, `{api_url}`, `{redis_host}`,

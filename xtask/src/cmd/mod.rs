@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod env;
 pub mod env_logs;
 pub mod gate;
+pub mod gate_junit;
 pub mod gate_publish;
 pub mod gate_status;
 pub mod images;

@@ -49,6 +49,7 @@ impl flags::ReleaseGate {
             log_file: self.log_file.as_deref().map(|p| ctx.path(p)),
             report_file: self.report_file.as_deref().map(|p| ctx.path(p)),
         };
+        let retries = self.retries.unwrap_or(ctx.config.gradle.retries);
         let gradle_opts = GradleOpts {
             classes: classes.clone(),
             env: vec![],
@@ -74,24 +75,32 @@ impl flags::ReleaseGate {
             report.param("Gates", gates.join("; "));
             report.param("Test classes", classes.join(", "));
             report.param("Log", ctx.relative(&run.log));
-            gradle::run_tests(ctx, &gradle_opts)?.add_to(report);
+            let runs = crate::flaky::run(ctx, &gradle_opts, retries)?;
+            runs.add_to(report, ctx.config.gradle.fail_on_flaky);
             crate::runner::check_interrupt()?;
+            let mut suites = runs.junit_suites();
             if let Some(api) = &api {
-                run_api_scripts(ctx, report, api)?;
+                suites.extend(run_api_scripts(ctx, report, api)?);
             }
-            Ok(())
+            crate::junit::write_for_run(ctx, run, report, suites)
         })?;
         Ok(exit)
     }
 }
 
 /// The API script suite as its own suite run; its verdict is a line of this
-/// report, and its FAIL this report's FAIL.
-fn run_api_scripts(ctx: &Ctx, report: &mut Report, api: &api_scripts::Plan) -> anyhow::Result<()> {
+/// report, and its FAIL this report's FAIL. Its scripts, as JUnit cases.
+fn run_api_scripts(
+    ctx: &Ctx,
+    report: &mut Report,
+    api: &api_scripts::Plan,
+) -> anyhow::Result<Option<crate::junit::Suite>> {
     let latest = ctx.relative(&ctx.layout.latest(api_scripts::SUITE, "md"));
+    let mut cases = None;
     match api.run(ctx)? {
         None => report.param("API script suite", "no script selected"),
         Some((r, _)) => {
+            cases = crate::junit::script_suite(&r);
             let count = |name: &str| {
                 r.parameters
                     .iter()
@@ -114,5 +123,5 @@ fn run_api_scripts(ctx: &Ctx, report: &mut Report, api: &api_scripts::Plan) -> a
             }
         }
     }
-    Ok(())
+    Ok(cases)
 }

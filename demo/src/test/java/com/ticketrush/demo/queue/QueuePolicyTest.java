@@ -17,6 +17,11 @@ public class QueuePolicyTest {
         if ("1".equals(System.getenv("DEMO_FAIL_TEST"))) {
             fail("DEMO_FAIL_TEST=1: deliberate failure");
         }
+        // Deliberately flaky: fails once (leaving the marker file), passes on the rerun.
+        String once = System.getenv("DEMO_FLAKY_ONCE");
+        if (once != null && !once.isEmpty() && new java.io.File(once).mkdir()) {
+            fail("DEMO_FLAKY_ONCE: deliberate failure, this time only");
+        }
         assertEquals(JoinStatus.ACTIVE, policy.decide(0));
         assertEquals(JoinStatus.ACTIVE, policy.decide(1));
     }
