@@ -292,7 +292,7 @@ fn gate_description(status: &Status, suites: &[SuiteView]) -> String {
     let ok = suites.iter().filter(|s| s.row.state == State::Ok).count();
     let conds = &status.rows[n.min(status.rows.len())..];
     let held = conds.iter().filter(|r| r.state == State::Ok).count();
-    let mut bad: Vec<String> = [State::Fail, State::Stale, State::Missing]
+    let bad: Vec<String> = [State::Fail, State::Stale, State::Missing]
         .into_iter()
         .filter_map(|st| {
             let c = suites.iter().filter(|s| s.row.state == st).count();
@@ -302,9 +302,7 @@ fn gate_description(status: &Status, suites: &[SuiteView]) -> String {
     let suites_part = if bad.is_empty() {
         format!("{ok}/{n} suites PASS from this commit")
     } else {
-        let s = format!("{ok}/{n} suites PASS ({})", bad.join(", "));
-        bad.clear();
-        s
+        format!("{ok}/{n} suites PASS ({})", bad.join(", "))
     };
     let verdict = if status.ready { "READY" } else { "NOT READY" };
     if conds.is_empty() {
