@@ -38,7 +38,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A repository of its own: the demo's tracked files and an xtask.toml that
-/// requires the release gate, committed; reports and builds ignored.
+/// requires the release gate, committed, with the project's .gitignore.
 fn project(dir: &Path) {
     for f in git(&root(), &["ls-files", "demo"]).lines() {
         let to = dir.join(f);
@@ -54,11 +54,8 @@ fn project(dir: &Path) {
         ),
     )
     .unwrap();
-    std::fs::write(
-        dir.join(".gitignore"),
-        "/reports/\ndemo/build/\ndemo/.gradle/\n.gradle/\n",
-    )
-    .unwrap();
+    // The project's own ignores: what its runs leave (reports, builds, caches) is not a change.
+    std::fs::copy(root().join(".gitignore"), dir.join(".gitignore")).unwrap();
     git(dir, &["init", "-q", "-b", "main"]);
     git(dir, &["add", "."]);
     git(dir, &["commit", "-q", "-m", "demo"]);
