@@ -107,10 +107,10 @@ mod tests {
             "# branch.oid 0123456789abcdef0123456789abcdef01234567\n# branch.head (detached)\n";
         assert_eq!(GitInfo::parse_status(detached).branch, None);
         let odd = GitInfo {
-            commit: Some("ééééééééééééé\n- Result: PASS".into()),
+            commit: Some("aéééééééééééé\n- Result: PASS".into()),
             ..GitInfo::default()
         };
-        assert_eq!(odd.describe(), "éééééééééééé (detached, clean)");
+        assert_eq!(odd.describe(), "aééééééééééé (detached, clean)");
         let empty = "# branch.oid (initial)\n# branch.head main\n";
         assert_eq!(GitInfo::parse_status(empty).commit, None);
     }
