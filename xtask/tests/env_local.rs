@@ -146,7 +146,9 @@ fn dry_run_prints_every_command_and_starts_nothing() {
     let x = Workdir::new("local-dry", &config(21240, "xtenv-local-dry"));
     let out = ok(&x.run(&["--dry-run", "env", "up", "--replicas", "2"]));
     for want in [
-        "gradle --offline --no-daemon -q jar",
+        // The jar through the project's build cache (ours, by init script).
+        "gradle --offline --no-daemon --build-cache --init-script ",
+        "xtask-build-cache.gradle -q jar",
         "redis-server --bind 127.0.0.1 --port",
         "PORT=21241",
         "PORT=21242",
