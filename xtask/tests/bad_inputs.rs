@@ -1017,9 +1017,11 @@ XTREL_MARKER = "{marker}"
 
 #[test]
 fn a_replica_port_in_use_is_named_too() {
+    // Ports are handed out in turn: the balancer's first, so that the
+    // replicas' (the held one and the next) cannot be it.
+    let lb = free_port(listen_in(RELIABILITY_PORTS));
     let taken = listen_in(RELIABILITY_PORTS);
     let port = taken.local_addr().unwrap().port();
-    let lb = free_port(listen_in(RELIABILITY_PORTS));
     let config = format!(
         r#"[project]
 service_dir = "demo"
@@ -1031,7 +1033,9 @@ health_url = "http://127.0.0.1:{lb}/api/concerts"
 app_base_port = {base}
 app_command = ["java", "-jar", "build/libs/demo.jar"]
 "#,
-        base = port - 1
+        // app-1's port is the one this test holds: no port it does not hold
+        // needs to stay free for the refusal to name it.
+        base = port
     );
     bad(
         "port-taken-app",
@@ -1039,7 +1043,8 @@ app_command = ["java", "-jar", "build/libs/demo.jar"]
         &["env", "up", "--env", "local", "--replicas", "2"],
     )
     .config(&config)
-    .refused(1, &[&format!("port {port} for app-2 is not free")]);
+    .refused(1, &[&format!("port {port} for app-1 is not free")]);
+    drop(taken);
 }
 
 /// An empty folder: a PATH with no tool at all.

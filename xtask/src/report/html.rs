@@ -134,6 +134,23 @@ fn generic_table(t: &Table) -> String {
     table_html(&cols, &t.rows, state_col)
 }
 
+/// Each threshold and limit with its observed value.
+fn thresholds_table(r: &Report) -> String {
+    let rows: Vec<Vec<String>> = r
+        .thresholds
+        .iter()
+        .map(|t| {
+            vec![
+                t.name.clone(),
+                fmt_value(t.observed, ""),
+                format!("{} {}", t.op, fmt_num(t.limit)),
+                if t.ok { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect();
+    table_html(&["Check", "Observed", "Limit", "OK"], &rows, Some(3))
+}
+
 /// What a person must see first in one report.
 fn attention_items(r: &Report) -> Vec<String> {
     let mut items = vec![];
@@ -256,22 +273,10 @@ fn report_body(r: &Report, level: u8) -> String {
         let _ = write!(out, "<div class=\"charts\">{drawn}</div>");
     }
     if !r.thresholds.is_empty() {
-        let rows: Vec<Vec<String>> = r
-            .thresholds
-            .iter()
-            .map(|t| {
-                vec![
-                    t.name.clone(),
-                    fmt_value(t.observed, ""),
-                    format!("{} {}", t.op, fmt_num(t.limit)),
-                    if t.ok { "yes" } else { "no" }.into(),
-                ]
-            })
-            .collect();
         let _ = write!(
             out,
             "<{h}>Thresholds and limits</{h}>{}",
-            table_html(&["Check", "Observed", "Limit", "OK"], &rows, Some(3)),
+            thresholds_table(r),
             h = h(1)
         );
     }
@@ -745,19 +750,7 @@ pub fn gate_page(p: &GatePage) -> String {
             charts(r)
         );
         if !r.thresholds.is_empty() {
-            let rows: Vec<Vec<String>> = r
-                .thresholds
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.name.clone(),
-                        fmt_value(t.observed, ""),
-                        format!("{} {}", t.op, fmt_num(t.limit)),
-                        if t.ok { "yes" } else { "no" }.into(),
-                    ]
-                })
-                .collect();
-            load += &table_html(&["Check", "Observed", "Limit", "OK"], &rows, Some(3));
+            load += &thresholds_table(r);
         }
         for t in r.tables.iter().filter(|t| is_comparison(t)) {
             let _ = write!(load, "<h4>{}</h4>{}", esc(&t.title), generic_table(t));

@@ -87,18 +87,7 @@ fn axes(
     let (x0, xm, ym) = (xt[0], *xt.last().unwrap(), *yt.last().unwrap());
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
-    for y in &yt {
-        let py = TOP + ph - y / ym * ph;
-        let _ = write!(
-            out,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/>\
-             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            LEFT + pw,
-            LEFT - 6.0,
-            py + 4.0,
-            num(*y)
-        );
-    }
+    y_grid(out, &yt);
     for x in &xt {
         let px = LEFT + (x - x0) / (xm - x0) * pw;
         let _ = write!(
@@ -111,6 +100,33 @@ fn axes(
             num(*x)
         );
     }
+    axis_labels(out, x_label, y_label);
+    ((x0, xm), ym)
+}
+
+/// Horizontal grid lines with their value labels, for ticks from 0 up.
+fn y_grid(out: &mut String, yt: &[f64]) {
+    let ym = *yt.last().unwrap();
+    let pw = W - LEFT - RIGHT;
+    let ph = H - TOP - BOTTOM;
+    for y in yt {
+        let py = TOP + ph - y / ym * ph;
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/>\
+             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LEFT + pw,
+            LEFT - 6.0,
+            py + 4.0,
+            num(*y)
+        );
+    }
+}
+
+/// The x axis line and both axis titles (with their units).
+fn axis_labels(out: &mut String, x_label: &str, y_label: &str) {
+    let pw = W - LEFT - RIGHT;
+    let ph = H - TOP - BOTTOM;
     let _ = write!(
         out,
         "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
@@ -125,7 +141,6 @@ fn axes(
         TOP + ph / 2.0,
         esc(y_label)
     );
-    ((x0, xm), ym)
 }
 
 fn legend(out: &mut String, names: &[&str]) {
@@ -212,18 +227,7 @@ pub fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64
     let ym = *yt.last().unwrap();
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
-    for y in &yt {
-        let py = TOP + ph - y / ym * ph;
-        let _ = write!(
-            out,
-            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/>\
-             <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            LEFT + pw,
-            LEFT - 6.0,
-            py + 4.0,
-            num(*y)
-        );
-    }
+    y_grid(&mut out, &yt);
     let n = bars.len().max(1) as f64;
     let slot = pw / n;
     let longest = bars.iter().map(|b| b.0.chars().count()).max().unwrap_or(1);
@@ -253,20 +257,7 @@ pub fn bar_chart(title: &str, x_label: &str, y_label: &str, bars: &[(String, f64
             );
         }
     }
-    let _ = write!(
-        out,
-        "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
-         <text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\
-         <text class=\"label\" transform=\"translate(14 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
-        LEFT + pw,
-        TOP + ph,
-        TOP + ph,
-        LEFT + pw / 2.0,
-        H - 6.0,
-        esc(x_label),
-        TOP + ph / 2.0,
-        esc(y_label)
-    );
+    axis_labels(&mut out, x_label, y_label);
     close(&mut out);
     out
 }
