@@ -116,16 +116,33 @@ fn the_page_shows_the_whole_gate(dir: &TempDir, json: &serde_json::Value) {
             stage[0]
         );
     }
+    // Every test case of the stages' own JUnit files.
+    let mut cases = 0;
     for suite in ["release-gate", "runtime-integration"] {
         let (_, r) = latest(dir, suite);
-        for class in table(&r, "Test classes") {
+        let junit = r["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "junit")
+            .unwrap_or_else(|| panic!("{suite} lists no junit artifact"));
+        let xml = std::fs::read_to_string(root().join(junit["path"].as_str().unwrap())).unwrap();
+        for case in xml.split("<testcase").skip(1) {
+            let name = case
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
             assert!(
-                dom.contains(&class[0]),
-                "test class {} is not on the page",
-                class[0]
+                dom.contains(&format!("<td>{name}</td>")),
+                "test case {name} is not on the page"
             );
+            cases += 1;
         }
     }
+    assert!(cases > 10, "only {cases} test cases");
     assert!(dom.contains("data-chart=\"timeline\""));
     let (_, dist) = latest(dir, "k6-distributed");
     for replica in table(&dist, "Requests per replica") {

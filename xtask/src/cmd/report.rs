@@ -3,14 +3,14 @@
 //! gathers the reports of the stages that gate run wrote.
 
 use anyhow::Context;
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{
     context::{Ctx, Exit},
-    flags, regress,
+    flags, junit, regress,
     report::{
         self,
-        html::{self, Condition, GatePage, Load, TrendPoint},
+        html::{self, Condition, GatePage, Load, StagePage, TrendPoint},
         Report,
     },
     samples,
@@ -145,8 +145,8 @@ pub fn write_html(ctx: &Ctx, suite: &str) -> anyhow::Result<Utf8PathBuf> {
 }
 
 /// The reports the gate's stages wrote, from its stage table's report column,
-/// each k6 run with its load figures.
-fn stage_reports(ctx: &Ctx, gate: &Report) -> Vec<(String, Report, Option<Load>)> {
+/// each k6 run with its load figures, each with the test cases of its JUnit.
+fn stage_reports(ctx: &Ctx, gate: &Report) -> Vec<StagePage> {
     let Some(t) = gate.tables.iter().find(|t| t.title == "Stages") else {
         return vec![];
     };
@@ -160,7 +160,26 @@ fn stage_reports(ctx: &Ctx, gate: &Report) -> Vec<(String, Report, Option<Load>)
                 serde_json::from_str(&crate::files::read_string(&path, crate::files::SMALL).ok()?)
                     .ok()?;
             let load = load_of(ctx, &r);
-            Some((row[0].clone(), r, load))
+            let cases = r
+                .artifacts
+                .iter()
+                .find(|a| a.name == "junit")
+                .and_then(|a| {
+                    crate::files::read_string(
+                        &ctx.path(Utf8Path::new(&a.path)),
+                        crate::files::LARGE,
+                    )
+                    .ok()
+                })
+                .and_then(|x| junit::parse(&x).ok())
+                .map(|suites| suites.into_iter().flat_map(|s| s.cases).collect())
+                .unwrap_or_default();
+            Some(StagePage {
+                name: row[0].clone(),
+                report: r,
+                load,
+                cases,
+            })
         })
         .collect()
 }

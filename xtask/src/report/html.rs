@@ -42,7 +42,7 @@ body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:v
 h1{font-size:1.5em;margin:.3em 0}h2{font-size:1.2em;margin:1.4em 0 .4em;border-bottom:1px solid var(--line);padding-bottom:.2em}h3{font-size:1.05em;margin:1em 0 .3em}
 .verdict{display:inline-block;font-weight:700;padding:.15em .6em;border-radius:4px;color:#fff}
 .verdict.pass{background:var(--pass)}.verdict.fail{background:var(--fail)}
-.pass-t{color:var(--pass);font-weight:600}.fail-t{color:var(--fail);font-weight:700}.other-t{color:var(--muted)}
+.pass-t{color:var(--pass);font-weight:600}.fail-t{color:var(--fail);font-weight:700}.other-t{color:var(--muted)}.warn-t{color:#8a5a00;font-weight:700}
 .meta{color:var(--muted);margin:.2em 0}
 .attention{border:2px solid var(--fail);border-radius:6px;padding:.4em 1em;margin:1em 0}
 .attention h2{border:0;margin-top:.4em;color:var(--fail)}
@@ -92,8 +92,11 @@ fn state(s: &str) -> String {
         || up.starts_with("MISSING")
         || up == "NO"
         || up.starts_with("REGRESSION")
+        || up.starts_with("ERROR")
     {
         ("fail-t", "✘ ")
+    } else if up.starts_with("FLAKY") {
+        ("warn-t", "⚠ ")
     } else {
         ("other-t", "")
     };
@@ -504,11 +507,55 @@ pub struct TrendPoint {
     pub tests: Option<f64>,
 }
 
+/// One stage on the gate's page: its report, its load figures (k6), and
+/// every test case of its own JUnit.
+pub struct StagePage {
+    pub name: String,
+    pub report: Report,
+    pub load: Option<Load>,
+    pub cases: Vec<crate::junit::Case>,
+}
+
+/// Every test case of a stage as rows: class, test, time, result, message.
+fn cases_table(cases: &[crate::junit::Case]) -> String {
+    use crate::junit::Outcome;
+    let rows: Vec<Vec<String>> = cases
+        .iter()
+        .map(|c| {
+            let (result, message) = match &c.outcome {
+                Outcome::Passed if c.is_flaky() => (
+                    "FLAKY".to_string(),
+                    format!(
+                        "passed on a rerun after: {}",
+                        c.flaky.first().map_or("", |p| p.message.as_str())
+                    ),
+                ),
+                Outcome::Passed => ("PASS".into(), String::new()),
+                Outcome::Failed(p) => ("FAIL".into(), p.message.clone()),
+                Outcome::Error(p) => ("ERROR".into(), p.message.clone()),
+                Outcome::Skipped(why) => ("SKIPPED".into(), why.clone().unwrap_or_default()),
+            };
+            vec![
+                c.classname.clone(),
+                c.name.clone(),
+                format!("{:.3} s", c.time_s),
+                result,
+                message,
+            ]
+        })
+        .collect();
+    table_html(
+        &["Class", "Test", "Time", "Result", "Message"],
+        &rows,
+        Some(3),
+    )
+}
+
 /// Everything the gate page shows.
 pub struct GatePage<'a> {
     pub gate: &'a Report,
-    /// Each stage's latest report, where it has one, with its load figures.
-    pub stages: Vec<(String, Report, Option<Load>)>,
+    /// Each stage that wrote a report.
+    pub stages: Vec<StagePage>,
     pub ready: Option<bool>,
     pub conditions: Vec<Condition>,
     pub trend: Vec<TrendPoint>,
@@ -682,9 +729,9 @@ pub fn gate_page(p: &GatePage) -> String {
             )
         })
         .collect();
-    for (name, r, _) in &p.stages {
-        for i in attention_items(r) {
-            items.push(i.replacen("<li", &format!("<li data-stage=\"{}\"", esc(name)), 1));
+    for st in &p.stages {
+        for i in attention_items(&st.report) {
+            items.push(i.replacen("<li", &format!("<li data-stage=\"{}\"", esc(&st.name)), 1));
         }
     }
     if !items.is_empty() {
@@ -717,16 +764,32 @@ pub fn gate_page(p: &GatePage) -> String {
     for t in &g.tables {
         let _ = write!(body, "<h3>{}</h3>{}", esc(&t.title), generic_table(t));
     }
-    // Tests of every stage that ran Gradle or scripts.
+    // Every test case of every stage (its own JUnit); the class tables where
+    // a stage has no JUnit of its own.
     let mut tests = String::new();
-    for (name, r, _) in &p.stages {
-        for t in r.tables.iter().filter(|t| {
-            t.title == "Test classes" || t.title == "Failing tests" || t.title == "Test cases"
-        }) {
+    for st in &p.stages {
+        if !st.cases.is_empty() {
+            let failed = st.cases.iter().filter(|c| c.failed()).count();
+            let _ = write!(
+                tests,
+                "<details{} data-stage-tests=\"{n}\"><summary>{n}: {} test cases, {failed} failed</summary>{}</details>",
+                if failed > 0 { " open" } else { "" },
+                st.cases.len(),
+                cases_table(&st.cases),
+                n = esc(&st.name),
+            );
+            continue;
+        }
+        for t in st
+            .report
+            .tables
+            .iter()
+            .filter(|t| t.title == "Test classes" || t.title == "Failing tests")
+        {
             let _ = write!(
                 tests,
                 "<h3>{}: {}</h3>{}",
-                esc(name),
+                esc(&st.name),
                 esc(&t.title),
                 generic_table(t)
             );
@@ -736,10 +799,12 @@ pub fn gate_page(p: &GatePage) -> String {
         let _ = write!(body, "<h2>Tests</h2>{tests}");
     }
     let mut load = String::new();
-    for (name, r, samples) in p
-        .stages
-        .iter()
-        .filter(|(_, r, _)| r.suite.starts_with("k6"))
+    for StagePage {
+        name,
+        report: r,
+        load: samples,
+        ..
+    } in p.stages.iter().filter(|s| s.report.suite.starts_with("k6"))
     {
         let _ = write!(
             load,
@@ -761,7 +826,10 @@ pub fn gate_page(p: &GatePage) -> String {
     }
     let _ = write!(body, "<h2>Trends</h2>{}", trend_charts(&p.trend));
     let _ = write!(body, "<h2>Each stage's report</h2>");
-    for (name, r, _) in &p.stages {
+    for StagePage {
+        name, report: r, ..
+    } in &p.stages
+    {
         let _ = write!(
             body,
             "<details data-stage-report=\"{n}\"><summary>{n} {}</summary>{}</details>",

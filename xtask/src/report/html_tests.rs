@@ -1,7 +1,9 @@
 //! The HTML page: golden for fixed data, and what must stand at its top.
 
+use crate::junit::{Case, Outcome, Problem};
+
 use super::{
-    html::{gate_page, suite_page, Condition, GatePage, Load, Second, TrendPoint},
+    html::{gate_page, suite_page, Condition, GatePage, Load, Second, StagePage, TrendPoint},
     tests::sample,
     Report, Threshold,
 };
@@ -130,8 +132,43 @@ fn failing_page() -> String {
     gate_page(&GatePage {
         gate: &gate_report(),
         stages: vec![
-            ("release-gate".into(), tests, None),
-            ("k6-baseline".into(), load, Some(samples)),
+            StagePage {
+                name: "release-gate".into(),
+                report: tests,
+                load: None,
+                cases: vec![
+                    Case::passed(
+                        "com.ticketrush.demo.queue.QueuePolicyTest",
+                        "acceptsFirst",
+                        0.01,
+                    ),
+                    Case {
+                        outcome: Outcome::Failed(Problem {
+                            message: "expected:<REJECTED> but was:<WAITING>".into(),
+                            kind: "java.lang.AssertionError".into(),
+                            text: String::new(),
+                        }),
+                        ..Case::passed(
+                            "com.ticketrush.demo.queue.QueuePolicyTest",
+                            "rejectsOverCapacity",
+                            0.02,
+                        )
+                    },
+                    Case {
+                        flaky: vec![Problem {
+                            message: "timed out once".into(),
+                            ..Problem::default()
+                        }],
+                        ..Case::passed("com.ticketrush.demo.http.JsonCodecTest", "roundTrips", 0.03)
+                    },
+                ],
+            },
+            StagePage {
+                name: "k6-baseline".into(),
+                report: load,
+                load: Some(samples),
+                cases: vec![],
+            },
         ],
         ready: Some(false),
         conditions: vec![
@@ -192,6 +229,18 @@ fn a_failing_test_a_crossed_threshold_and_a_regression_stand_at_the_top() {
         assert!(attention < at && at < stages, "{kind} is not at the top");
     }
     assert!(html.find("data-ready=\"NOT READY\"").unwrap() < attention);
+}
+
+#[test]
+fn every_test_case_is_listed_with_its_outcome() {
+    let html = failing_page();
+    assert!(html.contains("data-stage-tests=\"release-gate\""));
+    assert!(html.contains("<td>rejectsOverCapacity</td>"));
+    assert!(
+        html.contains("✘ FAIL</span></td><td>expected:&lt;REJECTED&gt; but was:&lt;WAITING&gt;")
+    );
+    assert!(html.contains("<td>roundTrips</td>"));
+    assert!(html.contains("FLAKY</span></td><td>passed on a rerun after: timed out once"));
 }
 
 #[test]
