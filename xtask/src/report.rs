@@ -529,6 +529,12 @@ impl Run {
     ) -> anyhow::Result<Run> {
         let started_wall = SystemTime::now();
         let suite_dir = layout.suite_dir(suite);
+        if let Some(p) = &opts.report_file {
+            check_named_output(p, NamedOutput::Report)?;
+        }
+        if let Some(p) = &opts.log_file {
+            check_named_output(p, NamedOutput::Log)?;
+        }
         let mut stamp = opts
             .stamp
             .as_ref()
@@ -561,6 +567,15 @@ impl Run {
             .log_file
             .clone()
             .unwrap_or_else(|| dir.join(format!("{suite}.log")));
+        if let Some(p) = opts.log_file.as_ref().filter(|p| !dry_run && !p.exists()) {
+            // The mark a later run recognises its own log by.
+            if let Some(parent) = p.parent().filter(|d| !d.as_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create the log's folder {parent}"))?;
+            }
+            std::fs::write(p, format!("{LOG_MARK} {suite}, run {stamp}\n"))
+                .with_context(|| format!("cannot write the log file {p}"))?;
+        }
         Ok(Run {
             suite: suite.into(),
             stamp,
@@ -680,6 +695,47 @@ pub fn write_companion(
     write_atomic(&layout.latest(&report.suite, "md"), md.as_bytes())?;
     if let Some(extra) = extra_md {
         write_atomic(extra, md.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The first line of a log written where an option named it.
+const LOG_MARK: &str = "# cargo xtask log:";
+
+#[derive(Clone, Copy)]
+enum NamedOutput {
+    Report,
+    Log,
+}
+
+/// A file an option names for us to write (`*_REPORT_FILE`, `*_LOG_FILE`)
+/// may be new, or a regular file a run of ours wrote there before (a report
+/// with its `- Result:` line, a log with our first line). Anything else (a
+/// README, a link, a folder, a FIFO) is not ours to overwrite: one line, before
+/// the run.
+fn check_named_output(p: &Utf8Path, what: NamedOutput) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return Ok(());
+    };
+    let head = || {
+        crate::files::read_no_link(p, crate::files::LARGE)
+            .map(|b| String::from_utf8_lossy(&b[..b.len().min(8192)]).into_owned())
+    };
+    let (ours, name) = match what {
+        NamedOutput::Report => (
+            meta.is_file()
+                && head().is_ok_and(|t| t.starts_with("# ") && t.contains("\n- Result: ")),
+            "report",
+        ),
+        NamedOutput::Log => (
+            meta.is_file() && head().is_ok_and(|t| t.starts_with(LOG_MARK)),
+            "log",
+        ),
+    };
+    if !ours {
+        anyhow::bail!(
+            "{p} exists and is not a {name} the xtask wrote: it never overwrites a file it did not write; remove it or choose another path"
+        );
     }
     Ok(())
 }

@@ -1401,6 +1401,80 @@ fn files_named_by_options_are_not_deleted() {
     assert!(folder.is_dir() && link.is_symlink());
 }
 
+/// Cause 2, the report and log files the legacy variables name: a file we
+/// did not write is never overwritten or appended to; one we wrote is.
+#[test]
+fn report_and_log_files_named_by_options_are_only_ours() {
+    let keep = TempDir::new("c2-named");
+    let readme = keep.join("README.md");
+    std::fs::write(&readme, "# tracked, not ours\n").unwrap();
+    let link = keep.join("link.md");
+    std::os::unix::fs::symlink(&readme, &link).unwrap();
+    let folder = keep.join("folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, var, path, what) in [
+        (
+            "c2-report-readme",
+            "RELEASE_GATE_REPORT_FILE",
+            &readme,
+            "report",
+        ),
+        (
+            "c2-report-link",
+            "RELEASE_GATE_REPORT_FILE",
+            &link,
+            "report",
+        ),
+        (
+            "c2-report-folder",
+            "RELEASE_GATE_REPORT_FILE",
+            &folder,
+            "report",
+        ),
+        ("c2-log-readme", "RELEASE_GATE_LOG_FILE", &readme, "log"),
+        ("c2-log-link", "RELEASE_GATE_LOG_FILE", &link, "log"),
+    ] {
+        bad(name, "release-gate", &["release-gate"])
+            .env(var, path.to_str().unwrap())
+            .refused(
+                1,
+                &[
+                    &format!("is not a {what} the xtask wrote"),
+                    "never overwrites a file it did not write",
+                ],
+            );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "# tracked, not ours\n"
+    );
+    assert!(link.is_symlink() && folder.is_dir());
+    // Ours are written again: a second run takes the report and log the
+    // first one left there.
+    let dir = TempDir::new("c2-named-ours");
+    let gradle = stand_in(dir.path(), "gradle", "exit 1\n");
+    let config = format!(
+        "[project]\nservice_dir = \"demo\"\n[gradle]\ncommand = \"{}\"\n[release_gate]\nclasses = [\"com.example.A\"]\n",
+        gradle.display()
+    );
+    let (report, log) = (dir.join("copy.md"), dir.join("gate.log"));
+    for _ in 0..2 {
+        let out = Xtask::new(&dir, &config)
+            .args(["release-gate"])
+            .env("RELEASE_GATE_REPORT_FILE", &report)
+            .env("RELEASE_GATE_LOG_FILE", &log)
+            .run();
+        assert_eq!(out.code, 1, "{}", out.show());
+        assert!(!out.stderr.contains("never overwrites"), "{}", out.show());
+    }
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("- Result: FAIL"));
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .starts_with("# cargo xtask log: release-gate"));
+}
+
 /// Cause 4: a summary that is a link is not followed: not read, not copied.
 #[test]
 fn a_summary_that_is_a_symlink_is_never_followed() {
