@@ -128,6 +128,31 @@ pub fn add_fields(report: &mut Report) {
         }
     }
     report.parameters.splice(0..0, legacy);
+    // The legacy sections that listed what ran, under their headings.
+    for (suite, title, column, param, sep) in [
+        (
+            "runtime-integration",
+            "Executed Tests",
+            "Test class",
+            "Test classes",
+            ", ",
+        ),
+        ("release-gate", "Executed Gates", "Gate", "Gates", "; "),
+    ] {
+        if report.suite != suite || report.tables.iter().any(|t| t.title == title) {
+            continue;
+        }
+        let Some(p) = report.parameters.iter().find(|p| p.name == param) else {
+            continue;
+        };
+        let rows: Vec<Vec<String>> = p
+            .value
+            .split(sep)
+            .filter(|v| !v.is_empty())
+            .map(|v| vec![v.to_string()])
+            .collect();
+        report.table(title, &[column], rows);
+    }
     let k6_suite = matches!(
         report.suite.as_str(),
         "k6" | "k6-baseline" | "k6-distributed"
@@ -191,6 +216,28 @@ mod tests {
         let result = md.find("- Result:").unwrap();
         assert!(md.find("- Run Stamp (UTC)").unwrap() > result);
         assert!(md.find("- Run Stamp (UTC)").unwrap() < md.find("- Replicas").unwrap());
+    }
+
+    #[test]
+    fn what_ran_stands_under_the_legacy_headings() {
+        let mut it = Report::new("runtime-integration", "Runtime Integration Test Report");
+        it.param(
+            "Test classes",
+            "com.a.FirstIntegrationTest, com.a.SecondIntegrationTest",
+        );
+        add_fields(&mut it);
+        let md = it.to_markdown();
+        assert!(md.contains("## Executed Tests\n"), "{md}");
+        assert!(md.contains("| com.a.SecondIntegrationTest |"), "{md}");
+        let mut rg = Report::new("release-gate", "Release Gate Report");
+        rg.param(
+            "Gates",
+            "compile: gradle compileJava; core verify tests: 6 classes",
+        );
+        add_fields(&mut rg);
+        let md = rg.to_markdown();
+        assert!(md.contains("## Executed Gates\n"), "{md}");
+        assert!(md.contains("| core verify tests: 6 classes |"), "{md}");
     }
 
     #[test]
