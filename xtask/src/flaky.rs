@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::{
     context::Ctx,
-    gradle::{self, ClassResult, FailedTest, GradleOpts, GradleRun, TestResults},
+    gradle::{self, first_line, ClassResult, FailedTest, GradleOpts, GradleRun, TestResults},
     junit::{self, Case, Outcome},
     report::{Report, StepView},
     runner::Outcome as StepOutcome,
@@ -136,19 +136,6 @@ fn results(cases: &[Case], unreadable: &[String]) -> TestResults {
             .collect(),
         unreadable: unreadable.to_vec(),
         cases: cases.to_vec(),
-    }
-}
-
-fn first_line(s: &str) -> String {
-    let line = s
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
-    if line.chars().count() > 300 {
-        line.chars().take(299).chain(['…']).collect()
-    } else {
-        line.to_string()
     }
 }
 

@@ -609,7 +609,7 @@ fn finish_suite(
 }
 
 /// The first non-blank line, trimmed and kept short for a table cell.
-fn first_line(s: &str) -> String {
+pub fn first_line(s: &str) -> String {
     let line = s
         .lines()
         .map(str::trim)
