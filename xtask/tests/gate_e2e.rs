@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{latest, load, repo_config, root, run, screenshot, table, xtask, TempDir, Xtask};
+use common::{
+    latest, load, port_is_free, repo_config, root, run, screenshot, table, xtask, TempDir, Xtask,
+};
 
 /// A report time (`250 ms`, `1.5 s`) in seconds.
 fn secs(s: &str) -> f64 {
@@ -12,10 +14,6 @@ fn secs(s: &str) -> f64 {
         Some((n, "s")) => n.parse().unwrap(),
         _ => panic!("not a report time: {s:?}"),
     }
-}
-
-fn port_is_free(port: u16) -> bool {
-    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 #[test]

@@ -8,13 +8,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    compose_leftovers, latest, processes_mentioning, repo_config, require_offline_image, table,
-    TempDir, Xtask, OFFLINE_IMAGE,
+    compose_leftovers, latest, port_is_free, processes_mentioning, repo_config,
+    require_offline_image, table, TempDir, Xtask, OFFLINE_IMAGE,
 };
-
-fn port_is_free(port: u16) -> bool {
-    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
 
 #[test]
 fn a_failing_release_gate_cancels_env_up_and_tears_it_down() {

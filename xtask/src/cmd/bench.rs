@@ -390,13 +390,7 @@ impl Bench<'_> {
         let t = Instant::now();
         self.ctx.runner.run(&step)?;
         let secs = t.elapsed().as_secs_f64();
-        let text = std::fs::read_to_string(&out)
-            .with_context(|| format!("no /usr/bin/time output in {out}"))?;
-        let kb: f64 = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-            .and_then(|v| v.trim().parse().ok())
-            .context("no maximum resident set size in /usr/bin/time -v output")?;
+        let kb = max_rss_kb(&out)?;
         let log_size = walk_size(&self.dir.join("p5/reports"));
         let _ = std::fs::remove_dir_all(self.dir.join("p5/reports"));
         Ok(vec![(
@@ -474,4 +468,14 @@ fn machine_line() -> String {
         "Machine: {cores} cores, {cpu}; date {}",
         crate::report::rfc3339(std::time::SystemTime::now())
     )
+}
+
+/// The peak resident set size (KiB) that `/usr/bin/time -v` wrote to `out`.
+fn max_rss_kb(out: &camino::Utf8Path) -> anyhow::Result<f64> {
+    let text = std::fs::read_to_string(out)
+        .with_context(|| format!("no /usr/bin/time output in {out}"))?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no maximum resident set size in /usr/bin/time -v output")
 }

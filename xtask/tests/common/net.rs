@@ -40,6 +40,11 @@ pub fn listen_in(range: Range<u16>) -> TcpListener {
     panic!("no free port in {}-{}", range.start, range.end - 1);
 }
 
+/// Whether nothing listens on `port` any more (after a run that used it).
+pub fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
 /// The port of `l`, closed again: free for a server the test starts next.
 pub fn free_port(l: TcpListener) -> u16 {
     l.local_addr().unwrap().port()

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use super::{serve_http_forever, Bench, Row};
+use super::{max_rss_kb, serve_http_forever, Bench, Row};
 use crate::runner::{ensure_success, Step};
 
 /// The stand-in k6 of P6 (python3: fast enough to outrun nobody but us).
@@ -99,13 +99,7 @@ impl Bench<'_> {
         let t = Instant::now();
         self.ctx.runner.run(&step)?;
         let secs = t.elapsed().as_secs_f64();
-        let text = std::fs::read_to_string(&out)
-            .with_context(|| format!("no /usr/bin/time output in {out}"))?;
-        let kb: f64 = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
-            .and_then(|v| v.trim().parse().ok())
-            .context("no maximum resident set size in /usr/bin/time -v output")?;
+        let kb = max_rss_kb(&out)?;
         let json: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(reports.join("k6-baseline/latest/k6-baseline-latest.json"))
                 .context("P6 wrote no report")?,
