@@ -32,6 +32,23 @@ pub fn escape_values(e: &clap::Error, mut text: String) -> String {
     text
 }
 
+/// The one shape of a boolean option that is also a legacy variable:
+/// `--keep-env` alone means true, `--keep-env=false` and `IT_KEEP_ENV=0`
+/// turn it off (the scripts took 1/0, true/false, yes/no). clap's derive calls
+/// any `#[arg(name())]` as a method on the `Arg`, so `switch()` is this.
+trait Switch {
+    fn switch(self) -> Self;
+}
+
+impl Switch for clap::Arg {
+    fn switch(self) -> Self {
+        self.num_args(0..=1)
+            .default_missing_value("true")
+            .value_parser(clap::builder::BoolishValueParser::new())
+            .value_name("BOOL")
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
@@ -181,24 +198,10 @@ pub struct Images {
     pub force: bool,
 }
 
-/// Per-run file options every legacy script took.
-#[derive(Debug, Args, Default, Clone)]
-pub struct RunFiles {
-    /// Run-folder name [default: UTC time YYYYMMDDTHHMMSSZ]
-    #[arg(long, value_name = "STAMP")]
-    pub run_stamp: Option<RunStamp>,
-    /// Write the log here instead of the run folder
-    #[arg(long, value_name = "PATH")]
-    pub log_file: Option<Utf8PathBuf>,
-    /// Also write the Markdown report here
-    #[arg(long, value_name = "PATH")]
-    pub report_file: Option<Utf8PathBuf>,
-}
-
 #[derive(Debug, Args)]
 pub struct ReleaseGate {
     /// Also run the API script suite (`cargo xtask api-scripts`) after the classes
-    #[arg(long, env = "RELEASE_GATE_WITH_API_SCRIPTS", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    #[arg(long, env = "RELEASE_GATE_WITH_API_SCRIPTS", switch())]
     pub with_api_scripts: Option<bool>,
     /// Test class to run (repeatable) [default: release_gate.classes]
     #[arg(long = "tests", value_name = "CLASS", value_parser = class_name)]
@@ -289,7 +292,7 @@ pub struct EnvOpts {
     #[arg(long, env = "IT_APP_REPLICAS", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub replicas: Option<u32>,
     /// Leave the environment running afterwards
-    #[arg(long, env = "IT_KEEP_ENV", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    #[arg(long, env = "IT_KEEP_ENV", switch())]
     pub keep_env: Option<bool>,
     /// Readiness URL (any 2xx means ready)
     #[arg(long, env = "IT_HEALTH_URL", value_name = "URL")]
@@ -385,7 +388,7 @@ pub struct K6Opts {
     #[arg(long, env = "K6_DOCKER_USER", value_name = "UID:GID", value_parser = units::docker_user)]
     pub docker_user: Option<String>,
     /// Export k6's HTML web dashboard beside the report
-    #[arg(long, env = "K6_WEB_DASHBOARD", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    #[arg(long, env = "K6_WEB_DASHBOARD", switch())]
     pub dashboard: Option<bool>,
     #[arg(long, env = "K6_WEB_DASHBOARD_HOST", value_name = "HOST", hide = true)]
     pub dashboard_host: Option<String>,
@@ -486,7 +489,7 @@ pub struct K6Distributed {
     /// Compose network k6 joins [default: <project>_ticket-network]
     #[arg(long, env = "DIST_DOCKER_NETWORK", value_name = "NETWORK", value_parser = units::network)]
     pub network: Option<String>,
-    #[arg(long, env = "DIST_KEEP_ENV", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
+    #[arg(long, env = "DIST_KEEP_ENV", switch())]
     pub keep_env: Option<bool>,
     /// App replicas behind the load balancer
     #[arg(long, env = "DIST_APP_REPLICAS", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
@@ -817,6 +820,20 @@ mod tests {
         assert_eq!(sub("ops"), ["health", "monitor"]);
         assert_eq!(sub("env"), ["up", "down", "status", "logs"]);
         assert_eq!(sub("gate"), ["status", "publish"]);
+    }
+
+    #[test]
+    fn a_switch_alone_is_true_and_takes_the_legacy_spellings() {
+        let keep = |args: &[&str]| match Xtask::try_parse_from(args).unwrap().cmd {
+            Cmd::Integration(i) => i.env.keep_env,
+            _ => unreachable!("parsed an integration command"),
+        };
+        assert_eq!(keep(&["x", "integration"]), None);
+        assert_eq!(keep(&["x", "integration", "--keep-env"]), Some(true));
+        assert_eq!(keep(&["x", "integration", "--keep-env=false"]), Some(false));
+        assert_eq!(keep(&["x", "integration", "--keep-env", "0"]), Some(false));
+        assert_eq!(keep(&["x", "integration", "--keep-env", "yes"]), Some(true));
+        assert!(Xtask::try_parse_from(["x", "integration", "--keep-env=maybe"]).is_err());
     }
 
     #[test]
