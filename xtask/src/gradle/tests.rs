@@ -1,3 +1,6 @@
+//! Unit tests of `gradle`: real Gradle JUnit XML read into counts, the one invocation,
+//! and every FAIL explained (failing test, no tests found, timeout, compile error, filter).
+
 use super::*;
 use crate::{
     config::Config,

@@ -1,3 +1,6 @@
+//! Unit tests of `regress`: generated runs of known distributions, so a regression is
+//! flagged only beyond both the tolerance and the noise.
+
 use super::*;
 use crate::config::K6Regression;
 

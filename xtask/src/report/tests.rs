@@ -1,3 +1,6 @@
+//! Unit tests of `report`: the Markdown golden file, schema-valid JSON with secrets masked,
+//! atomic writes, retention, the suite lock, and each report layout.
+
 use super::*;
 use crate::runner::{Outcome, StepRecord};
 

@@ -1,3 +1,6 @@
+//! Unit tests of the runner: deadlines and process groups, the tee to the log with secrets
+//! masked, exit codes and signals, missing tools, dry-run, background services.
+
 use super::*;
 
 fn tmpdir(name: &str) -> Utf8PathBuf {

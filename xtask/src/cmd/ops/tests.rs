@@ -1,3 +1,6 @@
+//! Unit tests of `ops`: the monitor's key counts on real demo output, the snapshot's
+//! minimums, the health check's components and their legacy variables.
+
 use super::*;
 use crate::{env::Endpoints, report::Verdict};
 
