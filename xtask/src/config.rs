@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
-use crate::units::{Duration, HttpUrl, NonZeroDuration, Rate};
+use crate::units::{Duration, HttpUrl, NonZeroDuration, Rate, Replicas};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -187,7 +187,7 @@ fn default_script_timeout() -> NonZeroDuration {
 pub struct Integration {
     pub classes: Vec<String>,
     pub environment: Option<EnvKind>,
-    pub replicas: u32,
+    pub replicas: Replicas,
     pub keep_env: bool,
     pub compose_project: String,
     /// Variables handed to Gradle so the tests find the environment. Values
@@ -206,7 +206,7 @@ impl Default for Integration {
             .map(String::from)
             .to_vec(),
             environment: None,
-            replicas: 1,
+            replicas: Replicas::ONE,
             keep_env: false,
             compose_project: "tcsit".into(),
             test_env: BTreeMap::new(),
@@ -461,7 +461,7 @@ impl Default for K6Regression {
 #[serde(deny_unknown_fields, default)]
 pub struct K6Distributed {
     pub environment: Option<EnvKind>,
-    pub replicas: u32,
+    pub replicas: Replicas,
     pub compose_project: String,
     pub user_id_base: u64,
     pub keep_env: bool,
@@ -479,7 +479,7 @@ impl Default for K6Distributed {
     fn default() -> Self {
         K6Distributed {
             environment: None,
-            replicas: 3,
+            replicas: Replicas::new(3).unwrap(),
             compose_project: "tcsdist".into(),
             user_id_base: 910_000_000,
             keep_env: false,
@@ -741,14 +741,6 @@ impl Config {
         }
         if !(1..=100_000).contains(&self.k6.vus) {
             return Err(("k6.vus".into(), "must be 1 to 100000 virtual users".into()));
-        }
-        for (key, n) in [
-            ("integration.replicas", self.integration.replicas),
-            ("k6.distributed.replicas", self.k6.distributed.replicas),
-        ] {
-            if !(1..=32).contains(&n) {
-                return Err((key.into(), format!("{n} app replicas: choose 1 to 32")));
-            }
         }
         for (key, classes) in [
             ("release_gate.classes", &self.release_gate.classes),

@@ -8,7 +8,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::{
     config::EnvKind,
-    units::{self, Duration, Host, HttpUrl, KeyCount, NonZeroDuration, Rate, RunStamp},
+    units::{self, Duration, Host, HttpUrl, KeyCount, NonZeroDuration, Rate, Replicas, RunStamp},
 };
 
 /// A suite name given on the command line: a name, never a path
@@ -289,8 +289,13 @@ pub struct EnvOpts {
     #[arg(long, env = "IT_COMPOSE_PROJECT", value_name = "NAME")]
     pub compose_project: Option<String>,
     /// App replicas behind the load balancer
-    #[arg(long, env = "IT_APP_REPLICAS", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
-    pub replicas: Option<u32>,
+    #[arg(
+        long,
+        env = "IT_APP_REPLICAS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub replicas: Option<Replicas>,
     /// Leave the environment running afterwards
     #[arg(long, env = "IT_KEEP_ENV", switch())]
     pub keep_env: Option<bool>,
@@ -492,8 +497,13 @@ pub struct K6Distributed {
     #[arg(long, env = "DIST_KEEP_ENV", switch())]
     pub keep_env: Option<bool>,
     /// App replicas behind the load balancer
-    #[arg(long, env = "DIST_APP_REPLICAS", value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
-    pub replicas: Option<u32>,
+    #[arg(
+        long,
+        env = "DIST_APP_REPLICAS",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub replicas: Option<Replicas>,
     /// The API as seen from this host
     #[arg(long, env = "DIST_HOST_API_HOST", value_name = "URL")]
     pub host_api_host: Option<HttpUrl>,
@@ -646,8 +656,8 @@ pub struct Gate {
     #[arg(long)]
     pub fresh: bool,
     /// Replicas for the distributed stage
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=32))]
-    pub replicas: Option<u32>,
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub replicas: Option<Replicas>,
     /// Stages at once, as the graph allows [default: no limit]; 1: one by one, in order
     #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub jobs: Option<u32>,

@@ -6,7 +6,7 @@
 use std::{fmt, str::FromStr};
 
 use anyhow::{bail, Context};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A duration written as `90s`, `2m`, `1m30s`, `500ms`, or a bare number of
 /// seconds (the legacy `*_SEC` variables are bare numbers).
@@ -185,6 +185,56 @@ impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
         Rate::new(v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How many app replicas run behind the load balancer: 1 to 32 (the local
+/// environment's fixed ports and the balancer's upstream list are sized for
+/// 32). Parsed here from flags, legacy variables, xtask.toml and the
+/// environment record, so nothing past the edge checks the bound again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Replicas(u32);
+
+impl Replicas {
+    pub const ONE: Replicas = Replicas(1);
+    pub const MAX: u32 = 32;
+
+    pub fn new(n: u32) -> anyhow::Result<Replicas> {
+        if !(1..=Replicas::MAX).contains(&n) {
+            bail!("{n} app replicas: choose 1 to {}", Replicas::MAX);
+        }
+        Ok(Replicas(n))
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl FromStr for Replicas {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Replicas> {
+        let n: u32 = s.trim().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "bad replica count `{}`: write a whole number from 1 to {}",
+                quote(s),
+                Replicas::MAX
+            )
+        })?;
+        Replicas::new(n)
+    }
+}
+
+impl fmt::Display for Replicas {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Replicas {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u32::deserialize(d)?;
+        Replicas::new(n).map_err(serde::de::Error::custom)
     }
 }
 
@@ -583,6 +633,21 @@ mod tests {
     fn k6_gets_durations_without_spaces() {
         assert_eq!(Duration::secs(90).to_go_string(), "90s");
         assert_eq!(Duration::millis(1500).to_go_string(), "1500ms");
+    }
+
+    #[test]
+    fn replicas_are_one_to_thirty_two_from_text_toml_and_json() {
+        assert_eq!("1".parse::<Replicas>().unwrap(), Replicas::ONE);
+        assert_eq!("32".parse::<Replicas>().unwrap().get(), 32);
+        let e = "33".parse::<Replicas>().unwrap_err().to_string();
+        assert_eq!(e, "33 app replicas: choose 1 to 32");
+        let e = "0".parse::<Replicas>().unwrap_err().to_string();
+        assert_eq!(e, "0 app replicas: choose 1 to 32");
+        let e = "-1".parse::<Replicas>().unwrap_err().to_string();
+        assert!(e.starts_with("bad replica count `-1`"), "{e}");
+        assert!(serde_json::from_str::<Replicas>("0").is_err());
+        assert_eq!(serde_json::from_str::<Replicas>("3").unwrap().get(), 3);
+        assert_eq!(serde_json::to_string(&Replicas::ONE).unwrap(), "1");
     }
 
     #[test]

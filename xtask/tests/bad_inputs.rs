@@ -510,7 +510,10 @@ fn zero_replicas_flag() {
         "runtime-integration",
         &["integration", "--replicas", "0"],
     )
-    .refused(2, &["'0' for '--replicas <N>'", "1..=32"]);
+    .refused(
+        2,
+        &["'0' for '--replicas <N>'", "0 app replicas: choose 1 to 32"],
+    );
 }
 
 #[test]
@@ -521,7 +524,13 @@ fn thirty_three_replicas_flag() {
         &["k6", "distributed", "--replicas", "33"],
     )
     .with(K6)
-    .refused(2, &["'33' for '--replicas <N>'", "1..=32"]);
+    .refused(
+        2,
+        &[
+            "'33' for '--replicas <N>'",
+            "33 app replicas: choose 1 to 32",
+        ],
+    );
 }
 
 #[test]

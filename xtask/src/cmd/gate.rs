@@ -34,6 +34,7 @@ use crate::{
     flags::{self, Cmd, EnvOpts, K6Cmd, OpsCmd},
     report::{self, Report, RunOptions},
     runner::Interrupted,
+    units::Replicas,
 };
 
 mod graph;
@@ -235,7 +236,7 @@ fn run_stage(
     ctx: &Ctx,
     stage: Stage,
     spec: &EnvSpec,
-    replicas: u32,
+    replicas: Replicas,
     shared: &Shared,
 ) -> anyhow::Result<(Exit, Option<String>)> {
     let latest = |suite: &str| Some(ctx.relative(&ctx.layout.latest(suite, "md")));
@@ -332,7 +333,7 @@ fn run_stage(
         Stage::Scale => {
             let mut env = env();
             let e = env.as_mut().context("no environment to scale")?;
-            e.scale(replicas)
+            e.scale(replicas.get())
                 .with_context(|| format!("cannot scale the app to {replicas} replicas"))?;
             e.ready()
                 .context("the environment is not ready after scaling")?;

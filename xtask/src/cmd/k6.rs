@@ -897,7 +897,7 @@ impl DistPlan {
         Ok(DistPlan {
             settings,
             kind: f.env.or(d.environment).unwrap_or(EnvKind::Compose),
-            replicas: f.replicas.unwrap_or(d.replicas),
+            replicas: f.replicas.unwrap_or(d.replicas).get(),
             project: f
                 .compose_project
                 .clone()

@@ -289,7 +289,7 @@ impl flags::OpsMonitor {
                 .env
                 .or(m.environment)
                 .unwrap_or(cfg.environment.default),
-            replicas: cfg.integration.replicas,
+            replicas: cfg.integration.replicas.get(),
             compose_project: Some(
                 self.compose_project
                     .clone()

@@ -1075,7 +1075,7 @@ redis_service = "redis"
     fn spec(ctx: &Ctx) -> EnvSpec {
         let opts = crate::flags::EnvOpts {
             compose_project: Some("xtenvunit".into()),
-            replicas: Some(2),
+            replicas: Some("2".parse().unwrap()),
             ..Default::default()
         };
         let mut spec = EnvSpec::resolve(ctx, &opts, &Default::default()).unwrap();

@@ -37,7 +37,7 @@ use crate::{
     context::Ctx,
     flags::EnvOpts,
     runner::Step,
-    units::{Duration, HttpUrl},
+    units::{Duration, HttpUrl, Replicas},
 };
 
 /// Everything an environment needs, resolved (flag > env var > config > default).
@@ -61,7 +61,7 @@ pub struct EnvDefaults {
     /// None: `[environment].default`.
     pub kind: Option<EnvKind>,
     /// None: 1.
-    pub replicas: Option<u32>,
+    pub replicas: Option<Replicas>,
     /// None: a unique name per run.
     pub compose_project: Option<String>,
     pub keep_env: bool,
@@ -91,10 +91,7 @@ impl EnvDefaults {
 impl EnvSpec {
     pub fn resolve(ctx: &Ctx, o: &EnvOpts, d: &EnvDefaults) -> anyhow::Result<EnvSpec> {
         let env = &ctx.config.environment;
-        let replicas = o.replicas.or(d.replicas).unwrap_or(1);
-        if !(1..=32).contains(&replicas) {
-            bail!("{replicas} app replicas: choose 1 to 32 (--replicas, IT_APP_REPLICAS or the suite's `replicas` in xtask.toml)");
-        }
+        let replicas = o.replicas.or(d.replicas).unwrap_or(Replicas::ONE).get();
         let compose_project = o
             .compose_project
             .clone()
@@ -668,7 +665,7 @@ file = "demo/docker-compose.yml"
         let flags = EnvOpts {
             kind: Some(EnvKind::Compose),
             compose_project: Some("xtenvflag".into()),
-            replicas: Some(3),
+            replicas: Some("3".parse().unwrap()),
             keep_env: Some(true),
             health_url: Some("http://127.0.0.1:21302/h".parse().unwrap()),
             ready_timeout: Some(crate::units::NonZeroDuration::secs(5)),
@@ -718,17 +715,10 @@ file = "demo/docker-compose.yml"
     }
 
     #[test]
-    fn bad_replicas_and_project_names_are_refused_at_resolve() {
+    fn bad_project_names_are_refused_at_resolve() {
+        // (A replica count out of 1..=32 cannot get this far: `Replicas`.)
         let d = tempdir("resolve-bad");
         let ctx = ctx(&d, CONFIG);
-        let zero = EnvDefaults {
-            replicas: Some(0),
-            ..Default::default()
-        };
-        let e = EnvSpec::resolve(&ctx, &EnvOpts::default(), &zero)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("0 app replicas: choose 1 to 32"), "{e}");
         let o = EnvOpts {
             compose_project: Some("My Project".into()),
             ..Default::default()

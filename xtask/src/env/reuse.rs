@@ -25,6 +25,7 @@ use crate::{
     context::Ctx,
     git::GitInfo,
     report::{EnvOrigin, Report, SuiteLock},
+    units::Replicas,
 };
 
 /// What the suite was told, explicitly, about its environment: a recorded
@@ -149,7 +150,7 @@ impl Found {
         self,
         ctx: &Ctx,
         report: &mut Report,
-        replicas: Option<u32>,
+        replicas: Option<Replicas>,
     ) -> anyhow::Result<EnvGuard> {
         ctx.runner
             .say(&format!("environment: {}", self.origin.description));
@@ -170,7 +171,7 @@ impl Found {
             .ready()
             .context("the reused environment is not ready")?;
         if let Some(n) = replicas {
-            guard.scale(n)?;
+            guard.scale(n.get())?;
         }
         Ok(guard)
     }
