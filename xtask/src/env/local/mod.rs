@@ -1,0 +1,506 @@
+//! The local environment: Redis, N app replicas and nginx in front of them,
+//! as child processes of this machine, no Docker needed.
+//!
+//! - Every port is checked before anything starts; a taken one is reported
+//!   with the service that wanted it.
+//! - Services start in dependency order, each probed in its own protocol:
+//!   Redis PING, each replica's ready path, then the balancer.
+//! - Each service leads its own process group and logs to its own file in
+//!   the run folder; stopping signals the whole group (SIGTERM, then SIGKILL).
+//! - When the environment must outlive this process (`env up`, keep-env),
+//!   services are left running at exit and recorded in the state file, so a
+//!   later `env down` stops them.
+
+mod nginx;
+mod ports;
+mod services;
+mod template;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use camino::Utf8PathBuf;
+
+use super::{
+    served,
+    state::{self, LocalState, ProcState, Recorded, State},
+    Endpoints, EnvSpec, Environment, Served,
+};
+use crate::{
+    config::{self, EnvKind},
+    context::Ctx,
+    runner::{Runner, Service, Step, Verbosity},
+};
+use ports::{check_ports_free, free_ports};
+use services::stop_all;
+pub(crate) use template::substitute;
+
+pub struct Local {
+    runner: Runner,
+    verbosity: Verbosity,
+    dry_run: bool,
+    cfg: config::LocalEnv,
+    spec: EnvSpec,
+    service_dir: Utf8PathBuf,
+    run_dir: Utf8PathBuf,
+    /// Some when the environment must outlive this process: it is recorded here.
+    state_path: Option<Utf8PathBuf>,
+    build: Option<Step>,
+    poll: Duration,
+    /// Names the compose config gives the app and the balancer, accepted by `logs`.
+    app_alias: String,
+    lb_alias: String,
+    lb_port: u16,
+    redis_port: u16,
+    /// redis, app-1..app-N, nginx (start order).
+    procs: Vec<Proc>,
+    started: String,
+    stopped: bool,
+}
+
+struct Proc {
+    name: String,
+    pid: u32,
+    start_ticks: Option<u64>,
+    port: u16,
+    log: Utf8PathBuf,
+    /// The `XTASK_RUN` it carries: the run that started it.
+    marker: Option<String>,
+    /// None when reattached from the state file (another process started it).
+    handle: Option<Service>,
+}
+
+impl Proc {
+    /// Has it exited? (Reaps our own children.)
+    fn exited(&mut self) -> Option<String> {
+        match &mut self.handle {
+            Some(h) => h.exited().map(|o| o.describe()),
+            None => (!state::is_running(self.pid, self.start_ticks)).then(|| "gone".into()),
+        }
+    }
+    fn is_app(&self) -> bool {
+        self.name.starts_with("app-")
+    }
+}
+
+impl Local {
+    pub fn open(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<Local> {
+        let cfg = ctx.config.environment.local.clone();
+        // The health URL is probed through the balancer, so on this host the
+        // balancer listens where it points.
+        let lb_port = if super::is_loopback(spec.health_url.host()) {
+            spec.health_url.port()
+        } else {
+            cfg.lb_port
+        };
+        if lb_port == 0 {
+            bail!("the local load balancer needs a port: set [environment.local].lb_port or a health URL on 127.0.0.1 with a port");
+        }
+        let compose = &ctx.config.environment.compose;
+        Ok(Local {
+            runner: ctx.runner.clone(),
+            verbosity: ctx.verbosity,
+            dry_run: ctx.dry_run,
+            build: super::build_step(ctx, &cfg.app_build_tasks)?,
+            cfg,
+            spec: spec.clone(),
+            service_dir: ctx.service_dir(),
+            run_dir: super::run_dir(ctx),
+            state_path: spec.keep_env.then(|| state::path(ctx)),
+            poll: ctx.config.environment.poll_interval.std(),
+            app_alias: compose.app_service.clone(),
+            lb_alias: compose.lb_service.clone(),
+            lb_port,
+            redis_port: 0,
+            procs: vec![],
+            started: crate::report::rfc3339(std::time::SystemTime::now()),
+            stopped: false,
+        })
+    }
+
+    /// The environment an earlier `env up` recorded.
+    pub fn reattach(ctx: &Ctx, st: &State, l: &LocalState) -> anyhow::Result<Local> {
+        let spec = EnvSpec {
+            kind: EnvKind::Local,
+            replicas: st.replicas,
+            compose_project: None,
+            compose_file: Utf8PathBuf::new(),
+            keep_env: true,
+            health_url: st
+                .health_url
+                .parse()
+                .with_context(|| format!("bad health URL in {}", state::path(ctx)))?,
+            ready_timeout: ctx.config.environment.ready_timeout.get(),
+        };
+        let mut env = Local::open(ctx, &spec)?;
+        env.run_dir = st.run_dir.clone();
+        env.started = st.started.clone();
+        env.lb_port = l.lb_port;
+        env.redis_port = l.redis_port;
+        env.procs = l
+            .processes
+            .iter()
+            .map(|p| Proc {
+                name: p.name.clone(),
+                pid: p.pid,
+                start_ticks: p.start_ticks,
+                port: p.port,
+                log: p.log.clone(),
+                marker: p.marker.clone(),
+                handle: None,
+            })
+            .collect();
+        Ok(env)
+    }
+
+    fn apps(&self) -> impl Iterator<Item = &Proc> {
+        self.procs.iter().filter(|p| p.is_app())
+    }
+
+    fn app_ports(&self) -> Vec<u16> {
+        self.apps().map(|p| p.port).collect()
+    }
+
+    fn save_state(&self) -> anyhow::Result<()> {
+        let Some(path) = self.state_path.as_ref().filter(|_| !self.dry_run) else {
+            return Ok(());
+        };
+        State {
+            started: self.started.clone(),
+            health_url: self.spec.health_url.to_string(),
+            replicas: self.apps().count() as u32,
+            run_dir: self.run_dir.clone(),
+            origin: None,
+            env: Recorded::Local(LocalState {
+                lb_port: self.lb_port,
+                redis_port: self.redis_port,
+                nginx_conf: self.nginx_conf_path(),
+                processes: self
+                    .procs
+                    .iter()
+                    .map(|p| ProcState {
+                        name: p.name.clone(),
+                        pid: p.pid,
+                        start_ticks: p.start_ticks,
+                        port: p.port,
+                        log: p.log.clone(),
+                        marker: p.marker.clone(),
+                    })
+                    .collect(),
+            }),
+        }
+        .save(path)
+    }
+
+    /// The processes a service name means: `app` (or the compose app
+    /// service's name) every replica, `lb` (or the balancer's) nginx.
+    fn pick(&self, service: &str) -> anyhow::Result<Vec<&Proc>> {
+        let pick: Vec<&Proc> = self
+            .procs
+            .iter()
+            .filter(|p| match service {
+                s if s == "app" || s == self.app_alias => p.is_app(),
+                s if s == "lb" || s == self.lb_alias => p.name == "nginx",
+                s => p.name == s,
+            })
+            .collect();
+        if pick.is_empty() {
+            let known: Vec<&str> = self.procs.iter().map(|p| p.name.as_str()).collect();
+            bail!(
+                "the local environment has no service `{service}`: choose app (all replicas), {}",
+                known.join(", ")
+            );
+        }
+        Ok(pick)
+    }
+}
+
+impl Environment for Local {
+    fn kind(&self) -> EnvKind {
+        EnvKind::Local
+    }
+
+    fn up(&mut self) -> anyhow::Result<()> {
+        if !self.procs.is_empty() {
+            return Ok(());
+        }
+        if self.cfg.app_command.is_empty() {
+            bail!("[environment.local].app_command is empty: set the command that starts one replica, e.g. [\"java\", \"-jar\", \"build/libs/demo.jar\"]");
+        }
+        let n = self.spec.replicas;
+        check_ports_free(&self.fixed_ports(1..=n)?)?;
+        let mut free = free_ports(1 + n as usize)?.into_iter();
+        self.redis_port = match self.cfg.redis_port {
+            0 => free.next().expect("enough free ports"),
+            p => p,
+        };
+        let app_ports: Vec<u16> = (1..=n)
+            .map(|i| match self.cfg.app_base_port {
+                0 => free.next().expect("enough free ports"),
+                base => base + (i - 1) as u16,
+            })
+            .collect();
+        self.runner.say(&format!(
+            "local environment: redis on 127.0.0.1:{}, {n} replica(s) on {}, nginx on 127.0.0.1:{}; logs in {}",
+            self.redis_port,
+            join(&app_ports),
+            self.lb_port,
+            self.runner.relative(&self.run_dir)
+        ));
+        if !self.dry_run {
+            std::fs::create_dir_all(self.run_dir.join("nginx"))
+                .with_context(|| format!("cannot create the run folder {}", self.run_dir))?;
+        }
+        if let Some(step) = &self.build {
+            let turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Env)?;
+            let rec = self.runner.run(step)?;
+            drop(turn);
+            crate::runner::check_interrupt()?;
+            crate::runner::ensure_success(&rec).with_context(|| {
+                format!(
+                    "cannot build the app for the local environment (in {}); see the log above",
+                    self.service_dir
+                )
+            })?;
+        }
+        if self.dry_run {
+            println!(
+                "[dry-run] {} > {}",
+                self.redis_step().display(),
+                self.run_dir.join("redis.log")
+            );
+            for (i, port) in (1..=n).zip(app_ports) {
+                self.start_app(i, port)?;
+            }
+            println!("[dry-run] write {}", self.nginx_conf_path());
+            println!(
+                "[dry-run] {} > {}",
+                self.nginx_step().display(),
+                self.run_dir.join("nginx.log")
+            );
+            return Ok(());
+        }
+        // Service start-up shares one deadline; the build above does not count.
+        let until = Instant::now() + self.spec.ready_timeout.std();
+        let redis = self.redis_step();
+        self.spawn(&redis, self.redis_port)?;
+        self.wait_service("redis", until)?;
+        for (i, port) in (1..=n).zip(app_ports) {
+            self.start_app(i, port)?;
+        }
+        for i in 1..=n {
+            self.wait_service(&format!("app-{i}"), until)?;
+        }
+        self.write_nginx_conf()?;
+        let nginx = self.nginx_step();
+        self.spawn(&nginx, self.lb_port)?;
+        self.wait_service("nginx", until)
+    }
+
+    fn ready(&mut self) -> anyhow::Result<()> {
+        let url = self.spec.health_url.clone();
+        let deadline = self.spec.ready_timeout.std();
+        if super::dry_run_ready(self.dry_run, &url, deadline) {
+            return Ok(());
+        }
+        let until = Instant::now() + deadline;
+        let (v, poll) = (self.verbosity, self.poll);
+        super::wait_http_ok(&format!("{url} (local)"), &url, deadline, poll, v, || {
+            self.check_alive()
+        })?;
+        let n = self.apps().count() as u32;
+        super::wait_every_replica_serves(&self.runner, &url, n, || self.served(), until, poll, v)
+    }
+
+    fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            api: Some(super::origin(&self.spec.health_url)),
+            redis: (self.redis_port != 0).then(|| ("127.0.0.1".to_string(), self.redis_port)),
+            replicas: self.apps().map(|p| p.name.clone()).collect(),
+            network: None,
+            internal_api: None,
+        }
+    }
+
+    fn logs(&self, service: &str, tail: u32) -> anyhow::Result<String> {
+        if self.dry_run {
+            println!(
+                "[dry-run] read the last {tail} lines of each `{service}` log in {}",
+                self.runner.relative(&self.run_dir)
+            );
+            return Ok(String::new());
+        }
+        let mut out = String::new();
+        for p in self.pick(service)? {
+            out.push_str(&super::tail_file(&p.log, tail)?);
+        }
+        Ok(out)
+    }
+
+    fn show_logs(
+        &self,
+        service: Option<&str>,
+        tail: Option<u32>,
+        follow: bool,
+    ) -> anyhow::Result<()> {
+        let pick = match service {
+            Some(s) => self.pick(s)?,
+            None => self.procs.iter().collect(),
+        };
+        let files: Vec<(String, Utf8PathBuf)> = pick
+            .iter()
+            .map(|p| (p.name.clone(), p.log.clone()))
+            .collect();
+        super::logs::show_files(&files, tail, follow, || {
+            pick.iter().any(|p| state::is_running(p.pid, p.start_ticks))
+        })
+    }
+
+    fn scale(&mut self, replicas: u32) -> anyhow::Result<()> {
+        if !(1..=32).contains(&replicas) {
+            bail!("cannot scale to {replicas} replicas: choose 1 to 32");
+        }
+        let current = self.apps().count() as u32;
+        if replicas == current || self.dry_run {
+            self.spec.replicas = replicas;
+            return Ok(());
+        }
+        self.runner.say(&format!(
+            "local environment: {current} -> {replicas} replicas"
+        ));
+        if replicas > current {
+            let more = current + 1..=replicas;
+            check_ports_free(&self.fixed_ports(more.clone())?)?;
+            let mut free = free_ports(more.clone().count())?.into_iter();
+            let until = Instant::now() + self.spec.ready_timeout.std();
+            for i in more.clone() {
+                let port = match self.cfg.app_base_port {
+                    0 => free.next().expect("enough free ports"),
+                    base => base + (i - 1) as u16,
+                };
+                // Keep start order: replicas before the balancer.
+                let nginx = self.procs.iter().position(|p| p.name == "nginx");
+                self.start_app(i, port)?;
+                if let Some(at) = nginx {
+                    let p = self.procs.pop().expect("just started");
+                    self.procs.insert(at, p);
+                }
+            }
+            for i in more {
+                self.wait_service(&format!("app-{i}"), until)?;
+            }
+            self.save_state()?;
+            self.reload_nginx()?;
+        } else {
+            let keep = |p: &Proc| {
+                !p.is_app()
+                    || p.name
+                        .trim_start_matches("app-")
+                        .parse::<u32>()
+                        .is_ok_and(|i| i <= replicas)
+            };
+            let (stay, mut gone): (Vec<Proc>, Vec<Proc>) =
+                std::mem::take(&mut self.procs).into_iter().partition(keep);
+            self.procs = stay;
+            // The balancer forgets them first, so no request reaches a stopping replica.
+            self.reload_nginx()?;
+            self.save_state()?;
+            stop_all(&self.runner, &mut gone)?;
+        }
+        self.spec.replicas = replicas;
+        self.ready()
+    }
+
+    fn down(&mut self) -> anyhow::Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        if self.dry_run {
+            for p in self.procs.iter().rev() {
+                println!(
+                    "[dry-run] stop {} (process group {}: SIGTERM, SIGKILL after 3 s)",
+                    p.name, p.pid
+                );
+            }
+            return Ok(());
+        }
+        let mut procs = std::mem::take(&mut self.procs);
+        procs.reverse(); // the balancer first, Redis last
+                         // Reattached: what the run that started them started outside their
+                         // groups carries its marker too.
+        let earlier: std::collections::BTreeSet<String> = procs
+            .iter()
+            .filter(|p| p.handle.is_none())
+            .filter_map(|p| p.marker.clone())
+            .filter(|m| crate::procs::run_ended(m))
+            .collect();
+        let stopped = stop_all(&self.runner, &mut procs);
+        for m in earlier {
+            crate::procs::kill_marked(crate::procs::RUN_VAR, &m);
+        }
+        if let Some(p) = &self.state_path {
+            State::remove(p)?;
+        }
+        stopped
+    }
+
+    fn describe(&self) -> Vec<(String, String)> {
+        let mut d = vec![
+            ("Provider".to_string(), "local".to_string()),
+            ("Replicas".into(), self.spec.replicas.to_string()),
+            ("Health URL".into(), self.spec.health_url.to_string()),
+            ("Keep env".into(), self.spec.keep_env.to_string()),
+            (
+                "Load balancer".into(),
+                format!("nginx on 127.0.0.1:{}", self.lb_port),
+            ),
+        ];
+        if !self.procs.is_empty() {
+            d.push(("App ports".into(), join(&self.app_ports())));
+            d.push(("Redis".into(), format!("127.0.0.1:{}", self.redis_port)));
+        }
+        d.push((
+            "Service logs".into(),
+            self.runner.relative(&self.run_dir).to_string(),
+        ));
+        d
+    }
+
+    fn served(&self) -> Served {
+        if self.dry_run {
+            return Served::NotMeasured("a dry run counts nothing".into());
+        }
+        let path = self.upstream_log_path();
+        let log = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => {
+                return Served::NotMeasured(format!("cannot read nginx's access log {path}: {e}"))
+            }
+        };
+        let by_addr = served::count_upstreams(&log);
+        let counts = self
+            .apps()
+            .map(|p| {
+                let addr = format!("127.0.0.1:{}", p.port);
+                (p.name.clone(), by_addr.get(&addr).copied().unwrap_or(0))
+            })
+            .collect();
+        Served::Counted {
+            method: format!(
+                "requests nginx passed to each replica ($upstream_addr in its access log {})",
+                self.runner.relative(&path)
+            ),
+            counts,
+        }
+    }
+}
+
+fn join(ports: &[u16]) -> String {
+    ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
