@@ -19,7 +19,6 @@ const MAX_CODE_LINES: usize = 600;
 /// The goal is an empty list.
 const OVER_LIMIT_FOR_NOW: &[&str] = &[
     "cmd/k6.rs",      // k6gen: cmd/k6.rs → cmd/k6/
-    "report.rs",      // rooms
     "report/html.rs", // rooms
 ];
 

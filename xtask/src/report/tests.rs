@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::runner::{Outcome, StepRecord};
+use camino::{Utf8Path, Utf8PathBuf};
 
 fn tmpdir(name: &str) -> Utf8PathBuf {
     let d = Utf8PathBuf::from_path_buf(std::env::temp_dir())
@@ -127,7 +128,7 @@ fn failed_write_leaves_the_old_report() {
     let p = d.join("x-latest.md");
     write_atomic(&p, b"old").unwrap();
     // A directory where the temporary file would go makes the write fail.
-    std::fs::create_dir(temp_path(&p)).unwrap();
+    std::fs::create_dir(store::temp_path(&p)).unwrap();
     assert!(write_atomic(&p, b"new").is_err());
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "old");
 }
