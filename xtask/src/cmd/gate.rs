@@ -15,9 +15,9 @@
 //! JUnit XML of the stages and every test case (`gate_junit.rs`) for CI
 //! test views, and ends with `gate status`.
 //!
-//! Each stage's options are parsed from the same words a person would type
-//! (`release-gate`, `k6 baseline`, ...), so legacy variables and xtask.toml
-//! apply exactly as when the stages run one by one.
+//! Each stage's options are read as its command reads them with no flag
+//! given, so legacy variables and xtask.toml apply exactly as when the
+//! stages run one by one; what the gate decides is set on the typed options.
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -26,12 +26,11 @@ use std::sync::{
 
 use anyhow::{bail, Context};
 use camino::Utf8PathBuf;
-use clap::Parser;
 
 use crate::{
     context::{Ctx, Exit},
     env::{self, EnvDefaults, EnvGuard, EnvSpec},
-    flags::{self, Cmd, EnvOpts, K6Cmd, OpsCmd},
+    flags::{self, EnvOpts},
     report::{self, Report, RunOptions},
     runner::Interrupted,
     units::Replicas,
@@ -243,10 +242,10 @@ fn run_stage(
     // A stage that uses the environment holds it while it runs.
     let env = || shared.env.lock().unwrap_or_else(|e| e.into_inner());
     match stage {
-        Stage::ReleaseGate => match stage_flags(&["release-gate"])? {
-            Cmd::ReleaseGate(c) => Ok((c.run(ctx)?, latest("release-gate"))),
-            _ => unreachable!(),
-        },
+        Stage::ReleaseGate => {
+            let c: flags::ReleaseGate = stage_opts(stage)?;
+            Ok((c.run(ctx)?, latest("release-gate")))
+        }
         Stage::TestClasses => {
             let step = crate::gradle::shared::classes_step(ctx)?;
             let _turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Other)?;
@@ -282,72 +281,48 @@ fn run_stage(
             shared.present.store(true, Ordering::SeqCst);
             Ok((Exit::OK, None))
         }
-        Stage::Integration => match stage_flags(&["integration"])? {
-            Cmd::Integration(c) => Ok((
+        Stage::Integration => {
+            let c: flags::Integration = stage_opts(stage)?;
+            Ok((
                 c.run_on(ctx, self::shared(&mut env()))?,
                 latest("runtime-integration"),
-            )),
-            _ => unreachable!(),
-        },
-        Stage::OpsHealth => {
-            // The environment's own addresses, not the config's fixed ones.
-            let ep = shared.endpoints.lock().unwrap().clone();
-            let mut args = vec![
-                "ops".to_string(),
-                "health".into(),
-                "--api-url".into(),
-                spec.health_url.to_string(),
-            ];
-            if let Some((host, port)) = ep.redis {
-                args.extend([
-                    "--redis-host".into(),
-                    host,
-                    "--redis-port".into(),
-                    port.to_string(),
-                ]);
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            match stage_flags(&args)? {
-                Cmd::Ops(OpsCmd::Health(c)) => Ok((c.run(ctx)?, latest("runtime-health-check"))),
-                _ => unreachable!(),
-            }
+            ))
         }
-        Stage::K6Baseline => match stage_flags(if ctx.config.gate.require_no_regression {
-            &["k6", "baseline", "--compare", "last-pass"]
-        } else {
-            &["k6", "baseline"]
-        })? {
-            Cmd::K6(K6Cmd::Baseline(c)) => Ok((
+        Stage::OpsHealth => {
+            let ep = shared.endpoints.lock().unwrap().clone();
+            let c = stage_opts::<flags::OpsHealth>(stage)?.on_env(spec.health_url.clone(), &ep);
+            Ok((c.run(ctx)?, latest("runtime-health-check")))
+        }
+        Stage::K6Baseline => {
+            let mut c: flags::K6Baseline = stage_opts(stage)?;
+            if ctx.config.gate.require_no_regression {
+                c.compare = Some(crate::regress::Target::LastPass);
+            }
+            Ok((
                 c.run_on(ctx, self::shared(&mut env()))?,
                 latest("k6-baseline"),
-            )),
-            _ => unreachable!(),
-        },
-        Stage::OpsMonitor => match stage_flags(&["ops", "monitor"])? {
-            Cmd::Ops(OpsCmd::Monitor(c)) => Ok((
+            ))
+        }
+        Stage::OpsMonitor => {
+            let c: flags::OpsMonitor = stage_opts(stage)?;
+            Ok((
                 c.run_on(ctx, self::shared(&mut env()))?,
                 latest("runtime-monitor-snapshot"),
-            )),
-            _ => unreachable!(),
-        },
+            ))
+        }
         Stage::Scale => {
             let mut env = env();
             let e = env.as_mut().context("no environment to scale")?;
-            e.scale(replicas.get())
-                .with_context(|| format!("cannot scale the app to {replicas} replicas"))?;
-            e.ready()
-                .context("the environment is not ready after scaling")?;
+            env::rescale(&mut **e, replicas)?;
             Ok((Exit::OK, None))
         }
         Stage::K6Distributed => {
-            let r = replicas.to_string();
-            match stage_flags(&["k6", "distributed", "--replicas", &r])? {
-                Cmd::K6(K6Cmd::Distributed(c)) => Ok((
-                    c.run_on(ctx, self::shared(&mut env()))?,
-                    latest("k6-distributed"),
-                )),
-                _ => unreachable!(),
-            }
+            let mut c: flags::K6Distributed = stage_opts(stage)?;
+            c.replicas = Some(replicas);
+            Ok((
+                c.run_on(ctx, self::shared(&mut env()))?,
+                latest("k6-distributed"),
+            ))
         }
         Stage::EnvDown => {
             let guard = env().take();
@@ -367,17 +342,23 @@ fn shared(env: &mut Option<EnvGuard>) -> Option<&mut dyn env::Environment> {
     }
 }
 
-/// A stage's options, parsed as if typed (legacy variables apply).
-fn stage_flags(args: &[&str]) -> anyhow::Result<Cmd> {
-    let argv = std::iter::once("cargo xtask").chain(args.iter().copied());
-    let parsed = flags::Xtask::try_parse_from(argv).map_err(|e| {
+/// A stage's options as its command reads them given no flag: its legacy
+/// variables apply (clap reads them), exactly as when it runs alone. What
+/// the gate decides (replicas, the environment's addresses) is then set on
+/// the typed options, never formatted into flags to be parsed again.
+fn stage_opts<T: clap::Args + clap::FromArgMatches>(stage: Stage) -> anyhow::Result<T> {
+    let name = stage.name();
+    let bad = |e: clap::Error| {
+        let text = e.to_string();
         anyhow::anyhow!(
-            "stage `{}`: {}",
-            args.join(" "),
-            e.to_string().lines().next().unwrap_or_default()
+            "stage `{name}`: {}",
+            text.lines().next().unwrap_or_default()
         )
-    })?;
-    Ok(parsed.cmd)
+    };
+    let matches = T::augment_args(clap::Command::new(name))
+        .try_get_matches_from([name])
+        .map_err(bad)?;
+    T::from_arg_matches(&matches).map_err(bad)
 }
 
 fn describe(r: &StageResult) -> String {
@@ -459,5 +440,25 @@ mod tests {
         };
         let e = g.selection().unwrap_err().to_string();
         assert!(e.contains("unknown stage `k6-basline`"), "{e}");
+    }
+
+    #[test]
+    fn each_stage_reads_its_options_and_takes_the_gates_typed() {
+        stage_opts::<flags::ReleaseGate>(Stage::ReleaseGate).unwrap();
+        stage_opts::<flags::Integration>(Stage::Integration).unwrap();
+        stage_opts::<flags::K6Baseline>(Stage::K6Baseline).unwrap();
+        stage_opts::<flags::OpsMonitor>(Stage::OpsMonitor).unwrap();
+        stage_opts::<flags::K6Distributed>(Stage::K6Distributed).unwrap();
+        let ep = env::Endpoints {
+            redis: Some(("127.0.0.1".into(), 16390)),
+            ..Default::default()
+        };
+        let url: crate::units::HttpUrl = "http://127.0.0.1:18080/health".parse().unwrap();
+        let h = stage_opts::<flags::OpsHealth>(Stage::OpsHealth)
+            .unwrap()
+            .on_env(url.clone(), &ep);
+        assert_eq!(h.api_url, Some(url));
+        assert_eq!(h.redis_host.map(|h| h.0).as_deref(), Some("127.0.0.1"));
+        assert_eq!(h.redis_port, Some(16390));
     }
 }

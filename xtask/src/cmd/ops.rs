@@ -15,6 +15,7 @@ use crate::{
     env::{self, EnvSpec, Environment},
     flags, probe,
     report::{Report, RunOptions, Threshold},
+    units::{Host, HttpUrl},
 };
 
 pub const HEALTH_SUITE: &str = "runtime-health-check";
@@ -64,15 +65,9 @@ impl flags::OpsHealth {
                 Some(f) => {
                     let health = f.health_url()?;
                     let g = f.guard(ctx, report, None)?;
-                    // Its own addresses, as the gate passes them.
-                    let (redis_host, redis_port) = g.endpoints().redis.unzip();
-                    components = flags::OpsHealth {
-                        api_url: Some(health),
-                        redis_host: redis_host.map(crate::units::Host),
-                        redis_port,
-                        ..flags::OpsHealth::default()
-                    }
-                    .apply_to(components);
+                    components = flags::OpsHealth::default()
+                        .on_env(health, &g.endpoints())
+                        .apply_to(components);
                     Some(g)
                 }
                 None => None,
@@ -88,6 +83,17 @@ impl flags::OpsHealth {
             Ok(())
         })?;
         Ok(exit)
+    }
+
+    /// The running environment's own addresses, not the config's fixed
+    /// ones: its API (the readiness URL) and its Redis when it has one.
+    pub fn on_env(mut self, api: HttpUrl, ep: &env::Endpoints) -> flags::OpsHealth {
+        self.api_url = Some(api);
+        if let Some((host, port)) = &ep.redis {
+            self.redis_host = Some(Host(host.clone()));
+            self.redis_port = Some(*port);
+        }
+        self
     }
 
     /// An address flag (or legacy variable) says what to probe.

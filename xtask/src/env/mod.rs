@@ -213,6 +213,17 @@ pub trait Environment: Send {
     }
 }
 
+/// Scales the app to `replicas` and returns once the environment answers
+/// again: what a stage that reshapes the environment needs before it
+/// measures. (Compose and local wait inside `scale`; one already of that
+/// shape returns from `scale` at once, so readiness is checked here.)
+pub fn rescale(env: &mut dyn Environment, replicas: Replicas) -> anyhow::Result<()> {
+    env.scale(replicas.get())
+        .with_context(|| format!("cannot scale the app to {replicas} replicas"))?;
+    env.ready()
+        .context("the environment is not ready after scaling")
+}
+
 /// Builds the environment the spec asks for. Nothing is started yet.
 pub fn open(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<Box<dyn Environment>> {
     Ok(match spec.kind {
