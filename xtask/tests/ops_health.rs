@@ -18,6 +18,8 @@ fn health_config(components: &str) -> String {
 
 #[test]
 fn components_up_with_latencies_then_a_stopped_one_down_and_fail() {
+    // One health-check suite at a time: it takes the suite lock.
+    let _serial = common::serial();
     let dir = TempDir::new("ops-health");
     let api = stub_api(listen_from(20300));
     let redis_port = free_port(listen_from(20310));
@@ -91,6 +93,8 @@ fn components_up_with_latencies_then_a_stopped_one_down_and_fail() {
 
 #[test]
 fn kafka_added_by_the_legacy_variables_answers_api_versions() {
+    // One health-check suite at a time: it takes the suite lock.
+    let _serial = common::serial();
     let dir = TempDir::new("ops-kafka");
     let l = listen_from(20400);
     let port = l.local_addr().unwrap().port();
@@ -226,6 +230,8 @@ impl Drop for Postgres {
 
 #[test]
 fn postgres_answers_the_ssl_request_in_its_own_protocol() {
+    // One health-check suite at a time: it takes the suite lock.
+    let _serial = common::serial();
     let dir = TempDir::new("ops-pg");
     let pg = Postgres::start(free_port(listen_from(20500)));
     let cfg = health_config("");
