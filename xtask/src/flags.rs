@@ -415,6 +415,9 @@ pub struct K6Opts {
     pub log_file: Option<Utf8PathBuf>,
     #[arg(long, env = "K6_REPORT_FILE", value_name = "PATH", hide = true)]
     pub report_file: Option<Utf8PathBuf>,
+    /// Where k6 runs: local (here, or its docker fallback), or k6-operator (a TestRun on the cluster of [k6.operator]) [default: k6.engine, else local]
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub engine: Option<crate::operator::Engine>,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,7 @@ mod gradle;
 mod images;
 mod junit;
 mod k6;
+mod operator;
 mod out;
 mod probe;
 mod procs;

@@ -175,6 +175,15 @@ pub fn needed(ctx: &Ctx) -> Vec<Tool> {
         c.hint = "apt-get install docker-compose, or the docker compose v2 plugin".into();
         tools.push(c);
     }
+    // Installed only when missing: another package's kubectl may own the
+    // path (see `setup::ci_apt`).
+    tools.push(tool(
+        "kubectl",
+        "k6 on Kubernetes (`--engine k6-operator`)",
+        ctx.config.k6.engine == crate::operator::Engine::K6Operator,
+        Some("kubernetes-client"),
+        &["version", "--client"],
+    ));
     tools.push(tool(
         "debootstrap",
         "building offline images (cargo xtask images)",

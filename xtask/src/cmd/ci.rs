@@ -15,7 +15,7 @@ use crate::{
 impl flags::Ci {
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         if !self.no_setup {
-            crate::cmd::setup::ensure_with(ctx, crate::cmd::setup::CI_APT)?;
+            crate::cmd::setup::ensure_with(ctx, &crate::cmd::setup::ci_apt())?;
             crate::cmd::setup::ensure_ci_lints(ctx)?;
             // The compose end-to-end tests run on the offline image: no registry here.
             let images = flags::Images { force: false }

@@ -220,6 +220,7 @@ struct Settings {
     dashboard_export: Option<Utf8PathBuf>,
     summary_json: Option<Utf8PathBuf>,
     deadline_slack: Duration,
+    engine: crate::operator::Engine,
     run_stamp: Option<crate::units::RunStamp>,
     log_file: Option<Utf8PathBuf>,
     report_file: Option<Utf8PathBuf>,
@@ -265,6 +266,7 @@ impl Settings {
             dashboard_export: o.dashboard_export.as_deref().map(|p| ctx.path(p)),
             summary_json: o.summary_json.as_deref().map(|p| ctx.path(p)),
             deadline_slack: c.deadline_slack,
+            engine: o.engine.unwrap_or(c.engine),
             run_stamp: o.run_stamp.clone(),
             log_file: o.log_file.as_deref().map(|p| ctx.path(p)),
             report_file: o.report_file.as_deref().map(|p| ctx.path(p)),
@@ -280,6 +282,9 @@ impl Settings {
         }
         if let (true, Some(p)) = (self.dashboard, &self.dashboard_export) {
             check_output(p, Output::Dashboard)?;
+        }
+        if self.engine == crate::operator::Engine::K6Operator {
+            return crate::operator::preflight();
         }
         if ctx.dry_run || tools::k6_local(ctx).is_some() {
             return Ok(());
@@ -503,6 +508,14 @@ fn run_against_api(
     };
     report.param("Health URL", &health);
     s.params(ctx, report);
+    if s.engine == crate::operator::Engine::K6Operator {
+        // The runners reach the API from inside the cluster, not from here.
+        report.note(format!(
+            "k6-operator: {health} was not probed from here; the runners reach the API from the cluster"
+        ));
+        on_cluster(ctx, s, &api, report, run)?;
+        return Ok(None);
+    }
     probe_api(ctx, &health)?;
     let rt = s.runtime(ctx, run, &s.docker_network);
     let summary = execute(ctx, s, &rt, &api, report, run)?;
@@ -544,6 +557,14 @@ impl flags::K6Run {
 /// would bring up (tools, compose file, ports), unless it reuses one.
 fn preflight(ctx: &Ctx, cmd: &flags::K6Run, s: &Settings, reused: bool) -> anyhow::Result<()> {
     s.preflight(ctx)?;
+    let kind = cmd.env.or(ctx.config.k6.environment);
+    if s.engine == crate::operator::Engine::K6Operator
+        && (reused || kind.is_some_and(|k| k != EnvKind::External))
+    {
+        bail!(
+            "--engine k6-operator runs k6 on the cluster, which cannot reach an environment on this machine: use --env external and point --api-host at the API as the cluster sees it"
+        );
+    }
     if reused {
         return Ok(());
     }
@@ -551,6 +572,29 @@ fn preflight(ctx: &Ctx, cmd: &flags::K6Run, s: &Settings, reused: bool) -> anyho
         Some(kind) if kind != EnvKind::External => env::preflight(ctx, &own_env_spec(ctx, kind)),
         _ => Ok(()),
     }
+}
+
+/// `--engine k6-operator`: k6 as a TestRun on the cluster, its runners'
+/// samples merged into the report (`operator::execute`).
+fn on_cluster(
+    ctx: &Ctx,
+    s: &Settings,
+    api: &HttpUrl,
+    report: &mut Report,
+    run: &Run,
+) -> anyhow::Result<()> {
+    let mut vars = s.script_vars(api);
+    vars.extend(s.k6_env());
+    let plan = crate::operator::Plan {
+        cluster: &ctx.config.k6.operator,
+        name: crate::operator::Label::for_run(&run.suite, &run.stamp),
+        script: s.script.clone(),
+        vars,
+        parallelism: 1,
+        deadline: s.deadline(),
+    };
+    crate::operator::execute(ctx, &plan, report, &run.dir)?;
+    runner::check_interrupt()
 }
 
 /// A dead API fails here, at once, before k6 starts.
@@ -1428,6 +1472,7 @@ mod tests {
                 dashboard_export: None,
                 summary_json: None,
                 deadline_slack: Duration::secs(1),
+                engine: crate::operator::Engine::Local,
                 run_stamp: None,
                 log_file: None,
                 report_file: None,

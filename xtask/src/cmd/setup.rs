@@ -42,6 +42,19 @@ pub const CI_APT: &[&str] = &[
     "chromium",
 ];
 
+/// What `ci` installs: `CI_APT`, and Debian's kubectl (the k6-operator
+/// tests make the ConfigMap with the real kubectl) only when no `kubectl`
+/// is on PATH: another package's kubectl (Google Cloud SDK's, Debian
+/// package `kubectl`) owns /usr/bin/kubectl, and installing
+/// kubernetes-client over it breaks apt.
+pub fn ci_apt() -> Vec<&'static str> {
+    let mut apt = CI_APT.to_vec();
+    if tools::which("kubectl").is_none() {
+        apt.push("kubernetes-client");
+    }
+    apt
+}
+
 /// Installs what is missing and says what it installs. Shared with `gate`
 /// and `ci`, which run it first.
 pub fn ensure(ctx: &Ctx) -> anyhow::Result<()> {

@@ -24,6 +24,9 @@ pub struct K6 {
     pub docker_network: String,
     /// Added to the k6 duration for k6's own start-up and summary.
     pub deadline_slack: Duration,
+    /// Where k6 runs: here, or on a cluster (`[k6.operator]`).
+    pub engine: crate::operator::Engine,
+    pub operator: crate::operator::Config,
     pub baseline: K6Baseline,
     pub regression: K6Regression,
     pub distributed: K6Distributed,
@@ -43,6 +46,8 @@ impl Default for K6 {
             docker_image: "grafana/k6:latest".into(),
             docker_network: "host".into(),
             deadline_slack: Duration::secs(60),
+            engine: crate::operator::Engine::default(),
+            operator: crate::operator::Config::default(),
             baseline: K6Baseline::default(),
             regression: K6Regression::default(),
             distributed: K6Distributed::default(),

@@ -254,6 +254,51 @@ impl Runner {
     }
 
     fn read_output(&self, step: &Step, check: bool) -> anyhow::Result<String> {
+        // A question's answer is small: never hold more than 16 MiB.
+        let read_all = |out: &mut dyn Read| {
+            let mut buf = Vec::new();
+            let _ = out.take(16 << 20).read_to_end(&mut buf);
+            buf
+        };
+        let out = self
+            .read_via(step, check, Duration::from_secs(1), read_all)?
+            .unwrap_or_default();
+        // Logs and tool output are not always UTF-8: replace, never fail.
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        for end in ['\n', '\r'] {
+            if text.ends_with(end) {
+                text.pop();
+            }
+        }
+        Ok(text)
+    }
+
+    /// Runs a command and hands its standard output, as it arrives, to
+    /// `consume` (on a thread of its own): for output too large to hold,
+    /// such as `kubectl logs` of a k6 runner. A failed exit is an error.
+    pub fn read_with<T: Send + 'static>(
+        &self,
+        step: &Step,
+        consume: impl FnOnce(&mut dyn Read) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.read_via(step, true, Duration::from_secs(10), consume)?
+            .with_context(|| {
+                format!(
+                    "`{}` ended but its output was still held open; not waiting for it",
+                    step.display()
+                )
+            })
+    }
+
+    /// Quiet, output piped to `consume`; `None` when the output is still
+    /// held open `linger` after the command ended.
+    fn read_via<T: Send + 'static>(
+        &self,
+        step: &Step,
+        check: bool,
+        linger: Duration,
+        consume: impl FnOnce(&mut dyn Read) -> T + Send + 'static,
+    ) -> anyhow::Result<Option<T>> {
         if let Some(sig) = interrupted().filter(|_| !step.cleanup) {
             return Err(Interrupted(sig).into());
         }
@@ -282,10 +327,7 @@ impl Runner {
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            // A question's answer is small: never hold more than 16 MiB.
-            let mut out = Vec::new();
-            let _ = (&mut stdout).take(16 << 20).read_to_end(&mut out);
-            let _ = tx.send(out);
+            let _ = tx.send(consume(&mut stdout));
         });
         // Quiet: a question asked in passing prints no progress lines.
         let quiet = Runner {
@@ -296,21 +338,14 @@ impl Runner {
         let outcome = quiet.supervise(step, pgid, started, |_| child.try_wait())?;
         guard.disarm_after_sweep();
         crate::procs::kill_marked(crate::procs::STEP_VAR, &marker);
-        let out = rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+        let out = rx.recv_timeout(linger).ok();
         match outcome {
             Outcome::Interrupted { signal } => return Err(Interrupted(signal).into()),
             Outcome::Exited { code: 0 } => {}
             o if check => bail!("`{}` failed: {}", step.display(), o.describe()),
             _ => {}
         }
-        // Logs and tool output are not always UTF-8: replace, never fail.
-        let mut text = String::from_utf8_lossy(&out).into_owned();
-        for end in ['\n', '\r'] {
-            if text.ends_with(end) {
-                text.pop();
-            }
-        }
-        Ok(text)
+        Ok(out)
     }
 
     /// Waits for the child, enforcing the deadline and interrupts.

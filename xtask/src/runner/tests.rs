@@ -134,6 +134,23 @@ fn read_replaces_bytes_that_are_not_utf8_instead_of_failing() {
 }
 
 #[test]
+fn read_with_streams_more_than_a_question_may_hold_and_checks_the_exit() {
+    // `kubectl logs` of a k6 runner: 20 MiB, past read's 16 MiB cap.
+    let d = tmpdir("read-with");
+    let r = runner(&d);
+    let step = Step::new("logs", "sh").args(["-c", "head -c 20971520 /dev/zero"]);
+    let n = r
+        .read_with(&step, |out| {
+            std::io::copy(out, &mut std::io::sink()).unwrap()
+        })
+        .unwrap();
+    assert_eq!(n, 20 << 20);
+    let failed = Step::new("logs", "sh").args(["-c", "echo partial; exit 3"]);
+    let e = r.read_with(&failed, |_| ()).unwrap_err();
+    assert!(e.to_string().contains("exit 3"), "{e}");
+}
+
+#[test]
 fn endless_line_does_not_grow_memory() {
     // 8 MiB without a newline arrives in 64 KiB pieces.
     let d = tmpdir("longline");

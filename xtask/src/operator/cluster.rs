@@ -1,0 +1,545 @@
+//! The dialogue with the cluster, all through kubectl steps: the
+//! ConfigMap made offline, both manifests applied, the TestRun's stages
+//! followed under the deadline, the runners' logs streamed into their
+//! histograms and the merged ones, and [`Cleanup`], which deletes what was
+//! applied on every exit path.
+
+use std::{io::BufRead, time::Instant};
+
+use anyhow::{bail, Context};
+use camino::Utf8Path;
+use serde::Deserialize;
+
+use super::{manifest, Config, KubeContext, Label, Plan};
+use crate::{
+    context::Ctx,
+    report::Report,
+    runner::{self, Interrupted, Outcome, Runner, Step},
+    samples::Samples,
+    units::Duration,
+};
+
+const KUBECTL_HINT: &str = "install kubectl (Debian: apt-get install kubernetes-client; `cargo xtask setup` does it when kubectl is missing)";
+
+/// kubectl with our context and namespace, as argument vectors.
+#[derive(Clone, Debug)]
+pub struct Kubectl {
+    context: Option<KubeContext>,
+    namespace: Label,
+}
+
+impl Kubectl {
+    pub fn new(c: &Config) -> Kubectl {
+        Kubectl {
+            context: c.context.clone(),
+            namespace: c.namespace.clone(),
+        }
+    }
+
+    pub fn step<'s>(&self, what: &str, args: impl IntoIterator<Item = &'s str>) -> Step {
+        let mut step = Step::new(format!("kubectl {what}"), "kubectl")
+            .hint(KUBECTL_HINT)
+            .deadline(std::time::Duration::from_secs(60));
+        if let Some(c) = &self.context {
+            step = step.arg(format!("--context={c}"));
+        }
+        step.arg(format!("--namespace={}", self.namespace))
+            .args(args)
+    }
+
+    /// Without the context: kubectl refuses a context it does not know
+    /// even for what it does offline (`--dry-run=client`).
+    fn offline_step<'s>(&self, what: &str, args: impl IntoIterator<Item = &'s str>) -> Step {
+        Step::new(format!("kubectl {what}"), "kubectl")
+            .hint(KUBECTL_HINT)
+            .deadline(std::time::Duration::from_secs(60))
+            .arg(format!("--namespace={}", self.namespace))
+            .args(args)
+    }
+
+    fn where_(&self) -> String {
+        match &self.context {
+            Some(c) => format!("namespace {} of context {c}", self.namespace),
+            None => format!("namespace {} of kubectl's current context", self.namespace),
+        }
+    }
+}
+
+/// Fails with exit 127 before the run when kubectl is missing.
+pub fn preflight() -> anyhow::Result<()> {
+    Step::new("kubectl", "kubectl").hint(KUBECTL_HINT).require()
+}
+
+/// Deletes the TestRun (its jobs and pods go with it) and the ConfigMap:
+/// `finish` says whether that worked; dropped unfinished (an error, an
+/// interrupt, a panic) it deletes them all the same.
+pub struct Cleanup {
+    runner: Runner,
+    kubectl: Kubectl,
+    name: Label,
+    armed: bool,
+}
+
+impl Cleanup {
+    pub fn new(runner: &Runner, kubectl: &Kubectl, name: &Label) -> Cleanup {
+        Cleanup {
+            runner: runner.clone(),
+            kubectl: kubectl.clone(),
+            name: name.clone(),
+            armed: true,
+        }
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.armed = false;
+        self.delete()
+    }
+
+    fn delete(&self) -> anyhow::Result<()> {
+        let testrun = format!("testrun/{}", self.name);
+        let configmap = format!("configmap/{}", self.name);
+        // A teardown step: runs after an interrupt too; `--wait=false` so
+        // that the garbage collector, not we, waits for the pods to go.
+        let step = self
+            .kubectl
+            .step(
+                "delete",
+                [
+                    "delete",
+                    testrun.as_str(),
+                    configmap.as_str(),
+                    "--ignore-not-found",
+                    "--wait=false",
+                ],
+            )
+            .cleanup()
+            .deadline(std::time::Duration::from_secs(5))
+            .grace(std::time::Duration::from_millis(500));
+        let rec = self.runner.run(&step)?;
+        if !rec.ok() {
+            bail!(
+                "`kubectl delete {testrun} {configmap}` failed ({}): delete them by hand in {}",
+                rec.outcome.describe(),
+                self.kubectl.where_()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Err(e) = self.delete() {
+                eprintln!("k6-operator: {e:#}");
+            }
+        }
+    }
+}
+
+/// What the runners measured: each runner's samples, and all of them
+/// together.
+pub struct Collected {
+    pub runners: Vec<Part>,
+    pub merged: Samples,
+}
+
+pub struct Part {
+    pub pod: String,
+    pub samples: Samples,
+    /// Lines of the pod's log that were not samples (k6's own messages).
+    pub other_lines: u64,
+    pub first_other: Vec<String>,
+}
+
+/// The last stage seen, and when.
+struct Seen {
+    stage: String,
+    at: Instant,
+}
+
+/// Runs the plan on the cluster and fills the report's k6-operator part.
+/// The TestRun and the ConfigMap are gone when this returns, whatever
+/// happened.
+pub fn run(
+    ctx: &Ctx,
+    plan: &Plan,
+    report: &mut Report,
+    dir: &Utf8Path,
+) -> anyhow::Result<Option<Collected>> {
+    let kubectl = Kubectl::new(plan.cluster);
+    report.param(
+        "Engine",
+        format!(
+            "k6-operator: TestRun {} in {}, {} runner(s), image {}",
+            plan.name,
+            kubectl.where_(),
+            plan.parallelism,
+            plan.cluster.image
+        ),
+    );
+    let folder = dir.join("k6-operator");
+    let configmap = folder.join("configmap.json");
+    let testrun = folder.join("testrun.json");
+    let cm = configmap_manifest(&ctx.runner, &kubectl, plan)?;
+    let tr = serde_json::to_vec_pretty(&plan.test_run()?)?;
+    if !ctx.dry_run {
+        std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {folder}"))?;
+        crate::report::write_atomic(&configmap, &cm)?;
+        crate::report::write_atomic(&testrun, &tr)?;
+        report.artifact("k6-operator ConfigMap", ctx.relative(&configmap));
+        report.artifact("k6-operator TestRun", ctx.relative(&testrun));
+    }
+    // Armed before the first apply: a half-applied pair is deleted too.
+    let cleanup = Cleanup::new(&ctx.runner, &kubectl, &plan.name);
+    let ran = on_cluster(ctx, plan, &kubectl, report, &configmap, &testrun);
+    if let Err(e) = cleanup.finish() {
+        report.fail(format!("{e:#}"));
+    }
+    ran
+}
+
+/// The ConfigMap of the script, made by kubectl offline, with our labels.
+pub fn configmap_manifest(
+    runner: &Runner,
+    kubectl: &Kubectl,
+    plan: &Plan,
+) -> anyhow::Result<Vec<u8>> {
+    let from = format!("--from-file={}={}", plan.script_key()?, plan.script);
+    let name = plan.name.to_string();
+    let step = kubectl.offline_step(
+        "create configmap",
+        [
+            "create",
+            "configmap",
+            name.as_str(),
+            from.as_str(),
+            "--dry-run=client",
+            "--output=json",
+        ],
+    );
+    let out = runner
+        .read(&step)
+        .context("cannot make the script's ConfigMap with kubectl (offline, --dry-run=client)")?;
+    let mut cm: serde_json::Value = serde_json::from_str(&out)
+        .with_context(|| format!("`{}` printed no JSON object", step.display()))?;
+    let Some(meta) = cm.get_mut("metadata").and_then(|m| m.as_object_mut()) else {
+        bail!("`{}` printed a ConfigMap without metadata", step.display());
+    };
+    meta.insert(
+        "labels".into(),
+        serde_json::to_value(manifest::labels(&plan.name))?,
+    );
+    Ok(serde_json::to_vec_pretty(&cm)?)
+}
+
+fn on_cluster(
+    ctx: &Ctx,
+    plan: &Plan,
+    kubectl: &Kubectl,
+    report: &mut Report,
+    configmap: &Utf8Path,
+    testrun: &Utf8Path,
+) -> anyhow::Result<Option<Collected>> {
+    for (what, file) in [("ConfigMap", configmap), ("TestRun", testrun)] {
+        let file = format!("--filename={file}");
+        let step = kubectl.step(&format!("apply {what}"), ["apply", file.as_str()]);
+        let rec = ctx.runner.run(&step)?;
+        report.step(&rec);
+        ensure(&rec.outcome, || {
+            format!(
+                "cannot apply the {what} in {} (is k6-operator installed there? `kubectl get crd testruns.k6.io`)",
+                kubectl.where_()
+            )
+        })?;
+    }
+    if ctx.dry_run {
+        return Ok(None);
+    }
+    let end = follow(ctx, plan, kubectl)?;
+    if end.stage == "error" {
+        report.fail(format!(
+            "k6-operator: TestRun {} ended in stage `error`{}: see `kubectl describe testrun {}` and the operator's log",
+            plan.name,
+            end.why.map(|w| format!(" ({w})")).unwrap_or_default(),
+            plan.name
+        ));
+        // Whatever runners ran still show what they measured.
+        return Ok(collect(ctx, plan, kubectl).ok());
+    }
+    collect(ctx, plan, kubectl).map(Some)
+}
+
+/// Interrupted outcomes become the `Interrupted` error (exit 130/143);
+/// other failures the message of `what`.
+fn ensure(o: &Outcome, what: impl FnOnce() -> String) -> anyhow::Result<()> {
+    match o {
+        o if o.success() => Ok(()),
+        Outcome::Interrupted { signal } => Err(Interrupted(*signal).into()),
+        o => bail!("{}: {}", what(), o.describe()),
+    }
+}
+
+struct End {
+    stage: String,
+    why: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Observed {
+    #[serde(default)]
+    status: Status,
+}
+
+#[derive(Default, Deserialize)]
+struct Status {
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    conditions: Vec<Condition>,
+}
+
+#[derive(Deserialize)]
+struct Condition {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Polls the TestRun's stage until `finished` or `error`, the deadline, an
+/// interrupt, or its disappearance.
+fn follow(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<End> {
+    let started = Instant::now();
+    let startup = plan.cluster.startup_timeout.get();
+    let limit = startup.std() + plan.deadline;
+    let name = plan.name.to_string();
+    let step = kubectl
+        .step(
+            "get testrun",
+            [
+                "get",
+                "testrun",
+                name.as_str(),
+                "--output=json",
+                "--ignore-not-found",
+            ],
+        )
+        .deadline(std::time::Duration::from_secs(30));
+    let mut seen: Option<Seen> = None;
+    let mut failures = 0;
+    loop {
+        let out = match ctx.runner.read(&step) {
+            Ok(out) => {
+                failures = 0;
+                out
+            }
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
+            // The API server may blink: three failures in a row end it.
+            Err(e) if failures < 2 => {
+                failures += 1;
+                ctx.runner.say(&format!("k6-operator: {e:#}; asking again"));
+                runner::sleep(plan.cluster.poll_interval.get().std())?;
+                continue;
+            }
+            Err(e) => {
+                return Err(e).context(format!(
+                    "cannot follow TestRun {name} in {}",
+                    kubectl.where_()
+                ))
+            }
+        };
+        if out.trim().is_empty() {
+            bail!(
+                "k6-operator: TestRun {name} was deleted from outside (last stage seen: {}): its runners and their results are gone; nothing to merge",
+                seen.as_ref().map_or("none", |s| s.stage.as_str())
+            );
+        }
+        let observed: Observed = serde_json::from_str(&out).with_context(|| {
+            format!(
+                "`{}` printed something that is not a TestRun",
+                step.display()
+            )
+        })?;
+        let stage = observed.status.stage;
+        if seen.as_ref().map(|s| &s.stage) != Some(&stage) {
+            let shown = if stage.is_empty() {
+                "(none yet)"
+            } else {
+                stage.as_str()
+            };
+            ctx.runner.say(&format!(
+                "k6-operator: TestRun {name}: stage {shown} after {}",
+                Duration::millis(started.elapsed().as_millis() as u64)
+            ));
+            seen = Some(Seen {
+                stage: stage.clone(),
+                at: Instant::now(),
+            });
+        }
+        match stage.as_str() {
+            "finished" => return Ok(End { stage, why: None }),
+            "error" => {
+                let why = observed
+                    .status
+                    .conditions
+                    .iter()
+                    .filter(|c| !c.message.is_empty())
+                    .map(|c| format!("{} {}: {}", c.kind, c.status, c.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Ok(End {
+                    stage,
+                    why: (!why.is_empty()).then_some(why),
+                });
+            }
+            _ => {}
+        }
+        if started.elapsed() >= limit {
+            let s = seen.as_ref().expect("a stage was seen");
+            bail!(
+                "k6-operator: TestRun {name} still in stage `{}` after {} (start-up {} + k6 {}; in that stage for {}): deleted, no results",
+                if s.stage.is_empty() { "(none)" } else { s.stage.as_str() },
+                Duration(limit),
+                startup,
+                Duration(plan.deadline),
+                Duration::millis(s.at.elapsed().as_millis() as u64)
+            );
+        }
+        runner::sleep(plan.cluster.poll_interval.get().std())?;
+    }
+}
+
+#[derive(Deserialize)]
+struct PodList {
+    #[serde(default)]
+    items: Vec<Pod>,
+}
+
+#[derive(Deserialize)]
+struct Pod {
+    metadata: PodMeta,
+}
+
+#[derive(Deserialize)]
+struct PodMeta {
+    name: String,
+}
+
+/// The runners' logs, each streamed into its own histograms and into the
+/// merged ones (every sample of every runner: the union, exactly).
+fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collected> {
+    let selector = format!("--selector=app=k6,k6_cr={},runner=true", plan.name);
+    let list = kubectl.step(
+        "get pods",
+        ["get", "pods", selector.as_str(), "--output=json"],
+    );
+    let out = ctx.runner.read(&list)?;
+    let pods: PodList = serde_json::from_str(&out)
+        .with_context(|| format!("`{}` printed no pod list", list.display()))?;
+    let mut names: Vec<String> = pods.items.into_iter().map(|p| p.metadata.name).collect();
+    names.sort();
+    if names.len() != plan.parallelism as usize {
+        bail!(
+            "k6-operator: {} runner pod(s) of TestRun {} found, {} expected: the merged numbers would miss some runners' samples",
+            names.len(),
+            plan.name,
+            plan.parallelism
+        );
+    }
+    let mut merged = Some(Samples::default());
+    let mut runners = Vec::new();
+    for pod in names {
+        if !pod.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            bail!(
+                "k6-operator: a runner pod is named `{}`",
+                crate::units::quote(&pod)
+            );
+        }
+        let step = kubectl.step("logs", ["logs", pod.as_str(), "--container=k6"]);
+        let mut all = merged.take().expect("given back by the last pod");
+        let (part, all) = ctx
+            .runner
+            .read_with(&step, move |out| {
+                let part = read_runner(out, &mut all);
+                (part, all)
+            })
+            .with_context(|| format!("cannot read the log of runner pod {pod}"))?;
+        merged = Some(all);
+        runners.push(Part { pod, ..part });
+    }
+    Ok(Collected {
+        runners,
+        merged: merged.expect("given back by the last pod"),
+    })
+}
+
+/// One runner's log: lines that are JSON go to k6's sample parser (its
+/// own and the merged histograms), the rest are k6's messages.
+fn read_runner(out: &mut dyn std::io::Read, merged: &mut Samples) -> Part {
+    let mut part = Part {
+        pod: String::new(),
+        samples: Samples::default(),
+        other_lines: 0,
+        first_other: Vec::new(),
+    };
+    let mut input = std::io::BufReader::new(out);
+    let mut line = Vec::with_capacity(1024);
+    loop {
+        line.clear();
+        // A line longer than 1 MiB is not k6's: cut, it fails to parse.
+        match std::io::Read::take(&mut input, 1 << 20).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let complete = line.last() == Some(&b'\n');
+        if line.first() == Some(&b'{') {
+            part.samples.feed(&line, complete);
+            merged.feed(&line, complete);
+        } else if !line.trim_ascii().is_empty() {
+            part.other_lines += 1;
+            if part.first_other.len() < 5 {
+                part.first_other
+                    .push(String::from_utf8_lossy(line.trim_ascii()).into_owned());
+            }
+        }
+    }
+    part
+}
+
+/// The per-runner table and the notes on what was not a sample.
+pub fn describe(c: &Collected, report: &mut Report) {
+    let rows = c
+        .runners
+        .iter()
+        .map(|r| {
+            let p95 = crate::samples::quantile(&r.samples.duration, 0.95)
+                .map_or("N/A".to_string(), |us| {
+                    crate::report::fmt_num((us / 10.0).round() / 100.0)
+                });
+            vec![
+                r.pod.clone(),
+                r.samples.requests.to_string(),
+                p95,
+                r.samples.failed.to_string(),
+            ]
+        })
+        .collect();
+    report.table(
+        "k6-operator runners",
+        &["Runner pod", "Requests", "p95 (ms)", "Failed requests"],
+        rows,
+    );
+    for r in &c.runners {
+        if r.other_lines > 0 {
+            report.note(format!(
+                "runner pod {}: {} line(s) of k6's own output (first: {})",
+                r.pod,
+                r.other_lines,
+                r.first_other.first().map(String::as_str).unwrap_or("")
+            ));
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! `k6 run --engine k6-operator` against a stand-in kubectl: no cluster
+//! can run here. The stand-in (a script first on PATH) records every call
+//! and plays one sequence of TestRun stages per test: finished, error,
+//! stuck, deleted from outside, interrupted during `started`. It makes the
+//! ConfigMap with the real kubectl (offline), and its `logs` are the real
+//! output of the real k6: the test runs k6 once per runner, with the
+//! runner's execution segment and the TestRun's arguments, against a
+//! small HTTP server the test holds and counts.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use common::{
+    interrupt_when, listen_in, metric, notes, path_with, read_latest, require_k6, stand_in, table,
+    which, TempDir, Xtask, K6_PORTS,
+};
+
+const STAMP: &str = "20261201T120000Z";
+/// `operator::Label::for_run("k6", STAMP)`.
+const NAME: &str = "xtask-k6-20261201t120000z";
+/// What the cluster would see as the API (never reached: the runners'
+/// output is made beforehand against the test's own server).
+const API: &str = "http://tcs.load-tests.svc:8080";
+/// What `manifest::ARGUMENTS` gives every runner.
+const ARGUMENTS: [&str; 4] = ["--out", "json", "--no-thresholds", "--no-summary"];
+
+const SCRIPT: &str = r#"import http from 'k6/http';
+import { check } from 'k6';
+export const options = { vus: 3, iterations: 30 };
+export default function () {
+  const r = http.get(`${__ENV.API_HOST}/x`);
+  check(r, { 'status is 200': (r) => r.status === 200 });
+}
+"#;
+
+/// An HTTP server on a port the test holds; counts the requests.
+fn counting_server() -> (u16, Arc<AtomicU64>) {
+    let l: TcpListener = listen_in(K6_PORTS);
+    let port = l.local_addr().unwrap().port();
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut c = c;
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    // One request after another on a kept-alive connection.
+                    while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                        line.clear();
+                    }
+                    if line != "\r\n" {
+                        return;
+                    }
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    if c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, count)
+}
+
+/// The pods' logs: the real k6, once per runner, with the command line
+/// k6-operator gives runner `i` of `n` (its `--execution-segment`, the
+/// TestRun's arguments, its tags), stdout and stderr together as
+/// `kubectl logs` shows them. `--paused` is left out: no starter here.
+fn runner_logs(dir: &Path, script: &Path, n: u32, api_port: u16) {
+    let k6 = require_k6();
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for i in 1..=n {
+        let mut cmd = std::process::Command::new(&k6);
+        cmd.args(["run", "--quiet"]);
+        if n > 1 {
+            let part = |k: u32| match k {
+                0 => "0".to_string(),
+                k if k == n => "1".to_string(),
+                k => format!("{k}/{n}"),
+            };
+            let sequence: Vec<String> = (0..=n).map(part).collect();
+            cmd.arg(format!("--execution-segment={}:{}", part(i - 1), part(i)));
+            cmd.arg(format!(
+                "--execution-segment-sequence={}",
+                sequence.join(",")
+            ));
+        }
+        let log = std::fs::File::create(logs.join(format!("runner-{i}.log"))).unwrap();
+        let status = cmd
+            .args(ARGUMENTS)
+            .arg(script)
+            .args(["--address=127.0.0.1:0", "--tag"])
+            .arg(format!("instance_id={i}"))
+            .arg("--tag")
+            .arg(format!("testrun_name={NAME}"))
+            .env("API_HOST", format!("http://127.0.0.1:{api_port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .status()
+            .unwrap();
+        assert!(status.success(), "k6 runner {i} failed");
+    }
+}
+
+/// kubectl as a cluster with k6-operator would answer, one stage per
+/// `get testrun` (the last one repeats; `gone`: deleted from outside).
+fn kubectl_stand_in(dir: &Path, stages: &[&str]) -> String {
+    let d = dir.display();
+    let real = which("kubectl").expect("kubectl is not on PATH: apt-get install kubernetes-client");
+    let real = real.display();
+    std::fs::write(dir.join("stages"), stages.join("\n") + "\n").unwrap();
+    std::fs::create_dir_all(dir.join("applied")).unwrap();
+    let bin = dir.join("bin");
+    stand_in(
+        &bin,
+        "kubectl",
+        &format!(
+            r#"d={d}
+echo "$*" >> $d/calls.log
+verb=
+for a in "$@"; do case "$a" in --*) ;; *) verb=$a; break;; esac; done
+case "$verb" in
+create) exec {real} "$@" ;;
+apply)
+  for a in "$@"; do case "$a" in --filename=*) cp "${{a#--filename=}}" $d/applied/ ;; esac; done
+  echo "applied" ;;
+get)
+  case "$*" in
+  *" testrun "*)
+    [ -e $d/deleted ] && exit 0
+    n=$(cat $d/polls 2>/dev/null || echo 0); n=$((n+1)); echo $n > $d/polls
+    stage=$(sed -n "${{n}}p" $d/stages); [ -n "$stage" ] || stage=$(tail -n 1 $d/stages)
+    [ "$stage" = gone ] && exit 0
+    printf '{{"apiVersion":"k6.io/v1alpha1","kind":"TestRun","metadata":{{"name":"x"}},"status":{{"stage":"%s"}}}}\n' "$stage" ;;
+  *" pods "*)
+    for a in "$@"; do case "$a" in --selector=*) sel=${{a#--selector=}} ;; esac; done
+    name=${{sel#*k6_cr=}}; name=${{name%%,*}}
+    items=
+    for f in $d/logs/runner-*.log; do
+      [ -e "$f" ] || continue
+      i=${{f##*runner-}}; i=${{i%.log}}
+      items="$items${{items:+,}}{{\"metadata\":{{\"name\":\"$name-$i-x7k2p\"}}}}"
+    done
+    echo "{{\"items\":[$items]}}" ;;
+  esac ;;
+logs)
+  pod=$2; for a in "$@"; do case "$a" in --*|logs) ;; *) pod=$a ;; esac; done
+  i=${{pod%-*}}; i=${{i##*-}}
+  cat $d/logs/runner-$i.log ;;
+delete) touch $d/deleted; echo "deleted" ;;
+*) echo "stand-in kubectl: unexpected: $*" >&2; exit 2 ;;
+esac
+"#
+        ),
+    );
+    path_with(&[&bin])
+}
+
+struct Case {
+    dir: TempDir,
+    config: PathBuf,
+    path: String,
+}
+
+fn case(name: &str, stages: &[&str], runners: u32, startup: &str) -> (Case, Arc<AtomicU64>) {
+    let dir = TempDir::outside_repo(&format!("operator-{name}"));
+    let script = dir.join("tiny.js");
+    std::fs::write(&script, SCRIPT).unwrap();
+    let (port, count) = counting_server();
+    if runners > 0 {
+        runner_logs(dir.path(), &script, runners, port);
+    }
+    let path = kubectl_stand_in(dir.path(), stages);
+    let config = dir.join("xtask.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[project]\nservice_dir = \"{}\"\n[k6]\nscript = \"{}\"\nengine = \"k6-operator\"\n\
+             duration = \"1s\"\ndeadline_slack = \"1s\"\n\
+             [k6.operator]\ncontext = \"kind-load\"\nnamespace = \"load-tests\"\n\
+             poll_interval = \"100ms\"\nstartup_timeout = \"{startup}\"\n",
+            dir.path().display(),
+            script.display()
+        ),
+    )
+    .unwrap();
+    (Case { dir, config, path }, count)
+}
+
+impl Case {
+    fn xtask(&self) -> Xtask {
+        Xtask::with(&self.config, &self.dir.join("reports"))
+            .env("PATH", &self.path)
+            .args(["k6", "run", "--api-host", API, "--run-stamp", STAMP])
+    }
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+    fn report(&self) -> serde_json::Value {
+        let (_, json) = read_latest(&self.dir.join("reports"), "k6");
+        common::validate_against_schema(&json.to_string());
+        json
+    }
+    /// The TestRun and the ConfigMap were deleted, last, in one call.
+    fn assert_deleted(&self) {
+        let calls = self.calls();
+        let delete = format!(
+            "--context=kind-load --namespace=load-tests delete testrun/{NAME} configmap/{NAME} --ignore-not-found --wait=false"
+        );
+        assert_eq!(calls.last(), Some(&delete), "{calls:#?}");
+    }
+}
+
+#[test]
+fn a_finished_testrun_is_followed_its_runners_merged_and_deleted() {
+    let (c, served) = case(
+        "finished",
+        &[
+            "initialization",
+            "initialized",
+            "created",
+            "started",
+            "stopped",
+            "finished",
+        ],
+        1,
+        "2s",
+    );
+    let out = c.xtask().run();
+    assert_eq!(out.code, 0, "{}", out.show());
+    let report = c.report();
+    assert_eq!(report["result"], "PASS", "{:#?}", notes(&report));
+    // Every request the runner made, counted by the server, is in the report.
+    assert_eq!(served.load(Ordering::SeqCst), 30);
+    assert_eq!(metric(&report, "http_reqs"), Some(30.0));
+    let runners = table(&report, "k6-operator runners");
+    assert_eq!(runners.len(), 1, "{runners:?}");
+    assert_eq!(runners[0][0], format!("{NAME}-1-x7k2p"));
+    assert_eq!(runners[0][1], "30");
+    for stage in ["initialization", "created", "started", "finished"] {
+        assert!(
+            out.stderr
+                .contains(&format!("TestRun {NAME}: stage {stage}")),
+            "{}",
+            out.stderr
+        );
+    }
+    // The dialogue: made offline, applied, followed, pods by label, logs, deleted.
+    let calls = c.calls();
+    let at = |prefix: &str| {
+        calls
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in {calls:#?}"))
+    };
+    let ctx = "--context=kind-load --namespace=load-tests";
+    let made = at(&format!(
+        "--namespace=load-tests create configmap {NAME} --from-file=tiny.js="
+    ));
+    let cm = at(&format!("{ctx} apply --filename="));
+    let tr = cm + 1;
+    assert!(calls[tr].ends_with("testrun.json"), "{calls:#?}");
+    let got = at(&format!(
+        "{ctx} get testrun {NAME} --output=json --ignore-not-found"
+    ));
+    let pods = at(&format!(
+        "{ctx} get pods --selector=app=k6,k6_cr={NAME},runner=true --output=json"
+    ));
+    let logs = at(&format!("{ctx} logs {NAME}-1-x7k2p --container=k6"));
+    assert!(
+        made < cm && tr < got && got < pods && pods < logs,
+        "{calls:#?}"
+    );
+    c.assert_deleted();
+    // What was applied: the ConfigMap kubectl made, and a TestRun with our values.
+    let applied = |f: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(c.dir.join("applied").join(f)).unwrap()).unwrap()
+    };
+    let cm = applied("configmap.json");
+    assert_eq!(cm["data"]["tiny.js"], SCRIPT);
+    let tr = applied("testrun.json");
+    assert_eq!(tr["spec"]["parallelism"], 1);
+    assert_eq!(tr["spec"]["arguments"], ARGUMENTS.join(" "));
+    let env = tr["spec"]["runner"]["env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "API_HOST" && e["value"] == API),
+        "{env:?}"
+    );
+}
+
+#[test]
+fn a_testrun_in_error_fails_saying_so_and_is_deleted() {
+    let (c, _) = case("error", &["initialization", "error"], 0, "2s");
+    let out = c.xtask().run();
+    assert_eq!(out.code, 1, "{}", out.show());
+    let report = c.report();
+    assert_eq!(report["result"], "FAIL");
+    let n = notes(&report).join("\n");
+    assert!(
+        n.contains(&format!("TestRun {NAME} ended in stage `error`")),
+        "{n}"
+    );
+    c.assert_deleted();
+}
+
+#[test]
+fn a_stuck_testrun_is_deleted_at_the_deadline() {
+    // Start-up 2 s + k6 1 s + slack 1 s: 4 s in `initialization`.
+    let (c, _) = case("stuck", &["initialization"], 0, "2s");
+    let started = std::time::Instant::now();
+    let out = c.xtask().run();
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{}", out.show());
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let n = notes(&c.report()).join("\n");
+    assert!(
+        n.contains(&format!(
+            "TestRun {NAME} still in stage `initialization` after 4s"
+        )),
+        "{n}"
+    );
+    assert!(n.contains("deleted, no results"), "{n}");
+    c.assert_deleted();
+}
+
+#[test]
+fn a_testrun_deleted_from_outside_is_a_clear_error() {
+    let (c, _) = case(
+        "gone",
+        &["initialization", "created", "started", "gone"],
+        0,
+        "2s",
+    );
+    let out = c.xtask().run();
+    assert_eq!(out.code, 1, "{}", out.show());
+    let n = notes(&c.report()).join("\n");
+    assert!(
+        n.contains(&format!(
+            "TestRun {NAME} was deleted from outside (last stage seen: started)"
+        )),
+        "{n}"
+    );
+    c.assert_deleted();
+}
+
+#[test]
+fn an_interrupt_during_started_deletes_the_testrun_and_exits_130() {
+    let (c, _) = case(
+        "interrupted",
+        &["initialization", "initialized", "created", "started"],
+        0,
+        // Long enough that only the interrupt can end it.
+        "10m",
+    );
+    let mut cmd = c.xtask().cmd;
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, stderr, took) = interrupt_when(child, |err| {
+        err.contains(&format!("TestRun {NAME}: stage started"))
+    });
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    // R1: signal to exit within 7 s, teardown included.
+    assert!(took < Duration::from_secs(7), "took {took:?}");
+    let report = c.report();
+    assert_eq!(report["result"], "FAIL");
+    assert!(
+        notes(&report).iter().any(|n| n == "interrupted (SIGINT)"),
+        "{:#?}",
+        notes(&report)
+    );
+    c.assert_deleted();
+}
