@@ -1597,3 +1597,57 @@ fn monitor_counts_keys_in_log_lines_that_are_not_utf8() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn bad_k6_operator_settings_are_refused_before_the_run() {
+    const OP: &str = "engine = \"k6-operator\"\n[k6.operator]\n";
+    bad("op-namespace", "k6", &["k6", "run"])
+        .with(K6)
+        .with(OP)
+        .with("namespace = \"Load_Tests\"\n")
+        .refused(
+            1,
+            &[
+                "bad Kubernetes name `Load_Tests`",
+                "key `k6.operator.namespace`",
+            ],
+        );
+    bad("op-context", "k6", &["k6", "run"])
+        .with(K6)
+        .with(OP)
+        .with("context = \"--kubeconfig=/etc/x\"\n")
+        .refused(1, &["bad kubectl context", "key `k6.operator.context`"]);
+    bad("op-cpu", "k6", &["k6", "run"])
+        .with(K6)
+        .with(OP)
+        .with("cpu = \"lots\"\n")
+        .refused(
+            1,
+            &["bad resource quantity `lots`", "key `k6.operator.cpu`"],
+        );
+    bad("op-image", "k6", &["k6", "run"])
+        .with(K6)
+        .with(OP)
+        .with("image = \"-v=/:/host\"\n")
+        .refused(1, &["key `k6.operator.image`"]);
+    bad("op-engine", "k6", &["k6", "run", "--engine", "kubernetes"])
+        .with(K6)
+        .refused(2, &["--engine"]);
+    // The runners on the cluster cannot reach an environment here.
+    bad(
+        "op-env",
+        "k6",
+        &["k6", "run", "--engine", "k6-operator", "--env", "local"],
+    )
+    .with(K6)
+    .refused(1, &["--engine k6-operator", "--env external"]);
+    let empty = TempDir::new("op-no-kubectl-bin");
+    bad(
+        "op-no-kubectl",
+        "k6",
+        &["k6", "run", "--engine", "k6-operator"],
+    )
+    .with(K6)
+    .env("PATH", empty.path().display().to_string())
+    .refused(127, &["`kubectl` not found on PATH", "kubernetes-client"]);
+}
