@@ -157,7 +157,8 @@ get)
     for f in $d/logs/runner-*.log; do
       [ -e "$f" ] || continue
       i=${{f##*runner-}}; i=${{i%.log}}
-      items="$items${{items:+,}}{{\"metadata\":{{\"name\":\"$name-$i-x7k2p\"}}}}"
+      phase=$(cat $d/phase-$i 2>/dev/null || echo Succeeded)
+      items="$items${{items:+,}}{{\"metadata\":{{\"name\":\"$name-$i-x7k2p\"}},\"status\":{{\"phase\":\"$phase\"}}}}"
     done
     echo "{{\"items\":[$items]}}" ;;
   esac ;;
@@ -258,7 +259,8 @@ fn a_finished_testrun_is_followed_its_runners_merged_and_deleted() {
     let runners = table(&report, "k6-operator runners");
     assert_eq!(runners.len(), 1, "{runners:?}");
     assert_eq!(runners[0][0], format!("{NAME}-1-x7k2p"));
-    assert_eq!(runners[0][1], "30");
+    assert_eq!(runners[0][1], "Succeeded");
+    assert_eq!(runners[0][2], "30");
     for stage in ["initialization", "created", "started", "finished"] {
         assert!(
             out.stderr
@@ -393,6 +395,27 @@ fn an_interrupt_during_started_deletes_the_testrun_and_exits_130() {
         notes(&report).iter().any(|n| n == "interrupted (SIGINT)"),
         "{:#?}",
         notes(&report)
+    );
+    c.assert_deleted();
+}
+
+#[test]
+fn a_runner_whose_k6_failed_fails_the_run() {
+    let (c, _) = case(
+        "runner-failed",
+        &["started", "stopped", "finished"],
+        1,
+        "2s",
+    );
+    std::fs::write(c.dir.join("phase-1"), "Failed").unwrap();
+    let out = c.xtask().run();
+    assert_eq!(out.code, 1, "{}", out.show());
+    let n = notes(&c.report()).join("\n");
+    assert!(
+        n.contains(&format!(
+            "runner pod {NAME}-1-x7k2p failed (its k6 exited non-zero)"
+        )),
+        "{n}"
     );
     c.assert_deleted();
 }

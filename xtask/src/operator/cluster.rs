@@ -146,6 +146,8 @@ pub struct Collected {
 
 pub struct Part {
     pub pod: String,
+    /// The pod's phase: Succeeded when its k6 exited 0.
+    pub phase: String,
     pub samples: Samples,
     /// Lines of the pod's log that were not samples (k6's own messages).
     pub other_lines: u64,
@@ -421,6 +423,15 @@ struct PodList {
 #[derive(Deserialize)]
 struct Pod {
     metadata: PodMeta,
+    #[serde(default)]
+    status: PodStatus,
+}
+
+#[derive(Default, Deserialize)]
+struct PodStatus {
+    /// Pending, Running, Succeeded, Failed, Unknown.
+    #[serde(default)]
+    phase: String,
 }
 
 #[derive(Deserialize)]
@@ -439,8 +450,13 @@ fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collecte
     let out = ctx.runner.read(&list)?;
     let pods: PodList = serde_json::from_str(&out)
         .with_context(|| format!("`{}` printed no pod list", list.display()))?;
-    let mut names: Vec<String> = pods.items.into_iter().map(|p| p.metadata.name).collect();
-    names.sort();
+    let mut pods: Vec<(String, String)> = pods
+        .items
+        .into_iter()
+        .map(|p| (p.metadata.name, p.status.phase))
+        .collect();
+    pods.sort();
+    let names = pods.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     if names.len() != plan.parallelism as usize {
         bail!(
             "k6-operator: {} runner pod(s) of TestRun {} found, {} expected: the merged numbers would miss some runners' samples",
@@ -451,7 +467,7 @@ fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collecte
     }
     let mut merged = Some(Samples::default());
     let mut runners = Vec::new();
-    for pod in names {
+    for (pod, phase) in pods {
         if !pod.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             bail!(
                 "k6-operator: a runner pod is named `{}`",
@@ -468,7 +484,7 @@ fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collecte
             })
             .with_context(|| format!("cannot read the log of runner pod {pod}"))?;
         merged = Some(all);
-        runners.push(Part { pod, ..part });
+        runners.push(Part { pod, phase, ..part });
     }
     Ok(Collected {
         runners,
@@ -481,6 +497,7 @@ fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collecte
 fn read_runner(out: &mut dyn std::io::Read, merged: &mut Samples) -> Part {
     let mut part = Part {
         pod: String::new(),
+        phase: String::new(),
         samples: Samples::default(),
         other_lines: 0,
         first_other: Vec::new(),
@@ -521,6 +538,7 @@ pub fn describe(c: &Collected, report: &mut Report) {
                 });
             vec![
                 r.pod.clone(),
+                r.phase.clone(),
                 r.samples.requests.to_string(),
                 p95,
                 r.samples.failed.to_string(),
@@ -529,10 +547,28 @@ pub fn describe(c: &Collected, report: &mut Report) {
         .collect();
     report.table(
         "k6-operator runners",
-        &["Runner pod", "Requests", "p95 (ms)", "Failed requests"],
+        &[
+            "Runner pod",
+            "Phase",
+            "Requests",
+            "p95 (ms)",
+            "Failed requests",
+        ],
         rows,
     );
     for r in &c.runners {
+        // Thresholds are ours (`--no-thresholds`): a runner whose k6 failed
+        // hit an error, and its part of the load is missing or short.
+        if r.phase == "Failed" {
+            report.fail(format!(
+                "k6-operator: runner pod {} failed (its k6 exited non-zero){}",
+                r.pod,
+                r.first_other
+                    .first()
+                    .map(|l| format!(": {l}"))
+                    .unwrap_or_default()
+            ));
+        }
         if r.other_lines > 0 {
             report.note(format!(
                 "runner pod {}: {} line(s) of k6's own output (first: {})",

@@ -190,6 +190,15 @@ pub fn execute(
         abandoned: false,
     };
     crate::samples::numbers::fill(ctx, run_dir, Some(Ok(got)), None, report);
+    if merged.lines > 0 {
+        report.param(
+            "Numbers from",
+            format!(
+                "the raw samples of {} k6-operator runner(s), merged ({} requests, {} lines); no k6 summary to cross-check (each runner's covers only its segment)",
+                plan.parallelism, merged.requests, merged.lines
+            ),
+        );
+    }
     Ok(Some(merged))
 }
 
