@@ -144,7 +144,7 @@ apply)
   echo "applied" ;;
 get)
   case "$*" in
-  *" testrun "*)
+  *" testruns.k6.io "*)
     [ -e $d/deleted ] && exit 0
     n=$(cat $d/polls 2>/dev/null || echo 0); n=$((n+1)); echo $n > $d/polls
     stage=$(sed -n "${{n}}p" $d/stages); [ -n "$stage" ] || stage=$(tail -n 1 $d/stages)
@@ -228,7 +228,7 @@ impl Case {
     fn assert_deleted(&self) {
         let calls = self.calls();
         let delete = format!(
-            "--context=kind-load --namespace=load-tests delete testrun/{NAME} configmap/{NAME} --ignore-not-found --wait=false"
+            "--context=kind-load --namespace=load-tests delete testruns.k6.io/{NAME} configmap/{NAME} --ignore-not-found --wait=false"
         );
         assert_eq!(calls.last(), Some(&delete), "{calls:#?}");
     }
@@ -285,7 +285,7 @@ fn a_finished_testrun_is_followed_its_runners_merged_and_deleted() {
     let tr = cm + 1;
     assert!(calls[tr].ends_with("testrun.json"), "{calls:#?}");
     let got = at(&format!(
-        "{ctx} get testrun {NAME} --output=json --ignore-not-found"
+        "{ctx} get testruns.k6.io {NAME} --output=json --ignore-not-found"
     ));
     let pods = at(&format!(
         "{ctx} get pods --selector=app=k6,k6_cr={NAME},runner=true --output=json"

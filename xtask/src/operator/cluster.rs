@@ -19,6 +19,9 @@ use crate::{
     units::Duration,
 };
 
+/// The TestRun's resource, in full: another CRD may also be a `testrun`.
+const RESOURCE: &str = "testruns.k6.io";
+
 const KUBECTL_HINT: &str = "install kubectl (Debian: apt-get install kubernetes-client; `cargo xtask setup` does it when kubectl is missing)";
 
 /// kubectl with our context and namespace, as argument vectors.
@@ -96,7 +99,7 @@ impl Cleanup {
     }
 
     fn delete(&self) -> anyhow::Result<()> {
-        let testrun = format!("testrun/{}", self.name);
+        let testrun = format!("{RESOURCE}/{}", self.name);
         let configmap = format!("configmap/{}", self.name);
         // A teardown step: runs after an interrupt too; `--wait=false` so
         // that the garbage collector, not we, waits for the pods to go.
@@ -261,7 +264,7 @@ fn on_cluster(
     let end = follow(ctx, plan, kubectl)?;
     if end.stage == "error" {
         report.fail(format!(
-            "k6-operator: TestRun {} ended in stage `error`{}: see `kubectl describe testrun {}` and the operator's log",
+            "k6-operator: TestRun {} ended in stage `error`{}: see `kubectl describe testruns.k6.io {}` and the operator's log",
             plan.name,
             end.why.map(|w| format!(" ({w})")).unwrap_or_default(),
             plan.name
@@ -323,7 +326,7 @@ fn follow(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<End> {
             "get testrun",
             [
                 "get",
-                "testrun",
+                RESOURCE,
                 name.as_str(),
                 "--output=json",
                 "--ignore-not-found",
