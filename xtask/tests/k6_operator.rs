@@ -44,8 +44,9 @@ export default function () {
 }
 "#;
 
-/// An HTTP server on a port the test holds; counts the requests.
-fn counting_server() -> (u16, Arc<AtomicU64>) {
+/// An HTTP server on a port the test holds; counts the requests. With
+/// `slow_every` n > 0, every n-th answer comes 40 ms late.
+fn counting_server(slow_every: u64) -> (u16, Arc<AtomicU64>) {
     let l: TcpListener = listen_in(K6_PORTS);
     let port = l.local_addr().unwrap().port();
     let count = Arc::new(AtomicU64::new(0));
@@ -65,7 +66,10 @@ fn counting_server() -> (u16, Arc<AtomicU64>) {
                     if line != "\r\n" {
                         return;
                     }
-                    seen.fetch_add(1, Ordering::SeqCst);
+                    let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
+                    if slow_every > 0 && n.is_multiple_of(slow_every) {
+                        std::thread::sleep(Duration::from_millis(40));
+                    }
                     if c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                         .is_err()
                     {
@@ -82,7 +86,7 @@ fn counting_server() -> (u16, Arc<AtomicU64>) {
 /// k6-operator gives runner `i` of `n` (its `--execution-segment`, the
 /// TestRun's arguments, its tags), stdout and stderr together as
 /// `kubectl logs` shows them. `--paused` is left out: no starter here.
-fn runner_logs(dir: &Path, script: &Path, n: u32, api_port: u16) {
+fn runner_logs(dir: &Path, script: &Path, n: u32, api_port: impl Fn(u32) -> u16) {
     let k6 = require_k6();
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
@@ -110,7 +114,7 @@ fn runner_logs(dir: &Path, script: &Path, n: u32, api_port: u16) {
             .arg(format!("instance_id={i}"))
             .arg("--tag")
             .arg(format!("testrun_name={NAME}"))
-            .env("API_HOST", format!("http://127.0.0.1:{api_port}"))
+            .env("API_HOST", format!("http://127.0.0.1:{}", api_port(i)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -185,10 +189,15 @@ fn case(name: &str, stages: &[&str], runners: u32, startup: &str) -> (Case, Arc<
     let dir = TempDir::outside_repo(&format!("operator-{name}"));
     let script = dir.join("tiny.js");
     std::fs::write(&script, SCRIPT).unwrap();
-    let (port, count) = counting_server();
+    let (port, count) = counting_server(0);
     if runners > 0 {
-        runner_logs(dir.path(), &script, runners, port);
+        runner_logs(dir.path(), &script, runners, |_| port);
     }
+    (case_in(dir, stages, startup), count)
+}
+
+/// The stand-in kubectl and the config, in `dir` (its script `tiny.js`).
+fn case_in(dir: TempDir, stages: &[&str], startup: &str) -> Case {
     let path = kubectl_stand_in(dir.path(), stages);
     let config = dir.join("xtask.toml");
     std::fs::write(
@@ -199,11 +208,11 @@ fn case(name: &str, stages: &[&str], runners: u32, startup: &str) -> (Case, Arc<
              [k6.operator]\ncontext = \"kind-load\"\nnamespace = \"load-tests\"\n\
              poll_interval = \"100ms\"\nstartup_timeout = \"{startup}\"\n",
             dir.path().display(),
-            script.display()
+            dir.join("tiny.js").display()
         ),
     )
     .unwrap();
-    (Case { dir, config, path }, count)
+    Case { dir, config, path }
 }
 
 impl Case {
