@@ -52,10 +52,7 @@ impl flags::Integration {
             timeout: self.timeout,
         };
         // The environment `env up` left running, unless told otherwise.
-        let reused = match shared {
-            Some(_) => None,
-            None => env::reuse::find(ctx, &self.reuse_wanted())?,
-        };
+        let reused = env::reuse::find_unless_shared(ctx, shared.is_some(), &self.reuse_wanted())?;
         if !ctx.dry_run && shared.is_none() {
             // Missing tools, a missing compose file, a taken port: one line
             // before the run, not a FAIL report.

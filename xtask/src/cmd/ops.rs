@@ -290,38 +290,19 @@ impl flags::OpsMonitor {
         {
             bail!("monitor key {k:?} is empty or spans lines: use a word like QUEUE_MONITOR");
         }
-        let spec = EnvSpec {
-            kind: self
-                .env
-                .or(m.environment)
-                .unwrap_or(cfg.environment.default),
-            replicas: cfg.integration.replicas.get(),
-            compose_project: Some(
-                self.compose_project
-                    .clone()
-                    .unwrap_or_else(|| m.compose_project.clone()),
-            ),
-            compose_file: ctx.path(
-                self.compose_file
-                    .as_deref()
-                    .unwrap_or(&cfg.environment.compose.file),
-            ),
-            // Only reads logs: whatever runs stays running.
-            keep_env: true,
-            health_url: cfg.environment.health_url.clone(),
-            ready_timeout: cfg.environment.ready_timeout.get(),
+        let opts = crate::flags::EnvOpts {
+            kind: self.env,
+            compose_file: self.compose_file.clone(),
+            compose_project: self.compose_project.clone(),
+            ..Default::default()
         };
-        let found = match shared {
-            Some(_) => None,
-            None => env::reuse::find(
-                ctx,
-                &env::reuse::Want {
-                    kind: self.env,
-                    project: self.compose_project.clone(),
-                    fresh: self.fresh,
-                },
-            )?,
+        let spec = EnvSpec::resolve(ctx, &opts, &env::EnvDefaults::monitor(cfg))?;
+        let want = env::reuse::Want {
+            kind: self.env,
+            project: self.compose_project.clone(),
+            fresh: self.fresh,
         };
+        let found = env::reuse::find_unless_shared(ctx, shared.is_some(), &want)?;
         if ctx.dry_run {
             let source = match &shared {
                 Some(env) => format!(

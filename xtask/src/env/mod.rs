@@ -86,9 +86,31 @@ impl EnvDefaults {
             keep_env: false,
         }
     }
+    /// `k6 distributed`: `[k6.distributed]` (compose, 3 replicas, `tcsdist`).
+    pub fn distributed(c: &Config) -> EnvDefaults {
+        let d = &c.k6.distributed;
+        EnvDefaults {
+            kind: Some(d.environment.unwrap_or(EnvKind::Compose)),
+            replicas: Some(d.replicas),
+            compose_project: Some(d.compose_project.clone()),
+            keep_env: d.keep_env,
+        }
+    }
+    /// `runtime-monitor-snapshot`: `[ops.monitor]`; it only reads logs, so
+    /// whatever it finds running stays running.
+    pub fn monitor(c: &Config) -> EnvDefaults {
+        EnvDefaults {
+            kind: c.ops.monitor.environment,
+            replicas: Some(c.integration.replicas),
+            compose_project: Some(c.ops.monitor.compose_project.clone()),
+            keep_env: true,
+        }
+    }
 }
 
 impl EnvSpec {
+    /// The one way to an `EnvSpec`: flag (or its legacy variable) > the
+    /// suite's defaults > `[environment]`.
     pub fn resolve(ctx: &Ctx, o: &EnvOpts, d: &EnvDefaults) -> anyhow::Result<EnvSpec> {
         let env = &ctx.config.environment;
         let replicas = o.replicas.or(d.replicas).unwrap_or(Replicas::ONE).get();
@@ -127,6 +149,34 @@ impl EnvSpec {
                 .unwrap_or_else(|| env.health_url.clone()),
             ready_timeout,
         })
+    }
+}
+
+impl EnvSpec {
+    /// The environment a state record describes (reattached by `env
+    /// status|down|logs` and by reuse): never stopped by whoever reattaches.
+    pub fn recorded(ctx: &Ctx, st: &state::State) -> anyhow::Result<EnvSpec> {
+        let health_url = st
+            .health_url
+            .parse()
+            .with_context(|| format!("bad health URL in {}", state::path(ctx)))?;
+        let (compose_project, compose_file) = match &st.env {
+            state::Recorded::Compose(c) => (Some(c.project.clone()), Some(c.file.clone())),
+            state::Recorded::Local(_) => (None, None),
+        };
+        let opts = EnvOpts {
+            kind: Some(st.kind()),
+            compose_file,
+            compose_project,
+            replicas: Some(
+                Replicas::new(st.replicas)
+                    .with_context(|| format!("bad replica count in {}", state::path(ctx)))?,
+            ),
+            keep_env: Some(true),
+            health_url: Some(health_url),
+            ..EnvOpts::default()
+        };
+        EnvSpec::resolve(ctx, &opts, &EnvDefaults::default())
     }
 }
 

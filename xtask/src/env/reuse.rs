@@ -46,6 +46,15 @@ pub struct Found {
     origin: EnvOrigin,
 }
 
+/// [`find`], unless the suite runs on an environment it was handed (the
+/// gate's): that one is used as it is, and no record is looked at.
+pub fn find_unless_shared(ctx: &Ctx, shared: bool, want: &Want) -> anyhow::Result<Option<Found>> {
+    match shared {
+        true => Ok(None),
+        false => find(ctx, want),
+    }
+}
+
 /// The recorded environment to reuse, None to start one as usual.
 pub fn find(ctx: &Ctx, want: &Want) -> anyhow::Result<Option<Found>> {
     if want.fresh || want.kind == Some(EnvKind::External) {

@@ -116,18 +116,7 @@ impl Compose {
 
     /// The project an earlier `env up` recorded.
     pub fn reattach(ctx: &Ctx, st: &State, c: &ComposeState) -> anyhow::Result<Compose> {
-        let spec = EnvSpec {
-            kind: EnvKind::Compose,
-            replicas: st.replicas,
-            compose_project: Some(c.project.clone()),
-            compose_file: c.file.clone(),
-            keep_env: true,
-            health_url: st
-                .health_url
-                .parse()
-                .with_context(|| format!("bad health URL in {}", state::path(ctx)))?,
-            ready_timeout: ctx.config.environment.ready_timeout.get(),
-        };
+        let spec = EnvSpec::recorded(ctx, st)?;
         let cfg = ctx.config.environment.compose.clone();
         Ok(Compose {
             runner: ctx.runner.clone(),

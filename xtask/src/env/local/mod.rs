@@ -120,18 +120,7 @@ impl Local {
 
     /// The environment an earlier `env up` recorded.
     pub fn reattach(ctx: &Ctx, st: &State, l: &LocalState) -> anyhow::Result<Local> {
-        let spec = EnvSpec {
-            kind: EnvKind::Local,
-            replicas: st.replicas,
-            compose_project: None,
-            compose_file: Utf8PathBuf::new(),
-            keep_env: true,
-            health_url: st
-                .health_url
-                .parse()
-                .with_context(|| format!("bad health URL in {}", state::path(ctx)))?,
-            ready_timeout: ctx.config.environment.ready_timeout.get(),
-        };
+        let spec = EnvSpec::recorded(ctx, st)?;
         let mut env = Local::open(ctx, &spec)?;
         env.run_dir = st.run_dir.clone();
         env.started = st.started.clone();
