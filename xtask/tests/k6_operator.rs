@@ -170,7 +170,9 @@ logs)
   pod=$2; for a in "$@"; do case "$a" in --*|logs) ;; *) pod=$a ;; esac; done
   i=${{pod%-*}}; i=${{i##*-}}
   cat $d/logs/runner-$i.log ;;
-delete) touch $d/deleted; echo "deleted" ;;
+delete)
+  [ -e $d/delete-fails ] && {{ echo "error: the server is unreachable" >&2; exit 1; }}
+  touch $d/deleted; echo "deleted" ;;
 *) echo "stand-in kubectl: unexpected: $*" >&2; exit 2 ;;
 esac
 "#
@@ -427,4 +429,19 @@ fn a_runner_whose_k6_failed_fails_the_run() {
         "{n}"
     );
     c.assert_deleted();
+}
+
+#[test]
+fn a_delete_that_fails_is_a_fail_saying_what_to_delete_by_hand() {
+    let (c, _) = case("delete-fails", &["started", "stopped", "finished"], 1, "2s");
+    std::fs::write(c.dir.join("delete-fails"), "").unwrap();
+    let out = c.xtask().run();
+    assert_eq!(out.code, 1, "{}", out.show());
+    let n = notes(&c.report()).join("\n");
+    assert!(
+        n.contains(&format!(
+            "`kubectl delete testruns.k6.io/{NAME} configmap/{NAME}` failed (exit 1): delete them by hand in namespace load-tests of context kind-load"
+        )),
+        "{n}"
+    );
 }

@@ -332,7 +332,7 @@ fn follow(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<End> {
                 "--ignore-not-found",
             ],
         )
-        .deadline(std::time::Duration::from_secs(30));
+        .deadline(std::time::Duration::from_secs(15));
     let mut seen: Option<Seen> = None;
     let mut failures = 0;
     loop {
