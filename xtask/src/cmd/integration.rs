@@ -44,12 +44,12 @@ impl flags::Integration {
             log_file: self.log_file.as_deref().map(|p| ctx.path(p)),
             report_file: self.report_file.as_deref().map(|p| ctx.path(p)),
         };
-        let retries = self.retries.unwrap_or(ctx.config.gradle.retries);
+        let retries = self.gradle.retries.unwrap_or(ctx.config.gradle.retries);
         let gradle_opts = GradleOpts {
             classes,
             env: vec![],
-            daemon: self.gradle_daemon,
-            timeout: self.timeout,
+            daemon: self.gradle.gradle_daemon,
+            timeout: self.gradle.timeout,
         };
         // The environment `env up` left running, unless told otherwise.
         let reused = env::reuse::find_unless_shared(ctx, shared.is_some(), &self.reuse_wanted())?;

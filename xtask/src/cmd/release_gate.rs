@@ -49,12 +49,12 @@ impl flags::ReleaseGate {
             log_file: self.log_file.as_deref().map(|p| ctx.path(p)),
             report_file: self.report_file.as_deref().map(|p| ctx.path(p)),
         };
-        let retries = self.retries.unwrap_or(ctx.config.gradle.retries);
+        let retries = self.gradle.retries.unwrap_or(ctx.config.gradle.retries);
         let gradle_opts = GradleOpts {
             classes: classes.clone(),
             env: vec![],
-            daemon: self.gradle_daemon,
-            timeout: self.timeout,
+            daemon: self.gradle.gradle_daemon,
+            timeout: self.gradle.timeout,
         };
         if !ctx.dry_run {
             // A missing Gradle is exit 127 before the run: no FAIL report.

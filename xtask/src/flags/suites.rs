@@ -15,15 +15,8 @@ pub struct ReleaseGate {
     /// Test class to run (repeatable) [default: release_gate.classes]
     #[arg(long = "tests", value_name = "CLASS", value_parser = class_name)]
     pub tests: Vec<String>,
-    /// Use the Gradle daemon (faster when run again; default --no-daemon)
-    #[arg(long)]
-    pub gradle_daemon: bool,
-    /// Deadline for the Gradle run [default: gradle.timeout]
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<NonZeroDuration>,
-    /// Rerun only the failed test classes up to N times (one Gradle run each); a test passing on a rerun is FLAKY [default: gradle.retries]
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=5))]
-    pub retries: Option<u32>,
+    #[command(flatten)]
+    pub gradle: GradleArgs,
     #[arg(
         long,
         env = "RELEASE_GATE_RUN_STAMP",
@@ -68,7 +61,21 @@ pub struct Integration {
     /// Test class to run (repeatable) [default: integration.classes]
     #[arg(long = "tests", value_name = "CLASS", value_parser = class_name)]
     pub tests: Vec<String>,
-    /// Use the Gradle daemon
+    #[command(flatten)]
+    pub gradle: GradleArgs,
+    #[arg(long, env = "IT_RUN_STAMP", value_name = "STAMP", hide = true)]
+    pub run_stamp: Option<RunStamp>,
+    #[arg(long, env = "IT_LOG_FILE", value_name = "PATH", hide = true)]
+    pub log_file: Option<Utf8PathBuf>,
+    #[arg(long, env = "IT_REPORT_FILE", value_name = "PATH", hide = true)]
+    pub report_file: Option<Utf8PathBuf>,
+}
+
+/// How a suite's Gradle run goes: the same options for `release-gate` and `integration`
+/// (which classes is each suite's own `--tests`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct GradleArgs {
+    /// Use the Gradle daemon (faster when run again; default --no-daemon)
     #[arg(long)]
     pub gradle_daemon: bool,
     /// Deadline for the Gradle run [default: gradle.timeout]
@@ -77,10 +84,4 @@ pub struct Integration {
     /// Rerun only the failed test classes up to N times (one Gradle run each); a test passing on a rerun is FLAKY [default: gradle.retries]
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=5))]
     pub retries: Option<u32>,
-    #[arg(long, env = "IT_RUN_STAMP", value_name = "STAMP", hide = true)]
-    pub run_stamp: Option<RunStamp>,
-    #[arg(long, env = "IT_LOG_FILE", value_name = "PATH", hide = true)]
-    pub log_file: Option<Utf8PathBuf>,
-    #[arg(long, env = "IT_REPORT_FILE", value_name = "PATH", hide = true)]
-    pub report_file: Option<Utf8PathBuf>,
 }
