@@ -1641,6 +1641,13 @@ fn bad_k6_operator_settings_are_refused_before_the_run() {
     )
     .with(K6)
     .refused(1, &["--engine k6-operator", "--env external"]);
+    bad(
+        "op-dist-env",
+        "k6-distributed",
+        &["k6", "distributed", "--engine", "k6-operator"],
+    )
+    .with(K6)
+    .refused(1, &["--engine k6-operator", "--env external"]);
     let empty = TempDir::new("op-no-kubectl-bin");
     bad(
         "op-no-kubectl",

@@ -58,19 +58,36 @@ fn counting_server(slow_every: u64) -> (u16, Arc<AtomicU64>) {
                 let mut c = c;
                 let mut r = BufReader::new(c.try_clone().unwrap());
                 loop {
+                    // One request after another on a kept-alive connection;
+                    // a body (the warm-up's POST) read through.
+                    let mut length = 0;
                     let mut line = String::new();
-                    // One request after another on a kept-alive connection.
                     while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
                         line.clear();
                     }
                     if line != "\r\n" {
+                        return;
+                    }
+                    let mut body = vec![0; length];
+                    if std::io::Read::read_exact(&mut r, &mut body).is_err() {
                         return;
                     }
                     let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
                     if slow_every > 0 && n.is_multiple_of(slow_every) {
                         std::thread::sleep(Duration::from_millis(40));
                     }
-                    if c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    // A join's answer, for the distributed warm-up.
+                    let answer = br#"{"status":"WAITING","rank":1}"#;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        answer.len()
+                    );
+                    if c.write_all(head.as_bytes())
+                        .and_then(|_| c.write_all(answer))
                         .is_err()
                     {
                         return;
@@ -443,5 +460,63 @@ fn a_delete_that_fails_is_a_fail_saying_what_to_delete_by_hand() {
             "`kubectl delete testruns.k6.io/{NAME} configmap/{NAME}` failed (exit 1): delete them by hand in namespace load-tests of context kind-load"
         )),
         "{n}"
+    );
+}
+
+#[test]
+fn k6_distributed_runs_on_the_cluster_against_an_external_api() {
+    let (c, _) = case(
+        "distributed",
+        &[
+            "initialization",
+            "created",
+            "started",
+            "stopped",
+            "finished",
+        ],
+        1,
+        "2s",
+    );
+    // The warm-up's joins go to the API as seen from here.
+    let (warm, warmed) = counting_server(0);
+    let out = Xtask::with(&c.config, &c.dir.join("reports"))
+        .env("PATH", &c.path)
+        .args([
+            "k6",
+            "distributed",
+            "--engine",
+            "k6-operator",
+            "--env",
+            "external",
+        ])
+        .args(["--api-host", API, "--run-stamp", STAMP, "--host-api-host"])
+        .arg(format!("http://127.0.0.1:{warm}"))
+        .run();
+    assert_eq!(out.code, 0, "{}", out.show());
+    assert!(warmed.load(Ordering::SeqCst) > 0);
+    let (_, report) = read_latest(&c.dir.join("reports"), "k6-distributed");
+    common::validate_against_schema(&report.to_string());
+    assert_eq!(report["result"], "PASS", "{:#?}", notes(&report));
+    assert_eq!(metric(&report, "http_reqs"), Some(30.0));
+    let tr: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.dir.join("applied/testrun.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        tr["metadata"]["name"],
+        "xtask-k6-distributed-20261201t120000z"
+    );
+    let env = tr["spec"]["runner"]["env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "API_HOST" && e["value"] == API),
+        "{env:?}"
+    );
+    let calls = c.calls();
+    assert!(
+        calls
+            .last()
+            .unwrap()
+            .contains(" delete testruns.k6.io/xtask-k6-distributed-20261201t120000z "),
+        "{calls:#?}"
     );
 }

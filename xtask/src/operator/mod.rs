@@ -48,6 +48,9 @@ pub enum Engine {
     K6Operator,
 }
 
+/// `--engine k6-operator` with an environment on this machine.
+pub const NO_LOCAL_ENV: &str = "--engine k6-operator runs k6 on the cluster, which cannot reach an environment on this machine: use --env external and point --api-host at the API as the cluster sees it";
+
 /// Longest name we give: k6-operator names the runners' jobs
 /// `NAME-<i>` and their services `NAME-service-<i>` (RFC 1035 labels, at
 /// most 63), and the job controller adds a pod suffix.

@@ -128,9 +128,7 @@ pub(super) fn preflight(
 ) -> anyhow::Result<()> {
     s.preflight(ctx)?;
     if s.engine == crate::operator::Engine::K6Operator && (reused || own.is_some()) {
-        bail!(
-            "--engine k6-operator runs k6 on the cluster, which cannot reach an environment on this machine: use --env external and point --api-host at the API as the cluster sees it"
-        );
+        bail!(crate::operator::NO_LOCAL_ENV);
     }
     match own {
         Some(spec) if !reused => env::preflight(ctx, spec),
@@ -140,7 +138,7 @@ pub(super) fn preflight(
 
 /// `--engine k6-operator`: k6 as a TestRun on the cluster, its runners'
 /// samples merged into the report (`operator::execute`).
-fn on_cluster(
+pub(super) fn on_cluster(
     ctx: &Ctx,
     s: &Settings,
     api: &HttpUrl,

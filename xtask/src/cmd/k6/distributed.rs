@@ -214,7 +214,11 @@ impl DistPlan {
         report.param("API host", api_base(&api));
 
         let before = settled(|| served(&shared, &up));
-        execute(ctx, s, &rt, &api, report, run)?;
+        if s.engine == crate::operator::Engine::K6Operator {
+            super::api::on_cluster(ctx, s, &api, report, run)?;
+        } else {
+            execute(ctx, s, &rt, &api, report, run)?;
+        }
         if !ctx.dry_run {
             let after = settled(|| served(&shared, &up));
             self.judge_spread(&after.since(&before), report);

@@ -153,6 +153,10 @@ impl flags::K6Distributed {
             fresh: self.fresh,
         };
         let found = env::reuse::find_unless_shared(ctx, shared.is_some(), &want)?;
+        let here = shared.is_some() || found.is_some() || plan.env.kind != EnvKind::External;
+        if plan.settings.engine == crate::operator::Engine::K6Operator && here {
+            anyhow::bail!(crate::operator::NO_LOCAL_ENV);
+        }
         if shared.is_none() && found.is_none() && plan.env.kind != EnvKind::External {
             env::preflight(ctx, &plan.env)?;
         }
