@@ -16,7 +16,11 @@
 //!
 //! `cmd/images.rs` runs the plan through the process runner.
 
-/// Tag of the locally built image. Reused across runs: see [`image_exists_argv`].
+use std::time::Duration;
+
+use crate::runner::{Runner, Step};
+
+/// Tag of the locally built image. Reused across runs: see [`image_present`].
 pub const OFFLINE_IMAGE: &str = "tcs-offline/debian-runtime:bookworm";
 
 /// Packages on top of minbase. ca-certificates is also pulled by the JRE, but is
@@ -38,39 +42,31 @@ const OS_RELEASE: &str = "/etc/os-release";
 const APT_SOURCES_LIST: &str = "/etc/apt/sources.list";
 const APT_SOURCES_DIR: &str = "/etc/apt/sources.list.d";
 
-/// One step of the build: a name for logs and reports, and the exact argv to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub name: &'static str,
-    pub argv: Vec<String>,
+/// One step of the build: a name for logs and reports, and the exact argv,
+/// as the process runner takes it (a build step may take minutes).
+fn step(name: &str, argv: &[&str]) -> Step {
+    let hint = match argv[0] {
+        "debootstrap" => "apt-get install debootstrap",
+        "docker" => "install Docker Engine",
+        _ => "",
+    };
+    Step::new(name, argv[0])
+        .args(argv[1..].iter().copied())
+        .deadline(Duration::from_secs(15 * 60))
+        .hint(hint)
 }
 
-impl Step {
-    fn new(name: &'static str, argv: &[&str]) -> Step {
-        Step {
-            name,
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-        }
-    }
+/// The step that exits 0 exactly when `image` is present locally, run by
+/// `docker` (the compose environment's own engine program, or `docker`).
+pub fn inspect(docker: &str, image: &str) -> Step {
+    Step::new("docker image inspect", docker)
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .hint("install Docker Engine")
+}
 
-    /// The argv as one line for logs (quoted only where needed; not for execution).
-    #[cfg(test)]
-    pub fn display(&self) -> String {
-        self.argv
-            .iter()
-            .map(|a| {
-                if !a.is_empty()
-                    && a.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-                {
-                    a.clone()
-                } else {
-                    format!("'{}'", a.replace('\'', r"'\''"))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
+/// Whether `image` is present locally (a build or a pull is skipped then).
+pub fn image_present(runner: &Runner, docker: &str, image: &str) -> bool {
+    runner.read(&inspect(docker, image)).is_ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -285,11 +281,11 @@ pub fn plan(mirror: &str, release: &str, rootfs_dir: &str, image: &str) -> Vec<S
     vec![
         // A leftover rootfs from an interrupted run would make debootstrap resume
         // from an unknown state: always start empty.
-        Step::new("remove-stale-scratch", &remove_scratch),
+        step("remove-stale-scratch", &remove_scratch),
         // minbase: only Essential + apt; --components=main: nothing non-free needed.
         // The Release file signature is checked against the host's
         // debian-archive-keyring (debootstrap's default on Debian).
-        Step::new(
+        step(
             "debootstrap",
             &[
                 "debootstrap",
@@ -301,24 +297,24 @@ pub fn plan(mirror: &str, release: &str, rootfs_dir: &str, image: &str) -> Vec<S
                 mirror,
             ],
         ),
-        Step::new(
+        step(
             "prune-apt-archives",
             &["find", &archives, "-type", "f", "-name", "*.deb", "-delete"],
         ),
-        Step::new(
+        step(
             "prune-apt-lists",
             &["find", &lists, "-type", "f", "-delete"],
         ),
         // --numeric-owner: keep the rootfs's own uids/gids (redis, nginx users...),
         // not whatever those names map to on the host.
-        Step::new(
+        step(
             "tar-rootfs",
             &["tar", "--numeric-owner", "-C", dir, "-c", "-f", &tar, "."],
         ),
         // An imported image has no config: set PATH, a UTF-8 locale that exists
         // without the locales package, and a harmless default command (compose
         // and the app Dockerfile always override it).
-        Step::new(
+        step(
             "docker-import",
             &[
                 "docker",
@@ -335,16 +331,8 @@ pub fn plan(mirror: &str, release: &str, rootfs_dir: &str, image: &str) -> Vec<S
                 image,
             ],
         ),
-        Step::new("remove-scratch", &remove_scratch),
+        step("remove-scratch", &remove_scratch),
     ]
-}
-
-/// argv that exits 0 exactly when `image` is present locally (build is skipped then).
-pub fn image_exists_argv(image: &str) -> Vec<String> {
-    ["docker", "image", "inspect", "--format", "{{.Id}}", image]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
 }
 
 /// Quick checks that the image can play each role.
@@ -352,7 +340,7 @@ pub fn smoke_checks(image: &str) -> Vec<Step> {
     let run = |name, tool: &[&str]| {
         let mut argv = vec!["docker", "run", "--rm", image];
         argv.extend_from_slice(tool);
-        Step::new(name, &argv)
+        step(name, &argv)
     };
     vec![
         run("smoke-postgres", &["pg_isready", "--version"]),
@@ -539,7 +527,7 @@ Signed-By: /usr/share/keyrings/nodesource.gpg
             "/tmp/x/rootfs/",
             "img:tag",
         );
-        let names: Vec<_> = steps.iter().map(|s| s.name).collect();
+        let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
             [
@@ -552,7 +540,7 @@ Signed-By: /usr/share/keyrings/nodesource.gpg
                 "remove-scratch"
             ]
         );
-        let deb = &steps[1].argv;
+        let deb = &steps[1].argv();
         assert_eq!(deb[0], "debootstrap");
         assert!(deb.contains(&"--variant=minbase".to_string()));
         assert!(deb.contains(
@@ -565,7 +553,7 @@ Signed-By: /usr/share/keyrings/nodesource.gpg
         );
         // The tarball lives beside the rootfs and is what docker import reads.
         assert_eq!(
-            steps[4].argv,
+            steps[4].argv(),
             [
                 "tar",
                 "--numeric-owner",
@@ -577,16 +565,16 @@ Signed-By: /usr/share/keyrings/nodesource.gpg
                 "."
             ]
         );
-        let import = &steps[5].argv;
+        let import = &steps[5].argv();
         assert_eq!(&import[..2], ["docker", "import"]);
         assert_eq!(
             &import[import.len() - 2..],
             ["/tmp/x/rootfs.tar", "img:tag"]
         );
         assert!(import.contains(&format!("ENV PATH={IMAGE_PATH}")));
-        assert_eq!(steps[0].argv, steps[6].argv);
+        assert_eq!(steps[0].argv(), steps[6].argv());
         assert_eq!(
-            steps[6].argv,
+            steps[6].argv(),
             [
                 "rm",
                 "-rf",
@@ -612,24 +600,12 @@ Signed-By: /usr/share/keyrings/nodesource.gpg
         );
         assert!(env.iter().all(|(_, v)| v == OFFLINE_IMAGE));
         assert_eq!(
-            image_exists_argv("a:b"),
+            inspect("docker", "a:b").argv(),
             ["docker", "image", "inspect", "--format", "{{.Id}}", "a:b"]
         );
         assert_eq!(
-            smoke_checks("a:b")[3].argv,
+            smoke_checks("a:b")[3].argv(),
             ["docker", "run", "--rm", "a:b", "java", "-version"]
-        );
-    }
-
-    #[test]
-    fn display_quotes_only_when_needed() {
-        let s = Step::new(
-            "x",
-            &["docker", "import", "--change", r#"CMD ["bash"]"#, "it's"],
-        );
-        assert_eq!(
-            s.display(),
-            r#"docker import --change 'CMD ["bash"]' 'it'\''s'"#
         );
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context};
 
 use super::{
-    execute::{execute, image_present},
+    execute::execute,
     finish_env,
     settings::{api_base, join_url, num},
     warmup::{warm_up, Warmup},
@@ -190,7 +190,7 @@ impl DistPlan {
                         api_base(self.api_host.as_ref().unwrap_or(&host_api))
                     );
                     (s.docker(ctx, run, net), internal.clone())
-                } else if image_present(ctx, &s.docker_image) {
+                } else if crate::images::image_present(&ctx.runner, "docker", &s.docker_image) {
                     (s.docker(ctx, run, net), internal.clone())
                 } else if let Some(program) = tools::k6_local(ctx) {
                     // API_HOST, when given, is still what k6 is pointed at.

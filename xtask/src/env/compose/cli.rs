@@ -74,15 +74,12 @@ impl Compose {
         if unset.is_empty() {
             return vec![];
         }
-        let argv = images::image_exists_argv(images::OFFLINE_IMAGE);
-        let check = self
-            .docker("docker image inspect", &[])
-            .args(argv[1..].iter().cloned());
         if self.dry_run {
+            let check = images::inspect(&self.docker, images::OFFLINE_IMAGE);
             println!("[dry-run] {}", check.display());
             return vec![];
         }
-        if self.runner.read(&check).is_err() {
+        if !images::image_present(&self.runner, &self.docker, images::OFFLINE_IMAGE) {
             return vec![];
         }
         let keys: Vec<&str> = unset.iter().map(|(k, _)| k.as_str()).collect();
