@@ -155,28 +155,37 @@ impl Parsed {
     }
 }
 
+/// More header lines than any server we probe sends (nginx: about ten).
+const MAX_HEADERS: usize = 100;
+
+/// The head by httparse (fuzzed upstream; strict about what HTTP/1.x
+/// allows), the body framed by Content-Length, chunks or the close.
+/// None: the head is not complete yet.
 fn parse_response(raw: &[u8]) -> anyhow::Result<Option<Parsed>> {
-    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut head = httparse::Response::new(&mut slots);
+    let end = match head.parse(raw) {
+        Ok(httparse::Status::Complete(end)) => end,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            let first = raw.split(|b| *b == b'\n').next().unwrap_or_default();
+            bail!(
+                "not an HTTP answer ({e}): `{}`",
+                crate::units::quote(String::from_utf8_lossy(first).trim_end())
+            )
+        }
     };
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    let (Some(proto), Some(code)) = (parts.next(), parts.next()) else {
-        bail!("malformed HTTP status line `{status_line}`")
-    };
-    if !proto.starts_with("HTTP/") {
-        bail!("not an HTTP answer: `{status_line}`");
-    }
-    let status: u16 = code
-        .parse()
-        .with_context(|| format!("bad HTTP status `{code}`"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+    // A complete head always has its status code.
+    let status = head.code.context("an HTTP answer without a status code")?;
+    let headers: Vec<(String, String)> = head
+        .headers
+        .iter()
+        .map(|h| {
+            let value = String::from_utf8_lossy(h.value).trim().to_string();
+            (h.name.to_ascii_lowercase(), value)
+        })
         .collect();
-    let body = &raw[end + 4..];
+    let body = &raw[end..];
     let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     let (body, complete) =
         if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
@@ -194,26 +203,28 @@ fn parse_response(raw: &[u8]) -> anyhow::Result<Option<Parsed>> {
     }))
 }
 
+/// A chunked body, as far as it has come; true once the last chunk is in.
 fn dechunk(mut b: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            return (out, false);
-        };
-        let size_str = String::from_utf8_lossy(&b[..eol]);
-        let Ok(size) = usize::from_str_radix(size_str.split(';').next().unwrap_or("").trim(), 16)
-        else {
+        let Ok(httparse::Status::Complete((start, size))) = httparse::parse_chunk_size(b) else {
+            // Partial, or a size line that is not one: not complete.
             return (out, false);
         };
         if size == 0 {
             return (out, true);
         }
-        let start = eol + 2;
-        if b.len() < start + size + 2 {
+        let Some(end) = usize::try_from(size)
+            .ok()
+            .and_then(|n| start.checked_add(n))
+        else {
+            return (out, false);
+        };
+        if b.len() < end + 2 {
             return (out, false);
         }
-        out.extend_from_slice(&b[start..start + size]);
-        b = &b[start + size + 2..];
+        out.extend_from_slice(&b[start..end]);
+        b = &b[end + 2..];
     }
 }
 
@@ -443,6 +454,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.text(), "hello");
+    }
+
+    #[test]
+    fn a_head_is_parsed_once_complete_and_garbage_is_refused() {
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Le")
+            .unwrap()
+            .is_none());
+        let p = parse_response(b"HTTP/1.1 204\r\nX-A:  b \r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.status, p.headers[0].clone()),
+            (204, ("x-a".into(), "b".into()))
+        );
+        // A chunk extension, and a body cut in the middle of a chunk.
+        let p = parse_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n3\r\nab",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((p.body.as_slice(), p.complete), (&b"ok"[..], false));
+        let e = parse_response(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.starts_with("not an HTTP answer") && e.contains("SSH-2.0"),
+            "{e}"
+        );
+        let e = parse_response(b"HTTP/1.1 2000 OK\r\n\r\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with("not an HTTP answer"), "{e}");
     }
 
     #[test]
