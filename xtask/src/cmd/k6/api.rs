@@ -31,6 +31,10 @@ pub(super) fn run_against_api(
     let mut up = None;
     let api = match (shared, own) {
         (Some(env), _) => {
+            // The gate's environment: on this machine unless external.
+            if s.engine == crate::operator::Engine::K6Operator && env.kind() != EnvKind::External {
+                bail!(crate::operator::NO_LOCAL_ENV);
+            }
             env::reuse::record(report, env);
             env.endpoints()
                 .api
