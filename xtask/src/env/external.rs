@@ -1,6 +1,7 @@
 //! The external environment: something already runs (started by hand, or
 //! elsewhere). Nothing is started or stopped; `ready` only probes.
 
+use crate::units::Replicas;
 use anyhow::{bail, Context};
 
 use super::{Endpoints, EnvSpec, Environment, Served};
@@ -73,7 +74,7 @@ impl Environment for External {
         bail!("the external environment's logs are not ours to read (service `{service}`): read them where it runs, or use --env compose|local")
     }
 
-    fn scale(&mut self, replicas: u32) -> anyhow::Result<()> {
+    fn scale(&mut self, replicas: Replicas) -> anyhow::Result<()> {
         if replicas == self.spec.replicas {
             return Ok(());
         }

@@ -44,7 +44,7 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct EnvSpec {
     pub kind: EnvKind,
-    pub replicas: u32,
+    pub replicas: Replicas,
     /// Compose project name; None: unique per run.
     pub compose_project: Option<String>,
     pub compose_file: Utf8PathBuf,
@@ -113,7 +113,7 @@ impl EnvSpec {
     /// suite's defaults > `[environment]`.
     pub fn resolve(ctx: &Ctx, o: &EnvOpts, d: &EnvDefaults) -> anyhow::Result<EnvSpec> {
         let env = &ctx.config.environment;
-        let replicas = o.replicas.or(d.replicas).unwrap_or(Replicas::ONE).get();
+        let replicas = o.replicas.or(d.replicas).unwrap_or(Replicas::ONE);
         let compose_project = o
             .compose_project
             .clone()
@@ -168,10 +168,7 @@ impl EnvSpec {
             kind: Some(st.kind()),
             compose_file,
             compose_project,
-            replicas: Some(
-                Replicas::new(st.replicas)
-                    .with_context(|| format!("bad replica count in {}", state::path(ctx)))?,
-            ),
+            replicas: Some(st.replicas),
             keep_env: Some(true),
             health_url: Some(health_url),
             ..EnvOpts::default()
@@ -225,7 +222,7 @@ pub trait Environment: Send {
     /// The last `tail` lines of a service's logs.
     fn logs(&self, service: &str, tail: u32) -> anyhow::Result<String>;
     /// Change the number of app replicas (and the balancer's view of them).
-    fn scale(&mut self, replicas: u32) -> anyhow::Result<()>;
+    fn scale(&mut self, replicas: Replicas) -> anyhow::Result<()>;
     /// Stop and remove everything this environment started. A second call
     /// does nothing.
     fn down(&mut self) -> anyhow::Result<()>;
@@ -268,7 +265,7 @@ pub trait Environment: Send {
 /// measures. (Compose and local wait inside `scale`; one already of that
 /// shape returns from `scale` at once, so readiness is checked here.)
 pub fn rescale(env: &mut dyn Environment, replicas: Replicas) -> anyhow::Result<()> {
-    env.scale(replicas.get())
+    env.scale(replicas)
         .with_context(|| format!("cannot scale the app to {replicas} replicas"))?;
     env.ready()
         .context("the environment is not ready after scaling")
@@ -706,7 +703,7 @@ file = "demo/docker-compose.yml"
         let ctx = ctx(&d, CONFIG);
         let none = EnvSpec::resolve(&ctx, &EnvOpts::default(), &EnvDefaults::default()).unwrap();
         assert_eq!(none.kind, EnvKind::Local, "[environment].default");
-        assert_eq!(none.replicas, 1);
+        assert_eq!(none.replicas, Replicas::ONE);
         assert_eq!(none.compose_project, None, "unique per run");
         assert!(!none.keep_env);
         assert_eq!(
@@ -719,7 +716,7 @@ file = "demo/docker-compose.yml"
         let suite = EnvDefaults::integration(&ctx.config);
         let it = EnvSpec::resolve(&ctx, &EnvOpts::default(), &suite).unwrap();
         assert_eq!(
-            (it.compose_project.as_deref(), it.replicas),
+            (it.compose_project.as_deref(), it.replicas.get()),
             (Some("tcsit"), 1)
         );
 
@@ -736,7 +733,7 @@ file = "demo/docker-compose.yml"
         let f = EnvSpec::resolve(&ctx, &flags, &suite).unwrap();
         assert_eq!(f.kind, EnvKind::Compose);
         assert_eq!(
-            (f.compose_project.as_deref(), f.replicas, f.keep_env),
+            (f.compose_project.as_deref(), f.replicas.get(), f.keep_env),
             (Some("xtenvflag"), 3, true)
         );
         assert_eq!(f.health_url.as_str(), "http://127.0.0.1:21302/h");
@@ -810,7 +807,7 @@ file = "demo/docker-compose.yml"
         fn logs(&self, _: &str, _: u32) -> anyhow::Result<String> {
             Ok(String::new())
         }
-        fn scale(&mut self, _: u32) -> anyhow::Result<()> {
+        fn scale(&mut self, _: Replicas) -> anyhow::Result<()> {
             Ok(())
         }
         fn down(&mut self) -> anyhow::Result<()> {

@@ -180,7 +180,7 @@ impl Found {
             .ready()
             .context("the reused environment is not ready")?;
         if let Some(n) = replicas {
-            guard.scale(n.get())?;
+            guard.scale(n)?;
         }
         Ok(guard)
     }
@@ -279,8 +279,8 @@ struct Reused {
     inner: Box<dyn Environment>,
     origin: EnvOrigin,
     /// Replicas as recorded, restored at the end.
-    original: u32,
-    current: u32,
+    original: Replicas,
+    current: Replicas,
     lock_dir: camino::Utf8PathBuf,
     runner: crate::runner::Runner,
     /// Held while the shape differs from the record: `env up|down` wait.
@@ -305,7 +305,7 @@ impl Environment for Reused {
     fn logs(&self, service: &str, tail: u32) -> anyhow::Result<String> {
         self.inner.logs(service, tail)
     }
-    fn scale(&mut self, replicas: u32) -> anyhow::Result<()> {
+    fn scale(&mut self, replicas: Replicas) -> anyhow::Result<()> {
         if replicas == self.current {
             return Ok(());
         }
@@ -390,7 +390,7 @@ mod tests {
         fn logs(&self, _: &str, _: u32) -> anyhow::Result<String> {
             Ok(String::new())
         }
-        fn scale(&mut self, n: u32) -> anyhow::Result<()> {
+        fn scale(&mut self, n: Replicas) -> anyhow::Result<()> {
             self.0.lock().unwrap().push(format!("scale {n}"));
             Ok(())
         }
@@ -416,8 +416,8 @@ mod tests {
                 started_by: "env up".into(),
                 git: GitInfo::default(),
             },
-            original: 1,
-            current: 1,
+            original: Replicas::ONE,
+            current: Replicas::ONE,
             lock_dir: dir.to_owned(),
             runner: crate::runner::Runner::new(
                 dir.to_owned(),
@@ -436,8 +436,9 @@ mod tests {
         let (r, calls) = reused(&d);
         let mut g = EnvGuard::new(Box::new(r), false);
         g.up().unwrap();
-        g.scale(3).unwrap();
-        g.scale(3).unwrap();
+        let three = Replicas::new(3).unwrap();
+        g.scale(three).unwrap();
+        g.scale(three).unwrap();
         let e = lock(&d).map(drop).unwrap_err().to_string();
         assert!(
             e.contains("already running"),
@@ -451,7 +452,7 @@ mod tests {
         let (r, calls) = reused(&d);
         let early = || -> anyhow::Result<()> {
             let mut g = EnvGuard::new(Box::new(r), false);
-            g.scale(2)?;
+            g.scale(Replicas::new(2).unwrap())?;
             bail!("k6 failed")
         };
         assert!(early().is_err());

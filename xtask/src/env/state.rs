@@ -5,6 +5,7 @@
 //! Processes are recorded with their start time (from /proc), so a pid the
 //! system reused for something else after a reboot is never signalled.
 
+use crate::units::Replicas;
 use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ pub struct State {
     /// RFC 3339, when `up` began.
     pub started: String,
     pub health_url: String,
-    pub replicas: u32,
+    pub replicas: Replicas,
     /// Service logs, nginx config.
     pub run_dir: Utf8PathBuf,
     /// Who started it, from which tree (see `reuse.rs`); None in records
@@ -152,9 +153,6 @@ impl State {
             .health_url
             .parse()
             .with_context(|| format!("health URL `{}`", self.health_url))?;
-        if !(1..=32).contains(&self.replicas) {
-            bail!("{} replicas: 1 to 32 only", self.replicas);
-        }
         match &self.env {
             Recorded::Local(l) => {
                 inside(&l.nginx_conf, &self.run_dir, "the nginx config")?;
@@ -163,7 +161,8 @@ impl State {
                         || p.name == "nginx"
                         || p.name
                             .strip_prefix("app-")
-                            .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| (1..=32).contains(&n)));
+                            // A replica's number is at most the most replicas.
+                            .is_some_and(|n| n.parse::<Replicas>().is_ok());
                     if !known {
                         bail!(
                             "process `{}`: not a service of the local environment",
@@ -342,7 +341,7 @@ mod tests {
         let local = State {
             started: "2025-01-01T00:00:00Z".into(),
             health_url: "http://127.0.0.1:21080/api/concerts".into(),
-            replicas: 2,
+            replicas: Replicas::new(2).unwrap(),
             run_dir: "/r/env/20250101T000000Z".into(),
             origin: None,
             env: Recorded::Local(LocalState {
@@ -416,7 +415,7 @@ mod tests {
         let st = State {
             started: "2026-01-01T00:00:00Z".into(),
             health_url: "http://127.0.0.1:18080/api/concerts".into(),
-            replicas: 1,
+            replicas: Replicas::ONE,
             origin: None,
             env: Recorded::Local(LocalState {
                 lb_port: 18080,

@@ -144,7 +144,7 @@ impl DistPlan {
             let mut e = EnvGuard::start(ctx, &self.env, report)?;
             eps = e.endpoints();
             // A reused environment may run another number of replicas.
-            if !eps.replicas.is_empty() && eps.replicas.len() != self.env.replicas as usize {
+            if !eps.replicas.is_empty() && eps.replicas.len() != self.env.replicas.get() as usize {
                 e.scale(self.env.replicas).with_context(|| {
                     format!("cannot scale the app to {} replicas", self.env.replicas)
                 })?;
@@ -247,7 +247,7 @@ impl DistPlan {
             }
         };
         report.param("Spread measured by", method);
-        if counts.len() != self.env.replicas as usize {
+        if counts.len() != self.env.replicas.get() as usize {
             report.fail(format!(
                 "expected {} replicas behind the load balancer, found {}: {}",
                 self.env.replicas,
@@ -332,7 +332,7 @@ mod tests {
             settings: super::super::settings::tests::example(),
             env: EnvSpec {
                 kind: EnvKind::External,
-                replicas,
+                replicas: crate::units::Replicas::new(replicas).unwrap(),
                 compose_project: Some("p".into()),
                 compose_file: "f".into(),
                 keep_env: false,

@@ -209,7 +209,7 @@ impl Environment for CapturedLogs {
         assert_eq!((service, tail), ("app", 2000));
         self.0.clone().map_err(anyhow::Error::msg)
     }
-    fn scale(&mut self, _: u32) -> anyhow::Result<()> {
+    fn scale(&mut self, _: crate::units::Replicas) -> anyhow::Result<()> {
         Ok(())
     }
     fn down(&mut self) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 //! arguments, and the variables handed to compose (offline images).
 
 use super::Compose;
+use crate::units::Replicas;
 use crate::{
     images,
     runner::{MissingTool, Runner, Step},
@@ -40,7 +41,7 @@ impl Compose {
         step
     }
 
-    pub(super) fn up_args(&self, replicas: u32, recreate: bool) -> Vec<String> {
+    pub(super) fn up_args(&self, replicas: Replicas, recreate: bool) -> Vec<String> {
         let mut a = vec!["up".to_string(), "-d".into()];
         if !recreate {
             a.push("--no-recreate".into());

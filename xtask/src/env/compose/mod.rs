@@ -27,6 +27,7 @@ mod teardown;
 #[cfg(test)]
 mod tests;
 
+use crate::units::Replicas;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -286,7 +287,7 @@ impl Environment for Compose {
             return Err(e).context("the compose environment is not ready; its app and load-balancer logs are in the log");
         }
         self.discover();
-        let n = self.spec.replicas;
+        let n = self.spec.replicas.get();
         super::wait_every_replica_serves(
             &self.runner,
             &url,
@@ -367,10 +368,7 @@ impl Environment for Compose {
             .with_context(|| format!("cannot read the logs of compose project {}", self.project))
     }
 
-    fn scale(&mut self, replicas: u32) -> anyhow::Result<()> {
-        if !(1..=32).contains(&replicas) {
-            bail!("cannot scale to {replicas} replicas: choose 1 to 32");
-        }
+    fn scale(&mut self, replicas: Replicas) -> anyhow::Result<()> {
         // Scaling back after Ctrl-C (a reused environment) is cleanup.
         let cleanup = crate::runner::interrupted().is_some();
         let mut up = self

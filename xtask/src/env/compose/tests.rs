@@ -245,7 +245,7 @@ fn scale_adds_replicas_without_recreating_nor_restarting_the_balancer() {
     };
     let env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
     assert_eq!(
-        env.up_args(3, false),
+        env.up_args(crate::units::Replicas::new(3).unwrap(), false),
         [
             "up",
             "-d",
@@ -289,7 +289,7 @@ fn scaling_never_restarts_the_balancer_which_re_resolves_app_itself() {
         docker_compose: fake_v1(&d),
     };
     let mut env = Compose::open_with(&ctx, &spec(&ctx), &p).unwrap();
-    env.scale(3).unwrap();
+    env.scale(crate::units::Replicas::new(3).unwrap()).unwrap();
     let c = calls(&d);
     assert!(
         c.iter().any(|a| a.contains(&"--no-recreate".to_string())),

@@ -16,6 +16,7 @@ mod ports;
 mod services;
 mod template;
 
+use crate::units::Replicas;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -157,7 +158,9 @@ impl Local {
         State {
             started: self.started.clone(),
             health_url: self.spec.health_url.to_string(),
-            replicas: self.apps().count() as u32,
+            // The shape being brought up or scaled to (`scale` sets it
+            // before it records); `processes` says what runs.
+            replicas: self.spec.replicas,
             run_dir: self.run_dir.clone(),
             origin: None,
             env: Recorded::Local(LocalState {
@@ -216,7 +219,7 @@ impl Environment for Local {
         if self.cfg.app_command.is_empty() {
             bail!("[environment.local].app_command is empty: set the command that starts one replica, e.g. [\"java\", \"-jar\", \"build/libs/demo.jar\"]");
         }
-        let n = self.spec.replicas;
+        let n = self.spec.replicas.get();
         check_ports_free(&self.fixed_ports(1..=n)?)?;
         let mut free = free_ports(1 + n as usize)?.into_iter();
         self.redis_port = match self.cfg.redis_port {
@@ -345,20 +348,17 @@ impl Environment for Local {
         })
     }
 
-    fn scale(&mut self, replicas: u32) -> anyhow::Result<()> {
-        if !(1..=32).contains(&replicas) {
-            bail!("cannot scale to {replicas} replicas: choose 1 to 32");
-        }
+    fn scale(&mut self, replicas: Replicas) -> anyhow::Result<()> {
         let current = self.apps().count() as u32;
-        if replicas == current || self.dry_run {
+        let want = replicas.get();
+        if want == current || self.dry_run {
             self.spec.replicas = replicas;
             return Ok(());
         }
-        self.runner.say(&format!(
-            "local environment: {current} -> {replicas} replicas"
-        ));
-        if replicas > current {
-            let more = current + 1..=replicas;
+        self.runner
+            .say(&format!("local environment: {current} -> {want} replicas"));
+        if want > current {
+            let more = current + 1..=want;
             check_ports_free(&self.fixed_ports(more.clone())?)?;
             let mut free = free_ports(more.clone().count())?.into_iter();
             let until = Instant::now() + self.spec.ready_timeout.std();
@@ -378,6 +378,7 @@ impl Environment for Local {
             for i in more {
                 self.wait_service(&format!("app-{i}"), until)?;
             }
+            self.spec.replicas = replicas;
             self.save_state()?;
             self.reload_nginx()?;
         } else {
@@ -386,13 +387,14 @@ impl Environment for Local {
                     || p.name
                         .trim_start_matches("app-")
                         .parse::<u32>()
-                        .is_ok_and(|i| i <= replicas)
+                        .is_ok_and(|i| i <= want)
             };
             let (stay, mut gone): (Vec<Proc>, Vec<Proc>) =
                 std::mem::take(&mut self.procs).into_iter().partition(keep);
             self.procs = stay;
             // The balancer forgets them first, so no request reaches a stopping replica.
             self.reload_nginx()?;
+            self.spec.replicas = replicas;
             self.save_state()?;
             stop_all(&self.runner, &mut gone)?;
         }

@@ -42,7 +42,7 @@ impl Local {
         self.redis_step().require()?;
         self.app_step(1, 0)?.require()?;
         self.nginx_step().require()?;
-        check_ports_free(&self.fixed_ports(1..=self.spec.replicas)?)
+        check_ports_free(&self.fixed_ports(1..=self.spec.replicas.get())?)
     }
 }
 
