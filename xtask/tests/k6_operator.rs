@@ -37,7 +37,15 @@ const ARGUMENTS: [&str; 4] = ["--out", "json", "--no-thresholds", "--no-summary"
 
 const SCRIPT: &str = r#"import http from 'k6/http';
 import { check } from 'k6';
-export const options = { vus: 3, iterations: 30 };
+export const options = {
+  vus: 3,
+  iterations: 30,
+  thresholds: {
+    http_req_failed: ['rate==0'],
+    checks: ['rate==1'],
+    http_req_duration: [__ENV.P95_LIMIT || 'p(95)<5000'],
+  },
+};
 export default function () {
   const r = http.get(`${__ENV.API_HOST}/x`);
   check(r, { 'status is 200': (r) => r.status === 200 });
@@ -289,6 +297,10 @@ fn a_finished_testrun_is_followed_its_runners_merged_and_deleted() {
     assert_eq!(runners[0][0], format!("{NAME}-1-x7k2p"));
     assert_eq!(runners[0][1], "Succeeded");
     assert_eq!(runners[0][2], "30");
+    // The script's thresholds, judged once on the merged samples.
+    let judged = table(&report, "k6 thresholds");
+    assert_eq!(judged.len(), 3, "{judged:?}");
+    assert!(judged.iter().all(|r| r[3] == "passed"), "{judged:?}");
     for stage in ["initialization", "created", "started", "finished"] {
         assert!(
             out.stderr
@@ -518,5 +530,27 @@ fn k6_distributed_runs_on_the_cluster_against_an_external_api() {
             .unwrap()
             .contains(" delete testruns.k6.io/xtask-k6-distributed-20261201t120000z "),
         "{calls:#?}"
+    );
+}
+
+#[test]
+fn a_threshold_crossed_by_the_merged_samples_fails_the_run() {
+    let (c, _) = case("crossed", &["started", "stopped", "finished"], 1, "2s");
+    // `k6 inspect` reads the thresholds from the script itself.
+    let script = c.dir.join("tiny.js");
+    let text = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(
+        &script,
+        text.replace("__ENV.P95_LIMIT || 'p(95)<5000'", "'p(95)<0.001'"),
+    )
+    .unwrap();
+    let out = c.xtask().run();
+    assert_eq!(out.code, 1, "{}", out.show());
+    let n = notes(&c.report()).join("\n");
+    assert!(
+        n.contains(
+            "k6 thresholds crossed (judged on the merged samples): http_req_duration p(95)<0.001 ("
+        ),
+        "{n}"
     );
 }

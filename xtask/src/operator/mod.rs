@@ -20,7 +20,7 @@
 //! here ([`Label`], [`KubeContext`], [`Quantity`]) and sent as one
 //! `--flag=value` element.
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
@@ -193,6 +193,21 @@ pub fn execute(
         abandoned: false,
     };
     crate::samples::numbers::fill(ctx, run_dir, Some(Ok(got)), None, report);
+    // Once, on the merged samples: the runners ran with --no-thresholds.
+    match crate::tools::k6_local(ctx) {
+        Some(k6) => {
+            let step = crate::samples::thresholds::inspect(&k6, &plan.script, &plan.vars);
+            let out = ctx
+                .runner
+                .read(&step)
+                .context("cannot read the script's thresholds with `k6 inspect`")?;
+            let thresholds = crate::samples::thresholds::parse(&out)?;
+            crate::samples::thresholds::fill(&thresholds, &merged, report);
+        }
+        None => report.fail(
+            "the script's thresholds were not judged: `k6 inspect` needs k6 on this machine (`cargo xtask setup`)",
+        ),
+    }
     if merged.lines > 0 {
         report.param(
             "Numbers from",

@@ -22,6 +22,7 @@ use serde::Deserialize;
 pub mod numbers;
 pub mod store;
 pub mod stream;
+pub mod thresholds;
 
 /// Significant digits of the run's histograms: 0.1 % relative error.
 pub const SIGFIG: u8 = 3;

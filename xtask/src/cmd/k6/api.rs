@@ -130,10 +130,10 @@ pub(super) fn preflight(
     own: Option<&EnvSpec>,
     reused: bool,
 ) -> anyhow::Result<()> {
-    s.preflight(ctx)?;
     if s.engine == crate::operator::Engine::K6Operator && (reused || own.is_some()) {
         bail!(crate::operator::NO_LOCAL_ENV);
     }
+    s.preflight(ctx)?;
     match own {
         Some(spec) if !reused => env::preflight(ctx, spec),
         _ => Ok(()),

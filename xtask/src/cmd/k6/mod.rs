@@ -146,6 +146,10 @@ impl flags::K6Distributed {
         mut shared: Option<&mut dyn Environment>,
     ) -> anyhow::Result<Exit> {
         let plan = DistPlan::resolve(ctx, &self)?;
+        let on_cluster = plan.settings.engine == crate::operator::Engine::K6Operator;
+        if on_cluster && (shared.is_some() || plan.env.kind != EnvKind::External) {
+            anyhow::bail!(crate::operator::NO_LOCAL_ENV);
+        }
         plan.settings.preflight(ctx)?;
         let want = env::reuse::Want {
             kind: self.env,
@@ -153,8 +157,7 @@ impl flags::K6Distributed {
             fresh: self.fresh,
         };
         let found = env::reuse::find_unless_shared(ctx, shared.is_some(), &want)?;
-        let here = shared.is_some() || found.is_some() || plan.env.kind != EnvKind::External;
-        if plan.settings.engine == crate::operator::Engine::K6Operator && here {
+        if on_cluster && found.is_some() {
             anyhow::bail!(crate::operator::NO_LOCAL_ENV);
         }
         if shared.is_none() && found.is_none() && plan.env.kind != EnvKind::External {

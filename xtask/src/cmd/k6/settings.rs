@@ -105,7 +105,16 @@ impl Settings {
             check_output(p, Output::Dashboard)?;
         }
         if self.engine == crate::operator::Engine::K6Operator {
-            return crate::operator::preflight();
+            // kubectl for the cluster; k6 here only for `k6 inspect`.
+            crate::operator::preflight()?;
+            if !ctx.dry_run && tools::k6_local(ctx).is_none() {
+                return Err(runner::MissingTool {
+                    tool: "k6".into(),
+                    hint: "the k6-operator engine reads the script's thresholds with a local `k6 inspect`: run `cargo xtask setup`".into(),
+                }
+                .into());
+            }
+            return Ok(());
         }
         if ctx.dry_run || tools::k6_local(ctx).is_some() {
             return Ok(());
