@@ -554,3 +554,23 @@ fn a_threshold_crossed_by_the_merged_samples_fails_the_run() {
         "{n}"
     );
 }
+
+#[test]
+fn a_runner_log_rotated_by_the_kubelet_fails_the_run() {
+    let (c, _) = case("rotated", &["started", "stopped", "finished"], 1, "2s");
+    // What `kubectl logs` shows after a rotation: the newest file only.
+    let log = c.dir.join("logs/runner-1.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let from = text.find("{\"metric\":").expect("a point");
+    std::fs::write(&log, &text[from..]).unwrap();
+    let out = c.xtask().run();
+    assert_eq!(out.code, 1, "{}", out.show());
+    let n = notes(&c.report()).join("\n");
+    assert!(
+        n.contains(&format!(
+            "the log of runner pod {NAME}-1-x7k2p starts inside k6's output"
+        )),
+        "{n}"
+    );
+    c.assert_deleted();
+}

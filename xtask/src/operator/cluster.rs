@@ -152,6 +152,8 @@ pub struct Part {
     /// The pod's phase: Succeeded when its k6 exited 0.
     pub phase: String,
     pub samples: Samples,
+    /// The log starts inside k6's output: the kubelet rotated it.
+    pub cut: bool,
     /// Lines of the pod's log that were not samples (k6's own messages).
     pub other_lines: u64,
     pub first_other: Vec<String>,
@@ -504,7 +506,9 @@ fn read_runner(out: &mut dyn std::io::Read, merged: &mut Samples) -> Part {
         samples: Samples::default(),
         other_lines: 0,
         first_other: Vec::new(),
+        cut: false,
     };
+    let mut first_json = true;
     let mut input = std::io::BufReader::new(out);
     let mut line = Vec::with_capacity(1024);
     loop {
@@ -516,6 +520,12 @@ fn read_runner(out: &mut dyn std::io::Read, merged: &mut Samples) -> Part {
         }
         let complete = line.last() == Some(&b'\n');
         if line.first() == Some(&b'{') {
+            // k6 declares every metric before its first point: a log
+            // that starts with a point lost its beginning.
+            if first_json {
+                part.cut = !line.starts_with(br#"{"type":"Metric""#);
+                first_json = false;
+            }
             part.samples.feed(&line, complete);
             merged.feed(&line, complete);
         } else if !line.trim_ascii().is_empty() {
@@ -562,6 +572,12 @@ pub fn describe(c: &Collected, report: &mut Report) {
     for r in &c.runners {
         // Thresholds are ours (`--no-thresholds`): a runner whose k6 failed
         // hit an error, and its part of the load is missing or short.
+        if r.cut {
+            report.fail(format!(
+                "k6-operator: the log of runner pod {} starts inside k6's output (the kubelet rotated it at its containerLogMaxSize, 10 MiB by default): its first samples are lost and the merged numbers would be short; raise containerLogMaxSize on the nodes, or shorten the run",
+                r.pod
+            ));
+        }
         if r.phase == "Failed" {
             report.fail(format!(
                 "k6-operator: runner pod {} failed (its k6 exited non-zero){}",
