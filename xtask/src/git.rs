@@ -1,7 +1,11 @@
 //! What commit a report comes from, so an old PASS never passes for a fresh one.
 
+use std::time::Duration;
+
 use camino::Utf8Path;
 use serde::{Deserialize, Serialize};
+
+use crate::runner::{self, Step};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitInfo {
@@ -23,22 +27,20 @@ impl GitInfo {
     /// take "unknown" for "fresh".
     pub fn read_checked(root: &Utf8Path) -> Result<GitInfo, String> {
         // One git call: the commit, the branch and every change.
-        let out = std::process::Command::new("git")
+        let step = Step::new("git status", "git")
             .args(["status", "--porcelain=v2", "--branch"])
-            .current_dir(root)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("git cannot run ({e})"))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let first = err.lines().next().unwrap_or("").trim();
+            .cwd(root)
+            .deadline(Duration::from_secs(60))
+            .read_only();
+        let out = runner::ask(&step).map_err(|e| format!("git cannot run ({e})"))?;
+        if !out.ok() {
             return Err(format!(
                 "`git status` failed in {root} ({}): {}",
-                out.status,
-                crate::units::quote(first)
+                out.outcome.describe(),
+                crate::units::quote(out.first_error_line())
             ));
         }
-        Ok(GitInfo::parse_status(&String::from_utf8_lossy(&out.stdout)))
+        Ok(GitInfo::parse_status(&out.stdout))
     }
 
     /// `git status --porcelain=v2 --branch` output.

@@ -62,6 +62,7 @@ pub fn inspect(docker: &str, image: &str) -> Step {
     Step::new("docker image inspect", docker)
         .args(["image", "inspect", "--format", "{{.Id}}", image])
         .hint("install Docker Engine")
+        .read_only()
 }
 
 /// Whether `image` is present locally (a build or a pull is skipped then).

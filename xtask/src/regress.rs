@@ -130,13 +130,16 @@ pub fn resolve(ctx: &Ctx, suite: &str, target: &Target) -> anyhow::Result<Option
                 }
                 return Ok(Some(pick("run".into(), run)));
             }
-            let rev = Step::new("git rev-parse", "git").cwd(&ctx.root).args([
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                "--end-of-options",
-                &format!("{name}^{{commit}}"),
-            ]);
+            let rev = Step::new("git rev-parse", "git")
+                .cwd(&ctx.root)
+                .args([
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    "--end-of-options",
+                    &format!("{name}^{{commit}}"),
+                ])
+                .read_only();
             let tip = ctx.runner.read(&rev).map_err(|_| {
                 anyhow::anyhow!("--compare {name}: no run folder and no git branch named `{name}` (give last-pass, a run stamp from `cargo xtask report history {suite}`, or a branch)")
             })?;
@@ -147,12 +150,10 @@ pub fn resolve(ctx: &Ctx, suite: &str, target: &Target) -> anyhow::Result<Option
                 if !c.bytes().all(|b| b.is_ascii_hexdigit()) {
                     continue;
                 }
-                let on = Step::new("git merge-base", "git").cwd(&ctx.root).args([
-                    "merge-base",
-                    "--is-ancestor",
-                    c,
-                    tip.trim(),
-                ]);
+                let on = Step::new("git merge-base", "git")
+                    .cwd(&ctx.root)
+                    .args(["merge-base", "--is-ancestor", c, tip.trim()])
+                    .read_only();
                 if ctx.runner.read(&on).is_ok() {
                     return Ok(Some(pick(format!("the newest passing run on {name}"), r)));
                 }

@@ -262,19 +262,13 @@ pub fn gradle_program(ctx: &Ctx) -> (String, bool) {
 
 /// First line of `tool --version` (stdout or stderr: java prints to stderr).
 pub fn version(path: &Utf8Path, args: &[&str]) -> Option<String> {
-    let sh = xshell::Shell::new().ok()?;
-    let out = sh
-        .cmd(path.as_std_path())
-        .args(args)
-        .quiet()
-        .ignore_status()
-        .output()
-        .ok()?;
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let step = crate::runner::Step::new(format!("{path} --version"), path.as_str())
+        .args(args.iter().copied())
+        // A JVM tool takes seconds to answer; a hung one is not waited for.
+        .deadline(std::time::Duration::from_secs(60))
+        .read_only();
+    let out = crate::runner::ask(&step).ok()?;
+    let text = format!("{}\n{}", out.stdout, out.stderr);
     text.lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('-'))

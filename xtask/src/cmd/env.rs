@@ -173,12 +173,14 @@ fn still_running(ctx: &Ctx, st: &State) -> bool {
 
 /// Running containers of a compose project, by its label.
 fn compose_containers(ctx: &Ctx, project: &str) -> Vec<String> {
-    let step = crate::runner::Step::new("docker ps", "docker").args([
-        "ps".to_string(),
-        "-q".into(),
-        "--filter".into(),
-        format!("label=com.docker.compose.project={project}"),
-    ]);
+    let step = crate::runner::Step::new("docker ps", "docker")
+        .args([
+            "ps".to_string(),
+            "-q".into(),
+            "--filter".into(),
+            format!("label=com.docker.compose.project={project}"),
+        ])
+        .read_only();
     ctx.runner
         .read(&step)
         .map(|out| out.split_whitespace().map(String::from).collect())

@@ -137,15 +137,12 @@ fn api(ctx: &Ctx, gh: &GitHubOpts, actions: &Actions, need_token: bool) -> anyho
 }
 
 fn git_line(ctx: &Ctx, args: &[&str]) -> Option<String> {
-    let sh = xshell::Shell::new().ok()?;
-    sh.change_dir(&ctx.root);
-    let out = sh
-        .cmd("git")
-        .args(args)
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok()?;
+    let step = crate::runner::Step::new(format!("git {}", args[0]), "git")
+        .args(args.iter().copied())
+        .cwd(&ctx.root)
+        .deadline(std::time::Duration::from_secs(60))
+        .read_only();
+    let out = ctx.runner.read(&step).ok()?;
     let out = out.trim();
     (!out.is_empty()).then(|| out.to_string())
 }

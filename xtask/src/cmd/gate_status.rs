@@ -346,16 +346,13 @@ fn file_row(ctx: &Ctx, cond: &FileCondition, docs: &DocsRoot) -> anyhow::Result<
         }
     }
     if let Some(after) = &cond.changed_after {
-        let sh = xshell::Shell::new()?;
         // The file's own repository (the docs may be another one).
-        sh.change_dir(path.parent().unwrap_or(&ctx.root));
-        let date = sh
-            .cmd("git")
-            .args(["log", "-1", "--format=%cs", "--"])
-            .arg(path.as_str())
-            .quiet()
-            .ignore_stderr()
-            .read();
+        let step = crate::runner::Step::new("git log", "git")
+            .args(["log", "-1", "--format=%cs", "--", path.as_str()])
+            .cwd(path.parent().unwrap_or(&ctx.root))
+            .deadline(std::time::Duration::from_secs(60))
+            .read_only();
+        let date = ctx.runner.read(&step);
         let Ok(date) = date else {
             return Ok(row(
                 State::Fail,

@@ -91,7 +91,8 @@ fn missing_packages(ctx: &Ctx, pkgs: &[String]) -> Vec<String> {
     }
     let step = Step::new("dpkg-query", "dpkg-query")
         .args(["-W", "-f=${Package} ${Status}\\n"])
-        .args(pkgs.iter().cloned());
+        .args(pkgs.iter().cloned())
+        .read_only();
     let out = ctx.runner.read_any_status(&step).unwrap_or_default();
     pkgs.iter()
         .filter(|p| {
@@ -118,7 +119,8 @@ pub fn privilege(ctx: &Ctx) -> Privilege {
     // `-n`: fail at once instead of asking for a password nobody types.
     let sudo = Step::new("sudo -n true", "sudo")
         .args(["-n", "true"])
-        .deadline(std::time::Duration::from_secs(10));
+        .deadline(std::time::Duration::from_secs(10))
+        .read_only();
     if tools::which("sudo").is_some() && ctx.runner.read(&sudo).is_ok() {
         Privilege::Sudo
     } else {

@@ -223,12 +223,11 @@ fn parse_inspect(out: &str) -> Vec<Container> {
 /// The project's containers, from the engine (running or not).
 fn containers(ctx: &Ctx, project: &str) -> anyhow::Result<Vec<Container>> {
     let label = format!("label=com.docker.compose.project={project}");
-    let ids = ctx.runner.read(&Step::new("docker ps", "docker").args([
-        "ps",
-        "-aq",
-        "--filter",
-        label.as_str(),
-    ]))?;
+    let ids = ctx.runner.read(
+        &Step::new("docker ps", "docker")
+            .args(["ps", "-aq", "--filter", label.as_str()])
+            .read_only(),
+    )?;
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if ids.is_empty() {
         return Ok(vec![]);
@@ -236,7 +235,8 @@ fn containers(ctx: &Ctx, project: &str) -> anyhow::Result<Vec<Container>> {
     let out = ctx.runner.read(
         &Step::new("docker inspect", "docker")
             .args(["inspect", "--format", INSPECT_FORMAT])
-            .args(ids),
+            .args(ids)
+            .read_only(),
     )?;
     Ok(parse_inspect(&out))
 }

@@ -214,17 +214,20 @@ pub fn configmap_manifest(
 ) -> anyhow::Result<Vec<u8>> {
     let from = format!("--from-file={}={}", plan.script_key()?, plan.script);
     let name = plan.name.to_string();
-    let step = kubectl.offline_step(
-        "create configmap",
-        [
-            "create",
-            "configmap",
-            name.as_str(),
-            from.as_str(),
-            "--dry-run=client",
-            "--output=json",
-        ],
-    );
+    let step = kubectl
+        .offline_step(
+            "create configmap",
+            [
+                "create",
+                "configmap",
+                name.as_str(),
+                from.as_str(),
+                "--dry-run=client",
+                "--output=json",
+            ],
+        )
+        // Offline (--dry-run=client): it only prints the manifest.
+        .read_only();
     let out = runner
         .read(&step)
         .context("cannot make the script's ConfigMap with kubectl (offline, --dry-run=client)")?;
@@ -334,7 +337,8 @@ fn follow(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<End> {
                 "--ignore-not-found",
             ],
         )
-        .deadline(std::time::Duration::from_secs(15));
+        .deadline(std::time::Duration::from_secs(15))
+        .read_only();
     let mut seen: Option<Seen> = None;
     let mut failures = 0;
     loop {
@@ -448,10 +452,12 @@ struct PodMeta {
 /// merged ones (every sample of every runner: the union, exactly).
 fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collected> {
     let selector = format!("--selector=app=k6,k6_cr={},runner=true", plan.name);
-    let list = kubectl.step(
-        "get pods",
-        ["get", "pods", selector.as_str(), "--output=json"],
-    );
+    let list = kubectl
+        .step(
+            "get pods",
+            ["get", "pods", selector.as_str(), "--output=json"],
+        )
+        .read_only();
     let out = ctx.runner.read(&list)?;
     let pods: PodList = serde_json::from_str(&out)
         .with_context(|| format!("`{}` printed no pod list", list.display()))?;
@@ -479,7 +485,9 @@ fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collecte
                 crate::units::quote(&pod)
             );
         }
-        let step = kubectl.step("logs", ["logs", pod.as_str(), "--container=k6"]);
+        let step = kubectl
+            .step("logs", ["logs", pod.as_str(), "--container=k6"])
+            .read_only();
         let mut all = merged.take().expect("given back by the last pod");
         let (part, all) = ctx
             .runner

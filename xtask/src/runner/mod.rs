@@ -23,19 +23,21 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{github, redact};
 
 pub mod lane;
 mod progress;
+mod read;
 mod service;
 mod signals;
 mod step;
 mod terminate;
 
 pub use progress::Waiting;
+pub use read::ask;
 pub use service::Service;
 pub use signals::{
     check_interrupt, install_signal_handlers, interrupted, signal_name, sleep, Interrupted,
@@ -130,88 +132,50 @@ impl Runner {
 
     /// Runs `step` to completion (or its deadline, or an interrupt).
     /// A missing program is an error (`MissingTool`); any other outcome,
-    /// failure included, is returned for the caller to judge.
+    /// failure included, is returned for the caller to judge. In a dry run
+    /// only a read-only step runs; any other is printed.
     pub fn run(&self, step: &Step) -> anyhow::Result<StepRecord> {
         let started = Instant::now();
         let log = self.log_path().map(|p| self.relative(&p));
-        if self.dry_run {
+        let record = |outcome, duration_ms| StepRecord {
+            name: step.name.clone(),
+            argv: step.argv(),
+            outcome,
+            duration_ms,
+            log: log.clone(),
+        };
+        if self.dry_run && !step.read_only {
             println!("[dry-run] {}", step.display());
-            return Ok(StepRecord {
-                name: step.name.clone(),
-                argv: step.argv(),
-                outcome: Outcome::DryRun,
-                duration_ms: 0,
-                log,
-            });
+            return Ok(record(Outcome::DryRun, 0));
         }
         if let Some(sig) = interrupted().filter(|_| !step.cleanup) {
-            return Ok(StepRecord {
-                name: step.name.clone(),
-                argv: step.argv(),
-                outcome: Outcome::Interrupted { signal: sig },
-                duration_ms: 0,
-                log,
-            });
+            return Ok(record(Outcome::Interrupted { signal: sig }, 0));
         }
         let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
         // A stage's lane prints its whole output as one group when it ends.
         let _group = lane::current().is_none().then(|| github::group(&step.name));
         self.say(&format!("==> {}: {}", step.name, step.display()));
 
-        let mut expr = duct::cmd(program.as_std_path(), &step.args)
-            .stdin_null()
-            .stderr_to_stdout()
-            .unchecked()
-            .before_spawn(|cmd| {
-                // Own process group: the terminal's Ctrl-C reaches only us, and
-                // we can signal the child with everything it started.
-                cmd.process_group(0);
-                Ok(())
-            });
-        if let Some(dir) = &step.cwd {
-            expr = expr.dir(dir.as_std_path());
-        }
-        for (k, v) in &step.env {
-            expr = expr.env(k, v);
-        }
+        // One pipe for stdout and stderr: the log keeps their order.
+        let (reader, writer) = io::pipe().context("cannot create a pipe for a child's output")?;
         let marker = crate::procs::step_marker();
-        for (k, v) in crate::procs::child_env(&marker) {
-            expr = expr.env(k, v);
-        }
-        crate::procs::lease(None, None);
-        let mut in_flight = InFlight::begin();
-        let handle = Arc::new(
-            expr.reader()
-                .with_context(|| format!("cannot start `{}`", step.display()))?,
-        );
-        let pgid = handle.pids()[0] as i32;
-        let guard = GroupGuard { pgid, armed: true };
-        in_flight.track(pgid as u32);
-
+        let mut cmd = command(step, &program, &marker);
+        cmd.stdout(writer.try_clone()?).stderr(writer);
+        let mut child = Child::spawn(cmd, step)?;
         let (done, pumped) = std::sync::mpsc::channel::<()>();
         {
-            let handle = Arc::clone(&handle);
             let runner = self.clone();
             let lane = lane::current();
             std::thread::spawn(move || {
                 let _in = lane::enter(lane);
-                runner.pump(&mut &*handle);
+                runner.pump(&mut &reader);
                 let _ = done.send(());
             });
         }
-
-        let outcome = self.supervise(step, pgid, started, |_| {
-            handle.try_wait().map(|o| o.map(|o| o.status))
-        })?;
-        guard.disarm_after_sweep();
+        let outcome = child.supervise(step, started, |m| self.say(m))?;
         self.sweep(step, &marker, pumped);
-        let record = StepRecord {
-            name: step.name.clone(),
-            argv: step.argv(),
-            outcome,
-            duration_ms: started.elapsed().as_millis() as u64,
-            log,
-        };
+        drop(child); // no longer in flight: orphans it left are ours to end
+        let record = record(outcome, started.elapsed().as_millis() as u64);
         self.say(&format!(
             "<== {}: {} in {}",
             step.name,
@@ -241,156 +205,6 @@ impl Runner {
         }
     }
 
-    /// Runs a short command and returns its standard output (trimmed), for
-    /// questions like `git rev-parse HEAD`. Output is not streamed.
-    pub fn read(&self, step: &Step) -> anyhow::Result<String> {
-        self.read_output(step, true)
-    }
-
-    /// `read`, keeping the output whatever the exit status (tools such as
-    /// `dpkg-query` exit 1 when only some of their answers are "no").
-    pub fn read_any_status(&self, step: &Step) -> anyhow::Result<String> {
-        self.read_output(step, false)
-    }
-
-    fn read_output(&self, step: &Step, check: bool) -> anyhow::Result<String> {
-        // A question's answer is small: never hold more than 16 MiB.
-        let read_all = |out: &mut dyn Read| {
-            let mut buf = Vec::new();
-            let _ = out.take(16 << 20).read_to_end(&mut buf);
-            buf
-        };
-        let out = self
-            .read_via(step, check, Duration::from_secs(1), read_all)?
-            .unwrap_or_default();
-        // Logs and tool output are not always UTF-8: replace, never fail.
-        let mut text = String::from_utf8_lossy(&out).into_owned();
-        for end in ['\n', '\r'] {
-            if text.ends_with(end) {
-                text.pop();
-            }
-        }
-        Ok(text)
-    }
-
-    /// Runs a command and hands its standard output, as it arrives, to
-    /// `consume` (on a thread of its own): for output too large to hold,
-    /// such as `kubectl logs` of a k6 runner. A failed exit is an error.
-    pub fn read_with<T: Send + 'static>(
-        &self,
-        step: &Step,
-        consume: impl FnOnce(&mut dyn Read) -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
-        self.read_via(step, true, Duration::from_secs(10), consume)?
-            .with_context(|| {
-                format!(
-                    "`{}` ended but its output was still held open; not waiting for it",
-                    step.display()
-                )
-            })
-    }
-
-    /// Quiet, output piped to `consume`; `None` when the output is still
-    /// held open `linger` after the command ended.
-    fn read_via<T: Send + 'static>(
-        &self,
-        step: &Step,
-        check: bool,
-        linger: Duration,
-        consume: impl FnOnce(&mut dyn Read) -> T + Send + 'static,
-    ) -> anyhow::Result<Option<T>> {
-        if let Some(sig) = interrupted().filter(|_| !step.cleanup) {
-            return Err(Interrupted(sig).into());
-        }
-        let program = resolve_program(&step.program, step.cwd.as_deref(), &step.hint)?;
-        let started = Instant::now();
-        let mut cmd = std::process::Command::new(program.as_std_path());
-        cmd.args(&step.args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .process_group(0);
-        if let Some(d) = &step.cwd {
-            cmd.current_dir(d);
-        }
-        cmd.envs(step.env.iter().map(|(k, v)| (k, v)));
-        let marker = crate::procs::step_marker();
-        cmd.envs(crate::procs::child_env(&marker));
-        crate::procs::lease(None, None);
-        let mut in_flight = InFlight::begin();
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start `{}`", step.display()))?;
-        let pgid = child.id() as i32;
-        let guard = GroupGuard { pgid, armed: true };
-        in_flight.track(pgid as u32);
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(consume(&mut stdout));
-        });
-        // Quiet: a question asked in passing prints no progress lines.
-        let quiet = Runner {
-            verbosity: Verbosity::Quiet,
-            log: Arc::new(Mutex::new(None)),
-            ..self.clone()
-        };
-        let outcome = quiet.supervise(step, pgid, started, |_| child.try_wait())?;
-        guard.disarm_after_sweep();
-        crate::procs::kill_marked(crate::procs::STEP_VAR, &marker);
-        let out = rx.recv_timeout(linger).ok();
-        match outcome {
-            Outcome::Interrupted { signal } => return Err(Interrupted(signal).into()),
-            Outcome::Exited { code: 0 } => {}
-            o if check => bail!("`{}` failed: {}", step.display(), o.describe()),
-            _ => {}
-        }
-        Ok(out)
-    }
-
-    /// Waits for the child, enforcing the deadline and interrupts.
-    fn supervise(
-        &self,
-        step: &Step,
-        pgid: i32,
-        started: Instant,
-        mut try_wait: impl FnMut(()) -> io::Result<Option<std::process::ExitStatus>>,
-    ) -> anyhow::Result<Outcome> {
-        let deadline = started + step.deadline;
-        let mut stop: Option<Outcome> = None;
-        let mut pause = Duration::from_micros(500);
-        loop {
-            if let Some(status) = try_wait(()).context("cannot wait for child")? {
-                kill_group(pgid, libc::SIGKILL); // leftovers of the group
-                return Ok(stop.unwrap_or_else(|| exit_outcome(status)));
-            }
-            if stop.is_none() {
-                if let Some(sig) = interrupted().filter(|_| !step.cleanup) {
-                    stop = Some(Outcome::Interrupted { signal: sig });
-                } else if Instant::now() >= deadline {
-                    stop = Some(Outcome::TimedOut {
-                        after_ms: step.deadline.as_millis() as u64,
-                    });
-                }
-                if let Some(why) = &stop {
-                    self.say(&format!(
-                        "!!! {}: {}; stopping it (SIGINT, then SIGKILL after {:?})",
-                        step.name,
-                        why.describe(),
-                        step.grace
-                    ));
-                    terminate_group(pgid, libc::SIGINT, step.grace, || {
-                        matches!(try_wait(()), Ok(Some(_)))
-                    });
-                }
-            }
-            // Quick tools finish in milliseconds: poll fast at first, then
-            // settle at 20 ms (bench P1 measures this overhead).
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
-    }
-
     /// Copies the child's output to the terminal and the log, line by line,
     /// through a fixed buffer (an endless line is cut into 64 KiB pieces).
     fn pump(&self, src: &mut impl Read) {
@@ -414,6 +228,101 @@ impl Runner {
         p.strip_prefix(&self.root)
             .map(Utf8Path::to_path_buf)
             .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// The child of `step`: `program` with its arguments, folder and
+/// variables, our markers (`procs`), stdin closed, leading its own process
+/// group (the terminal's Ctrl-C reaches only us, and we can signal the
+/// child with everything it started).
+fn command(step: &Step, program: &Utf8Path, marker: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program.as_std_path());
+    cmd.args(&step.args)
+        .stdin(std::process::Stdio::null())
+        .process_group(0);
+    if let Some(d) = &step.cwd {
+        cmd.current_dir(d);
+    }
+    cmd.envs(step.env.iter().map(|(k, v)| (k, v)));
+    cmd.envs(crate::procs::child_env(marker));
+    cmd
+}
+
+/// A step's child while it runs: counted in flight (so another step ending
+/// meanwhile never takes it for an orphan), its group killed if we unwind
+/// (panic) before it was reaped.
+struct Child {
+    child: std::process::Child,
+    _in_flight: InFlight,
+    group: GroupGuard,
+}
+
+impl Child {
+    /// Spawns `cmd` (which it drops: the parent's copies of the child's
+    /// pipe ends close, so its output ends when the child's does).
+    fn spawn(mut cmd: std::process::Command, step: &Step) -> anyhow::Result<Child> {
+        crate::procs::lease(None, None);
+        let mut in_flight = InFlight::begin();
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start `{}`", step.display()))?;
+        drop(cmd);
+        in_flight.track(child.id());
+        let group = GroupGuard {
+            pgid: child.id() as i32,
+            armed: true,
+        };
+        Ok(Child {
+            child,
+            _in_flight: in_flight,
+            group,
+        })
+    }
+
+    /// Waits for the child, enforcing the deadline and interrupts (`say`
+    /// tells why it is being stopped).
+    fn supervise(
+        &mut self,
+        step: &Step,
+        started: Instant,
+        say: impl Fn(&str),
+    ) -> anyhow::Result<Outcome> {
+        let pgid = self.group.pgid;
+        let deadline = started + step.deadline;
+        let mut stop: Option<Outcome> = None;
+        let mut pause = Duration::from_micros(500);
+        loop {
+            if let Some(status) = self.child.try_wait().context("cannot wait for child")? {
+                kill_group(pgid, libc::SIGKILL); // leftovers of the group
+                self.group.disarm();
+                return Ok(stop.unwrap_or_else(|| exit_outcome(status)));
+            }
+            if stop.is_none() {
+                if let Some(sig) = interrupted().filter(|_| !step.cleanup) {
+                    stop = Some(Outcome::Interrupted { signal: sig });
+                } else if Instant::now() >= deadline {
+                    stop = Some(Outcome::TimedOut {
+                        after_ms: step.deadline.as_millis() as u64,
+                    });
+                }
+                if let Some(why) = &stop {
+                    say(&format!(
+                        "!!! {}: {}; stopping it (SIGINT, then SIGKILL after {:?})",
+                        step.name,
+                        why.describe(),
+                        step.grace
+                    ));
+                    let child = &mut self.child;
+                    terminate_group(pgid, libc::SIGINT, step.grace, || {
+                        matches!(child.try_wait(), Ok(Some(_)))
+                    });
+                }
+            }
+            // Quick tools finish in milliseconds: poll fast at first, then
+            // settle at 20 ms (bench P1 measures this overhead).
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
     }
 }
 

@@ -8,8 +8,8 @@ use anyhow::Context;
 use camino::Utf8Path;
 
 use super::{
-    kill_group, resolve_program, step::exit_outcome, terminate::terminate_group, InFlight, Outcome,
-    Runner, Step,
+    command, kill_group, resolve_program, step::exit_outcome, terminate::terminate_group, InFlight,
+    Outcome, Runner, Step,
 };
 
 impl Runner {
@@ -23,12 +23,9 @@ impl Runner {
             .append(true)
             .open(log)
             .with_context(|| format!("cannot open service log {log}"))?;
-        let mut cmd = std::process::Command::new(program.as_std_path());
-        cmd.args(&step.args)
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .process_group(0);
+        let marker = crate::procs::step_marker();
+        let mut cmd = command(step, &program, &marker);
+        cmd.stdout(out.try_clone()?).stderr(out);
         // A service may outlive this command (`env up`): it must not keep
         // open what we inherited, such as the lock of a `flock` around us.
         // SAFETY: only an async-signal-safe syscall between fork and exec.
@@ -45,14 +42,6 @@ impl Runner {
                 Ok(())
             });
         }
-        if let Some(d) = &step.cwd {
-            cmd.current_dir(d);
-        }
-        for (k, v) in &step.env {
-            cmd.env(k, v);
-        }
-        let marker = crate::procs::step_marker();
-        cmd.envs(crate::procs::child_env(&marker));
         crate::procs::lease(None, None);
         let starting = InFlight::begin();
         let child = cmd

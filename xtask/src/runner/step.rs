@@ -40,6 +40,10 @@ pub struct Step {
     pub hint: String,
     /// Teardown: runs even after an interrupt, bounded by its deadline only.
     pub cleanup: bool,
+    /// Only observes (`git status`, `docker inspect`, `tool --version`):
+    /// runs even in a dry run, because its answer decides the plan. Any
+    /// other step is printed in a dry run, never run.
+    pub read_only: bool,
 }
 
 impl Step {
@@ -54,6 +58,7 @@ impl Step {
             grace: Duration::from_secs(5),
             hint: String::new(),
             cleanup: false,
+            read_only: false,
         }
     }
     pub fn arg(mut self, a: impl Into<String>) -> Step {
@@ -86,6 +91,11 @@ impl Step {
     }
     pub fn hint(mut self, h: impl Into<String>) -> Step {
         self.hint = h.into();
+        self
+    }
+    /// Marks a step that only observes: it runs in a dry run too.
+    pub fn read_only(mut self) -> Step {
+        self.read_only = true;
         self
     }
     /// Marks a teardown step: an interrupt must not stop the cleanup itself.

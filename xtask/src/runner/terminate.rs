@@ -12,7 +12,8 @@ pub(super) struct GroupGuard {
 }
 
 impl GroupGuard {
-    pub(super) fn disarm_after_sweep(mut self) {
+    /// The child was reaped: its group is no longer ours to kill.
+    pub(super) fn disarm(&mut self) {
         self.armed = false;
     }
 }

@@ -177,6 +177,77 @@ fn dry_run_runs_nothing() {
 }
 
 #[test]
+fn dry_run_reads_what_only_observes_and_prints_the_rest() {
+    let d = tmpdir("dry-read");
+    let r = Runner::new(d.clone(), true, Verbosity::Quiet);
+    // A read-only question decides the plan: it runs.
+    let seen = r
+        .read(&Step::new("echo", "echo").arg("answer").read_only())
+        .unwrap();
+    assert_eq!(seen, "answer");
+    // Anything else is printed, not run, and answers nothing.
+    let marker = d.join("ran");
+    let out = r
+        .read(&Step::new("touch", "touch").arg(marker.as_str()))
+        .unwrap();
+    assert_eq!(out, "");
+    assert!(!marker.exists());
+    // And a read-only step runs through `run` as well.
+    let rec = r
+        .run(&Step::new("touch", "touch").arg(marker.as_str()).read_only())
+        .unwrap();
+    assert!(rec.ok() && marker.exists(), "{rec:?}");
+}
+
+#[test]
+fn a_hung_read_and_its_grandchild_die_at_the_deadline() {
+    let d = tmpdir("read-deadline");
+    let pidfile = d.join("grandchild.pid");
+    // A question that never answers, holding its output open in a grandchild.
+    let step = Step::new("hang", "sh")
+        .args(["-c", &format!("sleep 300 & echo $! > {pidfile}; wait")])
+        .deadline(Duration::from_millis(700))
+        .grace(Duration::from_millis(300))
+        .read_only();
+    let t = Instant::now();
+    let a = ask(&step).unwrap();
+    assert_eq!(a.outcome, Outcome::TimedOut { after_ms: 700 });
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let e = runner(&d).read(&step).unwrap_err().to_string();
+    assert!(e.contains("timed out after"), "{e}");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!alive(pid), "grandchild {pid} survived the read's deadline");
+}
+
+#[test]
+fn a_read_leads_its_own_process_group_and_keeps_stderr() {
+    // `ps -o pgid= -p $$`: the shell's group is its own pid, not ours.
+    let a = ask(&Step::new("pgid", "sh")
+        .args(["-c", "echo $$ $(ps -o pgid= -p $$); echo why >&2; exit 3"])
+        .read_only())
+    .unwrap();
+    let f: Vec<&str> = a.stdout.split_whitespace().collect();
+    assert_eq!(f.len(), 2, "{a:?}");
+    assert_eq!(f[0], f[1], "the read is not its own group leader: {a:?}");
+    // SAFETY: getpgrp cannot fail.
+    assert_ne!(f[1], unsafe { libc::getpgrp() }.to_string());
+    assert_eq!(a.outcome, Outcome::Exited { code: 3 });
+    assert_eq!(a.first_error_line(), "why");
+}
+
+#[test]
+fn ask_refuses_a_step_that_may_change_something() {
+    let e = ask(&Step::new("touch", "touch").arg("/nonexistent/x"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not marked read-only"), "{e}");
+}
+
+#[test]
 fn display_quotes_like_a_shell_and_masks_secrets() {
     let s = Step::new("x", "k6")
         .args(["run", "a b.js", "--summary-trend-stats", "avg,p(95)"])

@@ -104,7 +104,9 @@ pub(in crate::env) fn detect(runner: &Runner, p: &Programs) -> anyhow::Result<Ve
     if crate::runner::resolve_program(&p.docker_compose, None, "").is_ok() {
         return Ok(vec![p.docker_compose.clone()]);
     }
-    let version = Step::new("docker compose version", &p.docker).args(["compose", "version"]);
+    let version = Step::new("docker compose version", &p.docker)
+        .args(["compose", "version"])
+        .read_only();
     match runner.read(&version) {
         Ok(_) => return Ok(vec![p.docker.clone(), "compose".into()]),
         // Asked to stop while docker thinks: stop there.

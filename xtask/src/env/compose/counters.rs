@@ -14,7 +14,11 @@ impl Compose {
         let app = &self.cfg.app_service;
         let ids = self
             .runner
-            .read(&self.step("ps", &["ps".into(), "-q".into(), app.clone()]))
+            .read(
+                &self
+                    .step("ps", &["ps".into(), "-q".into(), app.clone()])
+                    .read_only(),
+            )
             .with_context(|| format!("cannot list the `{app}` containers"))?;
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if ids.is_empty() {
@@ -28,7 +32,7 @@ impl Compose {
         args.extend(ids);
         let out = self
             .runner
-            .read(&self.docker("docker inspect", &args))
+            .read(&self.docker("docker inspect", &args).read_only())
             .context("cannot inspect the app containers")?;
         let own_netns = std::fs::read_link("/proc/self/ns/net").ok();
         let mut counts = std::collections::BTreeMap::new();
@@ -57,7 +61,11 @@ impl Compose {
                 None => {
                     via_exec = true;
                     self.runner
-                        .read(&self.docker("docker exec", &["exec", id, "cat", "/proc/net/snmp"]))
+                        .read(
+                            &self
+                                .docker("docker exec", &["exec", id, "cat", "/proc/net/snmp"])
+                                .read_only(),
+                        )
                         .with_context(|| {
                             format!("cannot read the TCP counters of container {name}")
                         })?

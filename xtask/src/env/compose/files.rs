@@ -14,7 +14,11 @@ impl Compose {
         let label = format!("label=com.docker.compose.project={}", self.project);
         let running = self
             .runner
-            .read(&self.docker("docker ps", &["ps", "-q", "--filter", &label]))
+            .read(
+                &self
+                    .docker("docker ps", &["ps", "-q", "--filter", &label])
+                    .read_only(),
+            )
             .unwrap_or_default();
         if !running.trim().is_empty() {
             return Ok(());

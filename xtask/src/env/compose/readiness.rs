@@ -21,7 +21,7 @@ impl Compose {
     pub(super) fn containers(&self) -> Vec<crate::env::health::Container> {
         let ids = self
             .runner
-            .read(&self.step("ps", &["ps".into(), "-q".into()]))
+            .read(&self.step("ps", &["ps".into(), "-q".into()]).read_only())
             .unwrap_or_default();
         let ids: Vec<&str> = ids.split_whitespace().collect();
         if ids.is_empty() {
@@ -31,7 +31,7 @@ impl Compose {
         args.extend(ids);
         let out = self
             .runner
-            .read(&self.docker("docker inspect", &args))
+            .read(&self.docker("docker inspect", &args).read_only())
             .unwrap_or_default();
         crate::env::health::parse(&out)
     }
@@ -80,7 +80,7 @@ impl Compose {
     /// Redis's published port and the replicas' container names, for the
     /// suites. Missing answers leave them unknown.
     pub(super) fn discover(&mut self) {
-        let read = |step: Step| self.runner.read(&step).unwrap_or_default();
+        let read = |step: Step| self.runner.read(&step.read_only()).unwrap_or_default();
         self.found.redis = self.cfg.redis_service.as_ref().and_then(|svc| {
             let out = read(self.step("port", &["port".into(), svc.clone(), "6379".into()]));
             let (host, port) = config::parse_host_port(out.trim()).ok()?;

@@ -51,7 +51,11 @@ pub(in crate::env) fn remove_project(
         args.push(&label);
         let out = runner
             // Teardown: it lists even after an interrupt.
-            .read(&docker(&format!("docker {} ls", what), &args).cleanup())
+            .read(
+                &docker(&format!("docker {} ls", what), &args)
+                    .cleanup()
+                    .read_only(),
+            )
             .with_context(|| format!("cannot list the project's {what}"))?;
         let ids: Vec<&str> = out.split_whitespace().collect();
         if ids.is_empty() {
