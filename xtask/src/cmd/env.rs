@@ -166,7 +166,7 @@ fn still_running(ctx: &Ctx, st: &State) -> bool {
         Recorded::Local(l) => l
             .processes
             .iter()
-            .any(|p| state::is_running(p.pid, p.start_ticks)),
+            .any(|p| crate::runner::procfs::is_running(p.pid, p.start_ticks)),
         Recorded::Compose(c) => !compose_containers(ctx, &c.project).is_empty(),
     }
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 
-use super::state::{self, ComposeState, LocalState, Recorded, State};
+use super::state::{ComposeState, LocalState, Recorded, State};
+use crate::runner::procfs;
 use crate::{context::Ctx, runner::Step, units::HttpUrl};
 
 /// Per probe: a service that takes longer is not answering.
@@ -148,7 +149,7 @@ fn local(ctx: &Ctx, l: &LocalState, health_url: Option<&HttpUrl>) -> Vec<Pending
     l.processes
         .iter()
         .map(|p| {
-            let running = state::is_running(p.pid, p.start_ticks);
+            let running = procfs::is_running(p.pid, p.start_ticks);
             let addr = format!("127.0.0.1:{}", p.port);
             let ask = match p.name.as_str() {
                 "redis" => Ask::Redis(addr.clone()),

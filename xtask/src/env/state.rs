@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
-use crate::context::Ctx;
+use crate::{context::Ctx, runner::procfs};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -177,7 +177,7 @@ impl State {
                             p.pid
                         );
                     }
-                    if is_running(p.pid, p.start_ticks) && !started_by_us(ctx, p) {
+                    if procfs::is_running(p.pid, p.start_ticks) && !started_by_us(ctx, p) {
                         bail!(
                             "pid {} ({}) runs, but this xtask did not start it (neither the run's XTASK_RUN marker nor the configured program leading its own group)",
                             p.pid,
@@ -259,9 +259,7 @@ fn started_by_us(ctx: &Ctx, p: &ProcState) -> bool {
     else {
         return false;
     };
-    let exe = std::fs::read_link(format!("/proc/{}/exe", p.pid)).ok();
-    let leads_group = stat_fields(p.pid).and_then(|f| f.get(2)?.parse::<u32>().ok()) == Some(p.pid);
-    leads_group && exe.as_deref() == Some(program.as_std_path())
+    procfs::leads_group(p.pid) && procfs::exe(p.pid).as_deref() == Some(program.as_std_path())
 }
 
 /// `path` is inside `dir`: no `..`, and no symlink on the way leads out.
@@ -283,50 +281,6 @@ fn inside(path: &Utf8Path, dir: &Utf8Path, what: &str) -> anyhow::Result<()> {
         bail!("{what} {path} is outside {dir}");
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Processes, as /proc shows them (Linux).
-// ---------------------------------------------------------------------------
-
-/// Fields of /proc/PID/stat after the command name: state is [0], pgrp [2],
-/// start time [19].
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: cut at the last `)`.
-    let rest = stat.rsplit_once(')')?.1;
-    Some(rest.split_whitespace().map(String::from).collect())
-}
-
-pub fn start_ticks(pid: u32) -> Option<u64> {
-    stat_fields(pid)?.get(19)?.parse().ok()
-}
-
-/// The recorded process is still this one and still running (not a zombie).
-pub fn is_running(pid: u32, ticks: Option<u64>) -> bool {
-    let Some(f) = stat_fields(pid) else {
-        return false;
-    };
-    let same = match ticks {
-        Some(t) => f.get(19).and_then(|s| s.parse::<u64>().ok()) == Some(t),
-        None => true,
-    };
-    same && f.first().map(String::as_str) != Some("Z")
-}
-
-/// Living (non-zombie) members of process group `pgid`.
-pub fn group_members(pgid: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| {
-            stat_fields(pid).is_some_and(|f| {
-                f.first().map(String::as_str) != Some("Z")
-                    && f.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -390,19 +344,6 @@ mod tests {
             e.contains("delete it once nothing it describes runs"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn processes_are_known_by_pid_and_start_time() {
-        let me = std::process::id();
-        let t = start_ticks(me);
-        assert!(t.is_some());
-        assert!(is_running(me, t));
-        assert!(
-            !is_running(me, t.map(|t| t + 1)),
-            "a reused pid is not ours"
-        );
-        assert!(!is_running(u32::MAX, None));
     }
 
     /// A context whose reports are in `d/reports`, and a valid local record.
@@ -524,7 +465,7 @@ mod tests {
             let mut p = ProcState {
                 name: "redis".into(),
                 pid,
-                start_ticks: start_ticks(pid),
+                start_ticks: procfs::start_ticks(pid),
                 port: 40001,
                 log: base.run_dir.join("redis.log"),
                 marker: Some("1-2".into()),

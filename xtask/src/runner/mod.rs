@@ -29,6 +29,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::{github, redact};
 
 pub mod lane;
+pub mod procfs;
+pub mod procs;
 mod progress;
 mod read;
 mod service;

@@ -20,15 +20,7 @@ fn runner(dir: &Utf8Path) -> Runner {
 
 /// Alive and not a zombie.
 fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    procfs::is_running(pid as u32, None)
 }
 
 #[test]

@@ -76,7 +76,8 @@ impl Proc {
     fn exited(&mut self) -> Option<String> {
         match &mut self.handle {
             Some(h) => h.exited().map(|o| o.describe()),
-            None => (!state::is_running(self.pid, self.start_ticks)).then(|| "gone".into()),
+            None => (!crate::runner::procfs::is_running(self.pid, self.start_ticks))
+                .then(|| "gone".into()),
         }
     }
     fn is_app(&self) -> bool {
@@ -344,7 +345,8 @@ impl Environment for Local {
             .map(|p| (p.name.clone(), p.log.clone()))
             .collect();
         super::logs::show_files(&files, tail, follow, || {
-            pick.iter().any(|p| state::is_running(p.pid, p.start_ticks))
+            pick.iter()
+                .any(|p| crate::runner::procfs::is_running(p.pid, p.start_ticks))
         })
     }
 

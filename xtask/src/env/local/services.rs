@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use super::{substitute, Local, Proc};
-use crate::{
-    env::state,
-    runner::{kill_group, Runner, Step},
-};
+use crate::runner::{kill_group, procfs, Runner, Step};
 
 impl Local {
     pub(super) fn vars(&self, index: u32, port: u16) -> Vec<(&'static str, String)> {
@@ -65,7 +62,7 @@ impl Local {
         self.procs.push(Proc {
             name: step.name.clone(),
             pid,
-            start_ticks: state::start_ticks(pid),
+            start_ticks: procfs::start_ticks(pid),
             port,
             log,
             marker: Some(crate::procs::run_marker().to_string()),
@@ -144,7 +141,7 @@ impl Local {
 pub(super) fn stop_all(runner: &Runner, procs: &mut Vec<Proc>) -> anyhow::Result<()> {
     let ours: Vec<usize> = (0..procs.len())
         .filter(|&i| {
-            procs[i].handle.is_some() || state::is_running(procs[i].pid, procs[i].start_ticks)
+            procs[i].handle.is_some() || procfs::is_running(procs[i].pid, procs[i].start_ticks)
         })
         .collect();
     if !ours.is_empty() {
@@ -156,7 +153,7 @@ pub(super) fn stop_all(runner: &Runner, procs: &mut Vec<Proc>) -> anyhow::Result
             .copied()
             .filter(|&i| {
                 let _ = procs[i].exited(); // reap, so a dead child is not a zombie
-                !state::group_members(procs[i].pid).is_empty()
+                !procfs::group_members(procs[i].pid).is_empty()
             })
             .collect()
     };

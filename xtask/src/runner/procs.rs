@@ -27,7 +27,7 @@ use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
-use crate::env::state::{is_running, start_ticks};
+use super::procfs::{self, is_running, start_ticks};
 
 pub const RUN_VAR: &str = "XTASK_RUN";
 pub const STEP_VAR: &str = "XTASK_STEP";
@@ -86,17 +86,18 @@ pub fn step_begins() {
 }
 
 /// A step ended: when no other step runs, every child of ours that is not
-/// tracked and not in our own process group (where a helper we spawn
-/// without the runner, like `git status`, stays) is an orphan a step left
-/// (one that cleared its environment, so no marker finds it): killed and
-/// reaped.
+/// tracked and not in our own process group (every child the runner starts
+/// leads its own) is an orphan a step left (one that cleared its
+/// environment, so no marker finds it): killed and reaped.
 pub fn step_ends() {
     if IN_FLIGHT.fetch_sub(1, Ordering::SeqCst) != 1 || !SUBREAPER.load(Ordering::SeqCst) {
         return;
     }
     let me = std::process::id();
     let keep = tracked().clone();
-    let orphans: BTreeSet<u32> = foreign_children_of(me)
+    // SAFETY: getpgrp cannot fail.
+    let own_group = unsafe { libc::getpgrp() } as u32;
+    let orphans: BTreeSet<u32> = procfs::children_outside_group(me, own_group)
         .into_iter()
         .filter(|p| !keep.contains(p))
         .collect();
@@ -118,50 +119,14 @@ pub fn step_ends() {
     }
 }
 
-/// Children of `parent` (/proc/PID/stat field 4) outside its process
-/// group (field 5).
-fn foreign_children_of(parent: u32) -> Vec<u32> {
-    // SAFETY: getpgrp cannot fail.
-    let own_group = unsafe { libc::getpgrp() } as u32;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            let f: Vec<&str> = stat
-                .rsplit_once(')')
-                .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-            let num = |i: usize| f.get(i).and_then(|s| s.parse::<u32>().ok());
-            num(1) == Some(parent) && num(2) != Some(own_group)
-        })
-        .collect()
-}
-
 /// Living processes (not this one) whose environment has `var=value`.
 pub fn marked(var: &str, value: &str) -> Vec<u32> {
-    let me = std::process::id();
-    let want = format!("{var}={value}");
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me && has_entry(pid, want.as_bytes()))
-        .filter(|&pid| is_running(pid, None))
-        .collect()
-}
-
-/// `/proc/PID/environ` has exactly the entry `want` (`NAME=value`).
-pub fn has_entry(pid: u32, want: &[u8]) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == want))
+    procfs::with_entry(format!("{var}={value}").as_bytes())
 }
 
 /// `has_entry` for our run marker: a process some xtask run `marker` started.
 pub fn started_by(pid: u32, marker: &str) -> bool {
-    has_entry(pid, format!("{RUN_VAR}={marker}").as_bytes())
+    procfs::has_entry(pid, format!("{RUN_VAR}={marker}").as_bytes())
 }
 
 /// SIGKILLs every living process carrying `var=value` (repeatedly: one may
@@ -346,7 +311,7 @@ pub fn reap_dead_runs(
         let mut killed = vec![];
         for &(pid, ticks) in &lease.groups {
             if pid > 1 && is_running(pid, Some(ticks)) {
-                processes += crate::env::state::group_members(pid).len().max(1);
+                processes += procfs::group_members(pid).len().max(1);
                 // SAFETY: plain syscall; the leader is verified by start time.
                 unsafe {
                     libc::killpg(pid as i32, libc::SIGKILL);
@@ -358,10 +323,7 @@ pub fn reap_dead_runs(
         // Gone before we go on: what comes next (the environment record's
         // check, a port check) must not see them dying.
         let until = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < until
-            && killed
-                .iter()
-                .any(|&g| !crate::env::state::group_members(g).is_empty())
+        while Instant::now() < until && killed.iter().any(|&g| !procfs::group_members(g).is_empty())
         {
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -449,7 +411,7 @@ mod tests {
             .expect("setsid (util-linux)");
         let pid = child.id();
         let t = Instant::now();
-        while !has_entry(pid, format!("{STEP_VAR}={step}").as_bytes()) {
+        while !procfs::has_entry(pid, format!("{STEP_VAR}={step}").as_bytes()) {
             assert!(t.elapsed() < Duration::from_secs(5));
             std::thread::sleep(Duration::from_millis(10));
         }
