@@ -147,7 +147,9 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
     let rec = {
         // Stages at once take turns in the project (they share its outputs).
         let _turn = shared::turn(shared::Build::Other)?;
-        ctx.runner.run(&step)?
+        // Interrupted, the report still shows the step and what Gradle
+        // wrote so far; the callers end with `check_interrupt`.
+        ctx.runner.run_even_if_interrupted(&step)?
     };
     if rec.outcome == Outcome::DryRun {
         return Ok(GradleRun {

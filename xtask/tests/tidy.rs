@@ -223,3 +223,41 @@ fn code_lines_leave_out_blanks_comments_and_a_trailing_test_module() {
     let text = "fn f() {}\n#[cfg(test)]\nmod tests {\n    fn t() {}\n}\nfn g() {}\n";
     assert_eq!(code_lines(text).len(), 6);
 }
+
+/// The process layer is the only place a process is started (ARCHITECTURE.md: every external
+/// command is a `runner::Step`). Outside `src/runner/`, no code names `std::process::Command`,
+/// `Command::new`, `duct` or `xshell`. Test code (a trailing `#[cfg(test)] mod tests`, or a
+/// `tests.rs` file) may start a victim process (`sleep`) for the code under test to find.
+#[test]
+fn no_process_is_spawned_outside_the_runner() {
+    const SPAWNS: &[&str] = &[
+        "process::Command",
+        "Command::new",
+        "duct::",
+        "duct!",
+        "xshell::",
+        "cmd!(",
+        "libc::fork",
+        "libc::exec",
+        "posix_spawn",
+    ];
+    let mut findings = Vec::new();
+    for f in source_files() {
+        if f.rel.starts_with("runner/") || f.is_tests() {
+            continue;
+        }
+        for (n, line) in code_lines(&f.text) {
+            // clap's `Command::new` builds a parser, not a process.
+            let line = line.replace("clap::Command::new", "");
+            if let Some(s) = SPAWNS.iter().find(|s| line.contains(*s)) {
+                findings.push(format!("src/{}:{n}: `{s}`", f.rel));
+            }
+        }
+    }
+    ok_or_list(
+        "processes started outside the process layer (src/runner/)",
+        "Build a `runner::Step` and run it with `Runner::run` (streamed, logged), `Runner::read` / \
+         `runner::ask` (a question: `.read_only()` if it only observes), or `Runner::spawn_service`.",
+        findings,
+    );
+}

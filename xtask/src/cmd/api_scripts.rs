@@ -261,7 +261,8 @@ impl Plan {
         if !ctx.dry_run {
             ctx.runner.set_log(&log)?;
         }
-        let rec = ctx.runner.run(&step);
+        // An interrupted script is its row's FAIL; the suite loop stops next.
+        let rec = ctx.runner.run_even_if_interrupted(&step);
         if !ctx.dry_run {
             ctx.runner.set_log(&run.log)?;
         }

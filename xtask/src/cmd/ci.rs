@@ -60,7 +60,6 @@ impl flags::Ci {
                 .runner
                 .run(step)
                 .with_context(|| format!("cannot run {}", step.name))?;
-            crate::runner::check_interrupt()?;
             if !rec.ok() {
                 failed.push(format!("{}: {}", rec.name, rec.outcome.describe()));
             }

@@ -250,7 +250,6 @@ fn run_stage(
             let step = crate::gradle::shared::classes_step(ctx)?;
             let _turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Other)?;
             let rec = ctx.runner.run(&step)?;
-            crate::runner::check_interrupt()?;
             crate::runner::ensure_success(&rec)?;
             Ok((Exit::OK, None))
         }

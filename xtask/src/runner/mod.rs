@@ -132,11 +132,24 @@ impl Runner {
         }
     }
 
-    /// Runs `step` to completion (or its deadline, or an interrupt).
-    /// A missing program is an error (`MissingTool`); any other outcome,
-    /// failure included, is returned for the caller to judge. In a dry run
-    /// only a read-only step runs; any other is printed.
+    /// Runs `step` to completion (or its deadline). A missing program is an
+    /// error (`MissingTool`), and so is an interrupt (`Interrupted`, exit
+    /// 128 + signal: the step's output is in the log, its group stopped);
+    /// any other outcome, failure included, is returned for the caller to
+    /// judge. In a dry run only a read-only step runs; any other is printed.
     pub fn run(&self, step: &Step) -> anyhow::Result<StepRecord> {
+        let rec = self.run_even_if_interrupted(step)?;
+        match rec.outcome {
+            Outcome::Interrupted { signal } => Err(Interrupted(signal).into()),
+            _ => Ok(rec),
+        }
+    }
+
+    /// `run`, returning an interrupted step's record too
+    /// (`Outcome::Interrupted`), for a caller whose report keeps what the
+    /// step did before it was stopped (k6 writes its summary on SIGINT,
+    /// Gradle its results so far). That caller ends with `check_interrupt`.
+    pub fn run_even_if_interrupted(&self, step: &Step) -> anyhow::Result<StepRecord> {
         let started = Instant::now();
         let log = self.log_path().map(|p| self.relative(&p));
         let record = |outcome, duration_ms| StepRecord {

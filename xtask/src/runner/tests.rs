@@ -372,3 +372,43 @@ fn endless_output_of_secrets_is_cut_and_masked_in_bounded_pieces() {
         &joined[joined.len() - 20..]
     );
 }
+
+#[test]
+fn an_interrupted_step_is_an_error_and_its_record_is_there_for_who_asks() {
+    let d = tmpdir("interrupted");
+    let r = runner(&d);
+    // A gate stage's cancel reads as an interrupt inside its lane only.
+    let lane = lane::Lane::new("stage", &d.join("stage.log"), true, false).unwrap();
+    let _in = lane::enter(Some(Arc::clone(&lane)));
+    let canceller = {
+        let lane = Arc::clone(&lane);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            lane.cancel();
+        })
+    };
+    let sleeper = Step::new("sleep", "sleep")
+        .arg("30")
+        .grace(Duration::from_millis(200));
+    let t = Instant::now();
+    let e = r.run(&sleeper).unwrap_err();
+    canceller.join().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert!(
+        matches!(
+            e.downcast_ref::<Interrupted>(),
+            Some(Interrupted(libc::SIGINT))
+        ),
+        "{e:#}"
+    );
+    // A caller whose report keeps the interrupted step (k6, Gradle) gets it.
+    let rec = r.run_even_if_interrupted(&sleeper).unwrap();
+    assert_eq!(
+        rec.outcome,
+        Outcome::Interrupted {
+            signal: libc::SIGINT
+        }
+    );
+    // Cleanup still runs after the interrupt.
+    assert!(r.run(&Step::new("true", "true").cleanup()).unwrap().ok());
+}

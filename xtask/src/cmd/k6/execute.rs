@@ -56,7 +56,9 @@ pub(super) fn execute(
         // (a dead API) deletes nothing.
         s.clear_previous(run)?;
     }
-    let rec = ctx.runner.run(&step)?;
+    // Interrupted, k6 still writes its summary: the report keeps the part
+    // that ran, then `check_interrupt` below ends the suite.
+    let rec = ctx.runner.run_even_if_interrupted(&step)?;
     report.step(&rec);
     remove_left_container(ctx, rt, &rec);
     // k6 is gone (and a left-behind container too): drain the samples.

@@ -215,7 +215,6 @@ impl Environment for Compose {
             let turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Env)?;
             let rec = self.runner.run(step)?;
             drop(turn);
-            crate::runner::check_interrupt()?;
             ensure_success(&rec).context(
                 "cannot build what the compose file copies into the app image; see the log above",
             )?;
@@ -232,7 +231,6 @@ impl Environment for Compose {
             // Interrupted: stop compose quickly, teardown follows.
             .grace(Duration::from_secs(1));
         let rec = self.runner.run(&up)?;
-        crate::runner::check_interrupt()?;
         if !rec.ok() {
             // `up --wait` fails on an unhealthy container: name it.
             if let Some(e) = self.unhealthy_error() {
@@ -360,7 +358,8 @@ impl Environment for Compose {
         // Following ends with Ctrl-C (or when the containers stop).
         let deadline = Duration::from_secs(if follow { 7 * 24 * 3600 } else { 120 });
         let step = self.step("logs", &args).deadline(deadline);
-        let rec = self.with_env_file(|| self.runner.run(&step))?;
+        // Ctrl-C is how `--follow` ends: not an error.
+        let rec = self.with_env_file(|| self.runner.run_even_if_interrupted(&step))?;
         if matches!(rec.outcome, crate::runner::Outcome::Interrupted { .. }) {
             return Ok(());
         }

@@ -248,7 +248,6 @@ impl Environment for Local {
             let turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Env)?;
             let rec = self.runner.run(step)?;
             drop(turn);
-            crate::runner::check_interrupt()?;
             crate::runner::ensure_success(&rec).with_context(|| {
                 format!(
                     "cannot build the app for the local environment (in {}); see the log above",
