@@ -134,22 +134,14 @@ impl DistPlan {
             if env.origin().is_some() {
                 env::reuse::record(report, env);
             }
-            env.scale(self.env.replicas).with_context(|| {
-                format!("cannot scale the app to {} replicas", self.env.replicas)
-            })?;
-            env.ready()
-                .context("the environment is not ready after scaling")?;
+            env::rescale(env, self.env.replicas)?;
             eps = env.endpoints();
         } else if self.env.kind != EnvKind::External {
             let mut e = EnvGuard::start(ctx, &self.env, report)?;
             eps = e.endpoints();
             // A reused environment may run another number of replicas.
             if !eps.replicas.is_empty() && eps.replicas.len() != self.env.replicas.get() as usize {
-                e.scale(self.env.replicas).with_context(|| {
-                    format!("cannot scale the app to {} replicas", self.env.replicas)
-                })?;
-                e.ready()
-                    .context("the environment is not ready after scaling")?;
+                env::rescale(&mut *e, self.env.replicas)?;
                 eps = e.endpoints();
             }
             up = Some(e);
