@@ -369,14 +369,25 @@ pub fn check(kind: ProbeKind, address: &str, timeout: Duration) -> anyhow::Resul
     Ok(Health { latency, detail })
 }
 
-/// Polls `check` until it succeeds or the deadline passes, at most
-/// `interval` apart, showing progress. Interrupts end the wait at once.
+/// What one try of [`wait_until`] found, besides "not yet" (an `Err`).
+pub enum Try<T> {
+    /// Ready: the wait ends with this.
+    Ready(T),
+    /// Never will be (a service died, a healthcheck failed): the wait ends
+    /// at once with this error, before the deadline.
+    GiveUp(anyhow::Error),
+}
+
+/// Polls `check` until it says `Ready` or `GiveUp`, or the deadline passes,
+/// at most `interval` apart, showing progress. An `Err` from `check` means
+/// "not yet" (the last one is reported at the deadline). Interrupts end the
+/// wait at once.
 pub fn wait_until<T>(
     what: &str,
     deadline: Duration,
     interval: Duration,
     verbosity: crate::runner::Verbosity,
-    mut check: impl FnMut() -> anyhow::Result<T>,
+    mut check: impl FnMut() -> anyhow::Result<Try<T>>,
 ) -> anyhow::Result<T> {
     let mut waiting = crate::runner::Waiting::new(what, deadline, verbosity);
     let mut last_err;
@@ -384,7 +395,8 @@ pub fn wait_until<T>(
         crate::runner::check_interrupt()?;
         let t = Instant::now();
         match check() {
-            Ok(v) => return Ok(v),
+            Ok(Try::Ready(v)) => return Ok(v),
+            Ok(Try::GiveUp(e)) => return Err(e),
             Err(e) => last_err = e,
         }
         if waiting.expired() {

@@ -27,6 +27,7 @@ pub use served::{Served, EXTERNAL_NOT_MEASURED};
 
 pub(crate) use local::substitute;
 
+use crate::probe::Try;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -530,7 +531,7 @@ fn wait_http_ok(
     let until = Instant::now() + deadline;
     crate::probe::wait_until(what, deadline, interval, verbosity, || {
         if let Err(e) = fatal() {
-            return Ok(Err(e));
+            return Ok(Try::GiveUp(e));
         }
         let left = until.saturating_duration_since(Instant::now());
         let timeout = left.clamp(
@@ -539,11 +540,11 @@ fn wait_http_ok(
         );
         let r = crate::probe::http_get(url, timeout)?;
         if r.is_success() {
-            Ok(Ok(()))
+            Ok(Try::Ready(()))
         } else {
             bail!("{url} answered HTTP {}", r.status)
         }
-    })?
+    })
 }
 
 /// Waits until every replica has served a request through the balancer
@@ -577,7 +578,7 @@ fn wait_every_replica_serves(
             crate::probe::http_get(url, std::time::Duration::from_secs(3))?;
         }
         let Served::Counted { counts, .. } = served().since(&before) else {
-            return Ok(());
+            return Ok(Try::Ready(()));
         };
         let idle: Vec<&str> = counts
             .iter()
@@ -590,7 +591,7 @@ fn wait_every_replica_serves(
         if !idle.is_empty() {
             bail!("not served yet: {}", idle.join(", "));
         }
-        Ok(())
+        Ok(Try::Ready(()))
     })?;
     runner.say(&format!(
         "all {replicas} replicas serve through the load balancer"

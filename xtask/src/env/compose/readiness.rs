@@ -2,6 +2,7 @@
 //! starting, unhealthy by name with its last log lines) and what the
 //! suites need to know once up (Redis's port, the replicas' names).
 
+use crate::probe::Try;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -64,7 +65,10 @@ impl Compose {
         crate::probe::wait_until(&what, deadline, self.poll, self.verbosity, || {
             let cs = self.containers();
             if crate::env::health::unhealthy(&cs).is_some() {
-                return Ok(self.unhealthy_error());
+                // Read again for the error; recovered meanwhile: not yet.
+                if let Some(e) = self.unhealthy_error() {
+                    return Ok(Try::GiveUp(e));
+                }
             }
             if cs.is_empty() || !crate::env::health::all_healthy(&cs) {
                 bail!(
@@ -72,9 +76,8 @@ impl Compose {
                     crate::env::health::starting(&cs).join(", ")
                 );
             }
-            Ok(None)
+            Ok(Try::Ready(()))
         })
-        .and_then(|e| e.map_or(Ok(()), Err))
     }
 
     /// Redis's published port and the replicas' container names, for the

@@ -3,6 +3,7 @@
 //! nginx), starting one with its own log, waiting for its own probe, and
 //! stopping them all (SIGTERM, then SIGKILL).
 
+use crate::probe::Try;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -109,7 +110,7 @@ impl Local {
         let redis = name == "redis";
         crate::probe::wait_until(&what, left, self.poll, self.verbosity, || {
             if let Err(e) = self.check_alive() {
-                return Ok(Err(e));
+                return Ok(Try::GiveUp(e));
             }
             let addr = format!("127.0.0.1:{port}");
             let t = Duration::from_secs(1);
@@ -118,8 +119,8 @@ impl Local {
             } else {
                 crate::probe::tcp(&addr, t)?;
             }
-            Ok(Ok(()))
-        })?
+            Ok(Try::Ready(()))
+        })
     }
 
     pub(super) fn start_app(&mut self, index: u32, port: u16) -> anyhow::Result<()> {
