@@ -100,6 +100,12 @@ pub fn read_string(path: &Utf8Path, cap: u64) -> anyhow::Result<String> {
 }
 
 /// Whether `read` failed because nothing is at the path.
+/// `p` from `root` when it lies inside, else `p` as given: how paths are
+/// shown in messages, logs and reports.
+pub fn relative<'a>(root: &Utf8Path, p: &'a Utf8Path) -> &'a Utf8Path {
+    p.strip_prefix(root).unwrap_or(p)
+}
+
 pub fn is_not_found(e: &anyhow::Error) -> bool {
     e.downcast_ref::<std::io::Error>()
         .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)

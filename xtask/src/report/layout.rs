@@ -93,8 +93,6 @@ impl Layout {
         }
     }
     pub fn relative(&self, p: &Utf8Path) -> String {
-        p.strip_prefix(&self.root)
-            .map(|p| p.to_string())
-            .unwrap_or_else(|_| p.to_string())
+        crate::files::relative(&self.root, p).to_string()
     }
 }

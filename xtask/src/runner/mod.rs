@@ -240,9 +240,7 @@ impl Runner {
     }
 
     pub fn relative(&self, p: &Utf8Path) -> Utf8PathBuf {
-        p.strip_prefix(&self.root)
-            .map(Utf8Path::to_path_buf)
-            .unwrap_or_else(|_| p.to_path_buf())
+        crate::files::relative(&self.root, p).to_path_buf()
     }
 }
 
