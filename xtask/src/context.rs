@@ -29,6 +29,18 @@ impl Exit {
     pub const OK: Exit = Exit(0);
     pub const FAIL: Exit = Exit(1);
     pub const MISSING_TOOL: Exit = Exit(127);
+
+    /// How a failure ends the process: 127 for a missing tool, 128 + the
+    /// signal for an interrupt, else 1 (`main` and every suite's report).
+    pub fn of_error(e: &anyhow::Error) -> Exit {
+        if e.downcast_ref::<MissingTool>().is_some() {
+            Exit::MISSING_TOOL
+        } else if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {
+            Exit(128 + sig)
+        } else {
+            Exit::FAIL
+        }
+    }
 }
 
 impl Ctx {
@@ -143,20 +155,14 @@ impl Ctx {
         };
         let mut exit = None;
         if let Err(e) = &result {
-            if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {
-                report.fail(format!(
+            match e.downcast_ref::<Interrupted>() {
+                Some(Interrupted(sig)) => report.fail(format!(
                     "interrupted ({})",
                     crate::runner::signal_name(*sig)
-                ));
-                exit = Some(Exit(128 + sig));
-            } else {
-                report.fail(format!("{e:#}"));
-                exit = Some(if e.downcast_ref::<MissingTool>().is_some() {
-                    Exit::MISSING_TOOL
-                } else {
-                    Exit::FAIL
-                });
+                )),
+                None => report.fail(format!("{e:#}")),
             }
+            exit = Some(Exit::of_error(e));
         }
         if let Some(sig) = crate::runner::interrupted() {
             if exit.is_none() {
@@ -266,5 +272,23 @@ pub fn absolute(root: &Utf8Path, p: &Utf8Path) -> Utf8PathBuf {
             Some(c) if c != root && c.starts_with(root) && c.join(p).exists() => c.join(p),
             _ => root.join(p),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_exits_127_for_a_missing_tool_128_plus_the_signal_else_1() {
+        let missing = anyhow::Error::new(MissingTool {
+            tool: "k6".into(),
+            hint: "install it".into(),
+        })
+        .context("cannot run k6");
+        assert_eq!(Exit::of_error(&missing), Exit::MISSING_TOOL);
+        let interrupted = anyhow::Error::new(Interrupted(2)).context("gradle");
+        assert_eq!(Exit::of_error(&interrupted), Exit(130));
+        assert_eq!(Exit::of_error(&anyhow::anyhow!("no")), Exit::FAIL);
     }
 }

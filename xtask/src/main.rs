@@ -54,7 +54,6 @@ use clap::Parser;
 use crate::{
     context::{Ctx, Exit},
     flags::{Cmd, EnvCmd, K6Cmd, OpsCmd},
-    runner::{Interrupted, MissingTool},
 };
 
 fn main() -> ExitCode {
@@ -94,14 +93,7 @@ fn main() -> ExitCode {
                 "error: {}",
                 units::quote_lines(&redact::text(&format!("{e:#}")))
             );
-            let code = if e.downcast_ref::<MissingTool>().is_some() {
-                127
-            } else if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {
-                128 + sig
-            } else {
-                1
-            };
-            ExitCode::from(code as u8)
+            ExitCode::from(Exit::of_error(&e).0.clamp(0, 255) as u8)
         }
     }
 }
