@@ -194,7 +194,9 @@ get)
 logs)
   pod=$2; for a in "$@"; do case "$a" in --*|logs) ;; *) pod=$a ;; esac; done
   i=${{pod%-*}}; i=${{i##*-}}
-  cat $d/logs/runner-$i.log ;;
+  cat $d/logs/runner-$i.log
+  # A runner still running: its log followed, no end yet.
+  case "$*" in *--follow*) if [ -e $d/follow-hangs ]; then echo $$ > $d/follow.pid; sleep 300; fi ;; esac ;;
 delete)
   [ -e $d/delete-fails ] && {{ echo "error: the server is unreachable" >&2; exit 1; }}
   touch $d/deleted; echo "deleted" ;;
@@ -330,7 +332,10 @@ fn a_finished_testrun_is_followed_its_runners_merged_and_deleted() {
     let pods = at(&format!(
         "{ctx} get pods --selector=app=k6,k6_cr={NAME},runner=true --output=json"
     ));
-    let logs = at(&format!("{ctx} logs {NAME}-1-x7k2p --container=k6"));
+    // Followed from `started` on: the kubelet's rotation loses nothing then.
+    let logs = at(&format!(
+        "{ctx} logs --follow {NAME}-1-x7k2p --container=k6"
+    ));
     assert!(
         made < cm && tr < got && got < pods && pods < logs,
         "{calls:#?}"
@@ -413,22 +418,30 @@ fn an_interrupt_during_started_deletes_the_testrun_and_exits_130() {
     let (c, _) = case(
         "interrupted",
         &["initialization", "initialized", "created", "started"],
-        0,
+        1,
         // Long enough that only the interrupt can end it.
         "10m",
     );
+    // Its runner's log is being followed when the signal comes.
+    std::fs::write(c.dir.join("follow-hangs"), "").unwrap();
     let mut cmd = c.xtask().cmd;
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let follower = c.dir.join("follow.pid");
     let (status, stderr, took) = interrupt_when(child, |err| {
-        err.contains(&format!("TestRun {NAME}: stage started"))
+        err.contains(&format!("TestRun {NAME}: stage started")) && follower.exists()
     });
     assert_eq!(status.code(), Some(130), "{stderr}");
     // R1: signal to exit within 7 s, teardown included.
     assert!(took < Duration::from_secs(7), "took {took:?}");
+    // The follower (kubectl logs --follow) went with its process group.
+    let pid = common::read_pid(&follower);
+    common::wait_for("the follower to be gone", Duration::from_secs(5), || {
+        !common::alive(pid)
+    });
     let report = c.report();
     assert_eq!(report["result"], "FAIL");
     assert!(
@@ -443,7 +456,9 @@ fn an_interrupt_during_started_deletes_the_testrun_and_exits_130() {
 fn a_runner_whose_k6_failed_fails_the_run() {
     let (c, _) = case(
         "runner-failed",
-        &["started", "stopped", "finished"],
+        // `started` never seen (a short run between two looks): the logs
+        // are read once the TestRun finished.
+        &["created", "stopped", "finished"],
         1,
         "2s",
     );
@@ -456,6 +471,11 @@ fn a_runner_whose_k6_failed_fails_the_run() {
             "runner pod {NAME}-1-x7k2p failed (its k6 exited non-zero)"
         )),
         "{n}"
+    );
+    let calls = c.calls().join("\n");
+    assert!(
+        calls.contains(&format!(" logs {NAME}-1-x7k2p --container=k6")),
+        "{calls}"
     );
     c.assert_deleted();
 }

@@ -4,18 +4,20 @@
 //! histograms and the merged ones, and [`Cleanup`], which deletes what was
 //! applied on every exit path.
 
-use std::{io::BufRead, time::Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
 use camino::Utf8Path;
 use serde::Deserialize;
 
-use super::{manifest, Config, KubeContext, Label, Plan};
+use super::{
+    logs::{collect, Collected, Following},
+    manifest, Config, KubeContext, Label, Plan,
+};
 use crate::{
     context::Ctx,
     report::Report,
     runner::{self, Interrupted, Outcome, Runner, Step},
-    samples::Samples,
     units::Duration,
 };
 
@@ -140,25 +142,6 @@ impl Drop for Cleanup {
     }
 }
 
-/// What the runners measured: each runner's samples, and all of them
-/// together.
-pub struct Collected {
-    pub runners: Vec<Part>,
-    pub merged: Samples,
-}
-
-pub struct Part {
-    pub pod: String,
-    /// The pod's phase: Succeeded when its k6 exited 0.
-    pub phase: String,
-    pub samples: Samples,
-    /// The log starts inside k6's output: the kubelet rotated it.
-    pub cut: bool,
-    /// Lines of the pod's log that were not samples (k6's own messages).
-    pub other_lines: u64,
-    pub first_other: Vec<String>,
-}
-
 /// The last stage seen, and when.
 struct Seen {
     stage: String,
@@ -266,7 +249,17 @@ fn on_cluster(
     if ctx.dry_run {
         return Ok(None);
     }
-    let end = follow(ctx, plan, kubectl)?;
+    let until = Instant::now() + plan.cluster.startup_timeout.get().std() + plan.deadline;
+    let mut following = None;
+    let end = follow(ctx, plan, kubectl, &mut |stage| {
+        if following.is_none() && stage == "started" {
+            following = Following::start(ctx, plan, kubectl, until)?;
+        }
+        Ok(())
+    })?;
+    if let Some(f) = following.filter(|_| end.stage != "error") {
+        return f.finish(ctx, plan, kubectl).map(Some);
+    }
     if end.stage == "error" {
         report.fail(format!(
             "k6-operator: TestRun {} ended in stage `error`{}: see `kubectl describe testruns.k6.io {}` and the operator's log",
@@ -321,7 +314,12 @@ struct Condition {
 
 /// Polls the TestRun's stage until `finished` or `error`, the deadline, an
 /// interrupt, or its disappearance.
-fn follow(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<End> {
+fn follow(
+    ctx: &Ctx,
+    plan: &Plan,
+    kubectl: &Kubectl,
+    on_stage: &mut dyn FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<End> {
     let started = Instant::now();
     let startup = plan.cluster.startup_timeout.get();
     let limit = startup.std() + plan.deadline;
@@ -390,6 +388,7 @@ fn follow(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<End> {
                 at: Instant::now(),
             });
         }
+        on_stage(&stage)?;
         match stage.as_str() {
             "finished" => return Ok(End { stage, why: None }),
             "error" => {
@@ -420,189 +419,5 @@ fn follow(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<End> {
             );
         }
         runner::sleep(plan.cluster.poll_interval.get().std())?;
-    }
-}
-
-#[derive(Deserialize)]
-struct PodList {
-    #[serde(default)]
-    items: Vec<Pod>,
-}
-
-#[derive(Deserialize)]
-struct Pod {
-    metadata: PodMeta,
-    #[serde(default)]
-    status: PodStatus,
-}
-
-#[derive(Default, Deserialize)]
-struct PodStatus {
-    /// Pending, Running, Succeeded, Failed, Unknown.
-    #[serde(default)]
-    phase: String,
-}
-
-#[derive(Deserialize)]
-struct PodMeta {
-    name: String,
-}
-
-/// The runners' logs, each streamed into its own histograms and into the
-/// merged ones (every sample of every runner: the union, exactly).
-fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collected> {
-    let selector = format!("--selector=app=k6,k6_cr={},runner=true", plan.name);
-    let list = kubectl
-        .step(
-            "get pods",
-            ["get", "pods", selector.as_str(), "--output=json"],
-        )
-        .read_only();
-    let out = ctx.runner.read(&list)?;
-    let pods: PodList = serde_json::from_str(&out)
-        .with_context(|| format!("`{}` printed no pod list", list.display()))?;
-    let mut pods: Vec<(String, String)> = pods
-        .items
-        .into_iter()
-        .map(|p| (p.metadata.name, p.status.phase))
-        .collect();
-    pods.sort();
-    let names = pods.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    if names.len() != plan.parallelism as usize {
-        bail!(
-            "k6-operator: {} runner pod(s) of TestRun {} found, {} expected: the merged numbers would miss some runners' samples",
-            names.len(),
-            plan.name,
-            plan.parallelism
-        );
-    }
-    let mut merged = Some(Samples::default());
-    let mut runners = Vec::new();
-    for (pod, phase) in pods {
-        if !pod.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            bail!(
-                "k6-operator: a runner pod is named `{}`",
-                crate::units::quote(&pod)
-            );
-        }
-        let step = kubectl
-            .step("logs", ["logs", pod.as_str(), "--container=k6"])
-            .read_only();
-        let mut all = merged.take().expect("given back by the last pod");
-        let (part, all) = ctx
-            .runner
-            .read_with(&step, move |out| {
-                let part = read_runner(out, &mut all);
-                (part, all)
-            })
-            .with_context(|| format!("cannot read the log of runner pod {pod}"))?;
-        merged = Some(all);
-        runners.push(Part { pod, phase, ..part });
-    }
-    Ok(Collected {
-        runners,
-        merged: merged.expect("given back by the last pod"),
-    })
-}
-
-/// One runner's log: lines that are JSON go to k6's sample parser (its
-/// own and the merged histograms), the rest are k6's messages.
-fn read_runner(out: &mut dyn std::io::Read, merged: &mut Samples) -> Part {
-    let mut part = Part {
-        pod: String::new(),
-        phase: String::new(),
-        samples: Samples::default(),
-        other_lines: 0,
-        first_other: Vec::new(),
-        cut: false,
-    };
-    let mut first_json = true;
-    let mut input = std::io::BufReader::new(out);
-    let mut line = Vec::with_capacity(1024);
-    loop {
-        line.clear();
-        // A line longer than 1 MiB is not k6's: cut, it fails to parse.
-        match std::io::Read::take(&mut input, 1 << 20).read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let complete = line.last() == Some(&b'\n');
-        if line.first() == Some(&b'{') {
-            // k6 declares every metric before its first point: a log
-            // that starts with a point lost its beginning.
-            if first_json {
-                part.cut = !line.starts_with(br#"{"type":"Metric""#);
-                first_json = false;
-            }
-            part.samples.feed(&line, complete);
-            merged.feed(&line, complete);
-        } else if !line.trim_ascii().is_empty() {
-            part.other_lines += 1;
-            if part.first_other.len() < 5 {
-                part.first_other
-                    .push(String::from_utf8_lossy(line.trim_ascii()).into_owned());
-            }
-        }
-    }
-    part
-}
-
-/// The per-runner table and the notes on what was not a sample.
-pub fn describe(c: &Collected, report: &mut Report) {
-    let rows = c
-        .runners
-        .iter()
-        .map(|r| {
-            let p95 = crate::samples::quantile(&r.samples.duration, 0.95)
-                .map_or("N/A".to_string(), |us| {
-                    crate::report::fmt_num((us / 10.0).round() / 100.0)
-                });
-            vec![
-                r.pod.clone(),
-                r.phase.clone(),
-                r.samples.requests.to_string(),
-                p95,
-                r.samples.failed.to_string(),
-            ]
-        })
-        .collect();
-    report.table(
-        "k6-operator runners",
-        &[
-            "Runner pod",
-            "Phase",
-            "Requests",
-            "p95 (ms)",
-            "Failed requests",
-        ],
-        rows,
-    );
-    for r in &c.runners {
-        // Thresholds are ours (`--no-thresholds`): a runner whose k6 failed
-        // hit an error, and its part of the load is missing or short.
-        if r.cut {
-            report.fail(format!(
-                "k6-operator: the log of runner pod {} starts inside k6's output (the kubelet rotated it at its containerLogMaxSize, 10 MiB by default): its first samples are lost and the merged numbers would be short; raise containerLogMaxSize on the nodes, or shorten the run",
-                r.pod
-            ));
-        }
-        if r.phase == "Failed" {
-            report.fail(format!(
-                "k6-operator: runner pod {} failed (its k6 exited non-zero){}",
-                r.pod,
-                r.first_other
-                    .first()
-                    .map(|l| format!(": {l}"))
-                    .unwrap_or_default()
-            ));
-        }
-        if r.other_lines > 0 {
-            report.note(format!(
-                "runner pod {}: {} line(s) of k6's own output (first: {})",
-                r.pod,
-                r.other_lines,
-                r.first_other.first().map(String::as_str).unwrap_or("")
-            ));
-        }
     }
 }

@@ -27,12 +27,14 @@ use serde::Deserialize;
 use crate::{context::Ctx, report::Report, samples::Samples, units::NonZeroDuration};
 
 mod cluster;
+mod logs;
 pub mod manifest;
 mod names;
 
+pub use cluster::preflight;
 #[cfg(test)]
 pub use cluster::{configmap_manifest, Kubectl};
-pub use cluster::{preflight, Collected};
+pub use logs::Collected;
 pub use names::{Image, KubeContext, Label, Quantity};
 
 #[cfg(test)]
@@ -186,7 +188,7 @@ pub fn execute(
     let Some(collected) = cluster::run(ctx, plan, report, run_dir)? else {
         return Ok(None);
     };
-    cluster::describe(&collected, report);
+    logs::describe(&collected, report);
     let merged = merge(collected);
     let got = crate::samples::stream::Finished {
         samples: merged.clone(),
