@@ -41,6 +41,7 @@ pub fn inspect(program: &Utf8Path, script: &Utf8Path, vars: &[(String, String)])
         .args(vars.iter().map(|(k, v)| format!("--env={k}={v}")))
         .arg(script.as_str())
         .deadline(std::time::Duration::from_secs(60))
+        .read_only()
 }
 
 #[derive(Deserialize)]
