@@ -83,9 +83,9 @@ pub fn results_dir(ctx: &Ctx) -> Utf8PathBuf {
 /// The one Gradle command: `compileJava compileTestJava test --tests A --tests B`.
 pub fn step(ctx: &Ctx, opts: &GradleOpts) -> Step {
     let cfg = &ctx.config.gradle;
-    let (program, _wrapper) = crate::tools::gradle_program(ctx);
+    let gradle = crate::tools::gradle_program(ctx);
     let daemon = opts.daemon || cfg.daemon;
-    let mut step = Step::new("gradle", program)
+    let mut step = Step::new("gradle", gradle.program())
         .cwd(ctx.service_dir())
         .arg(if daemon { "--daemon" } else { "--no-daemon" });
     if cfg.offline {

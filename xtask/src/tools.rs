@@ -107,8 +107,8 @@ pub fn needed(ctx: &Ctx) -> Vec<Tool> {
             &["-version"],
         ),
     ];
-    let (gradle, wrapper) = gradle_program(ctx);
-    if !wrapper {
+    let gradle = gradle_program(ctx);
+    if gradle != GradleProgram::Wrapper {
         let mut g = tool(
             "gradle",
             "release-gate and integration (no ./gradlew in the service folder)",
@@ -116,9 +116,9 @@ pub fn needed(ctx: &Ctx) -> Vec<Tool> {
             Some("gradle"),
             &["--version"],
         );
-        if gradle != "gradle" {
+        if let GradleProgram::Configured(c) = &gradle {
             g.name = "gradle";
-            g.hint = format!("gradle.command is `{gradle}`");
+            g.hint = format!("gradle.command is `{c}`");
         }
         tools.push(g);
     }
@@ -198,8 +198,8 @@ pub fn find(ctx: &Ctx, t: &Tool) -> Option<Utf8PathBuf> {
     match t.name {
         "k6" => k6_local(ctx),
         "gradle" => {
-            let (g, _) = gradle_program(ctx);
-            crate::runner::resolve_program(&g, Some(&ctx.service_dir()), "").ok()
+            let g = gradle_program(ctx);
+            crate::runner::resolve_program(g.program(), Some(&ctx.service_dir()), "").ok()
         }
         name => which(name),
     }
@@ -248,16 +248,38 @@ pub fn ci_linter(ctx: &Ctx, name: &str) -> Utf8PathBuf {
     which(name).unwrap_or(pinned)
 }
 
-/// `./gradlew` in the service folder when present, else the configured
-/// command, else `gradle` on PATH. The bool says "this is the wrapper".
-pub fn gradle_program(ctx: &Ctx) -> (String, bool) {
+/// Which Gradle runs the service's build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GradleProgram {
+    /// `[gradle] command` from the configuration.
+    Configured(String),
+    /// `./gradlew` in the service folder: it brings its own Gradle.
+    Wrapper,
+    /// `gradle` from PATH.
+    OnPath,
+}
+
+impl GradleProgram {
+    /// What to run (relative to the service folder for the wrapper).
+    pub fn program(&self) -> &str {
+        match self {
+            GradleProgram::Configured(c) => c,
+            GradleProgram::Wrapper => "./gradlew",
+            GradleProgram::OnPath => "gradle",
+        }
+    }
+}
+
+/// The configured command, else `./gradlew` in the service folder when
+/// present, else `gradle` on PATH.
+pub fn gradle_program(ctx: &Ctx) -> GradleProgram {
     if let Some(c) = &ctx.config.gradle.command {
-        return (c.clone(), false);
+        return GradleProgram::Configured(c.clone());
     }
     if ctx.service_dir().join("gradlew").is_file() {
-        return ("./gradlew".into(), true);
+        return GradleProgram::Wrapper;
     }
-    ("gradle".into(), false)
+    GradleProgram::OnPath
 }
 
 /// First line of `tool --version` (stdout or stderr: java prints to stderr).

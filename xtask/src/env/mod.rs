@@ -484,9 +484,9 @@ fn build_step(ctx: &Ctx, tasks: &[String]) -> anyhow::Result<Option<Step>> {
         return Ok(None);
     }
     crate::gradle::shared::prepare_cache(ctx)?;
-    let (program, _wrapper) = crate::tools::gradle_program(ctx);
+    let gradle = crate::tools::gradle_program(ctx);
     let g = &ctx.config.gradle;
-    let mut step = Step::new(format!("build ({})", tasks.join(" ")), program)
+    let mut step = Step::new(format!("build ({})", tasks.join(" ")), gradle.program())
         .cwd(ctx.service_dir())
         .deadline(g.timeout.std())
         // Interrupted builds stop fast: teardown must fit in a few seconds.

@@ -84,8 +84,8 @@ fn init_script(dir: &camino::Utf8Path) -> String {
 /// environment starts (the gate's `test-classes` stage).
 pub fn classes_step(ctx: &Ctx) -> anyhow::Result<Step> {
     let cfg = &ctx.config.gradle;
-    let (program, _wrapper) = crate::tools::gradle_program(ctx);
-    let mut step = Step::new("gradle testClasses", program)
+    let gradle = crate::tools::gradle_program(ctx);
+    let mut step = Step::new("gradle testClasses", gradle.program())
         .cwd(ctx.service_dir())
         .arg(if cfg.daemon {
             "--daemon"
