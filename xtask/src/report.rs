@@ -140,28 +140,59 @@ pub struct Metric {
 pub struct Threshold {
     pub name: String,
     pub observed: Option<f64>,
-    /// `<=`, `<`, `>=` or `>`.
-    pub op: String,
+    pub op: Cmp,
     pub limit: f64,
     pub ok: bool,
 }
 
+/// How an observation must compare with its limit; written as the
+/// operator in every report (`<=`, `<`, `>=`, `>`: the JSON schema's enum).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cmp {
+    #[serde(rename = "<=")]
+    AtMost,
+    #[serde(rename = "<")]
+    Below,
+    #[serde(rename = ">=")]
+    AtLeast,
+    #[serde(rename = ">")]
+    Above,
+}
+
+impl Cmp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cmp::AtMost => "<=",
+            Cmp::Below => "<",
+            Cmp::AtLeast => ">=",
+            Cmp::Above => ">",
+        }
+    }
+    pub fn holds(self, observed: f64, limit: f64) -> bool {
+        match self {
+            Cmp::AtMost => observed <= limit,
+            Cmp::Below => observed < limit,
+            Cmp::AtLeast => observed >= limit,
+            Cmp::Above => observed > limit,
+        }
+    }
+}
+
+impl std::fmt::Display for Cmp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Threshold {
     /// A missing observation never passes.
-    pub fn check(name: &str, observed: Option<f64>, op: &str, limit: f64) -> Threshold {
-        let ok = observed.is_some_and(|v| match op {
-            "<=" => v <= limit,
-            "<" => v < limit,
-            ">=" => v >= limit,
-            ">" => v > limit,
-            _ => false,
-        });
+    pub fn check(name: &str, observed: Option<f64>, op: Cmp, limit: f64) -> Threshold {
         Threshold {
             name: name.into(),
             observed,
-            op: op.into(),
+            op,
             limit,
-            ok,
+            ok: observed.is_some_and(|v| op.holds(v, limit)),
         }
     }
 }

@@ -138,13 +138,13 @@ mod tests {
         r.threshold(crate::report::Threshold::check(
             "p95 ms",
             Some(12.0),
-            "<=",
+            crate::report::Cmp::AtMost,
             10.0,
         ));
         r.threshold(crate::report::Threshold::check(
             "checks rate",
             Some(1.0),
-            ">=",
+            crate::report::Cmp::AtLeast,
             0.99,
         ));
         let s = junit::threshold_suite(&r).unwrap();

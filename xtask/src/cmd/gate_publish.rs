@@ -685,13 +685,13 @@ mod tests {
         k.threshold(crate::report::Threshold::check(
             "p95",
             Some(10.0),
-            "<=",
+            crate::report::Cmp::AtMost,
             20.0,
         ));
         k.threshold(crate::report::Threshold::check(
             "fail rate",
             Some(0.5),
-            "<=",
+            crate::report::Cmp::AtMost,
             0.01,
         ));
         assert_eq!(counts(&k).as_deref(), Some("1/2 thresholds met"));

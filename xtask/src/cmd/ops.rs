@@ -419,7 +419,7 @@ impl Snapshot<'_> {
                 report.threshold(Threshold::check(
                     &format!("{} lines", c.key),
                     Some(c.exact as f64),
-                    ">=",
+                    crate::report::Cmp::AtLeast,
                     m as f64,
                 ));
             }

@@ -101,7 +101,7 @@ fn failing_page() -> String {
     load.threshold(Threshold::check(
         "p95 latency (ms)",
         Some(1500.0),
-        "<=",
+        crate::report::Cmp::AtMost,
         1200.0,
     ));
     load.table(

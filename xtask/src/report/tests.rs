@@ -42,10 +42,15 @@ pub(super) fn sample() -> Report {
     r.threshold(Threshold::check(
         "p95 latency (ms)",
         Some(41.25),
-        "<=",
+        crate::report::Cmp::AtMost,
         1200.0,
     ));
-    r.threshold(Threshold::check("checks rate", None, ">=", 0.98));
+    r.threshold(Threshold::check(
+        "checks rate",
+        None,
+        crate::report::Cmp::AtLeast,
+        0.98,
+    ));
     r.table(
         "Requests per replica",
         &["Replica", "Requests"],
@@ -90,9 +95,9 @@ fn first_bullet_is_the_legacy_result_line() {
 
 #[test]
 fn missing_observation_fails_its_threshold() {
-    assert!(!Threshold::check("x", None, "<=", 1.0).ok);
-    assert!(Threshold::check("x", Some(1.0), "<=", 1.0).ok);
-    assert!(!Threshold::check("x", Some(1.0), "<", 1.0).ok);
+    assert!(!Threshold::check("x", None, crate::report::Cmp::AtMost, 1.0).ok);
+    assert!(Threshold::check("x", Some(1.0), crate::report::Cmp::AtMost, 1.0).ok);
+    assert!(!Threshold::check("x", Some(1.0), crate::report::Cmp::Below, 1.0).ok);
 }
 
 #[test]

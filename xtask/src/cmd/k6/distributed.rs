@@ -277,7 +277,7 @@ impl DistPlan {
             let t = Threshold::check(
                 "spread (busiest / idlest)",
                 Some(ratio),
-                "<=",
+                crate::report::Cmp::AtMost,
                 self.max_spread,
             );
             if !t.ok {

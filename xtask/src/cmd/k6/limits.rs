@@ -51,7 +51,12 @@ impl Limits {
         let checks = metric("checks rate");
         let checks_list = [
             (
-                Threshold::check("p95 latency (ms)", p95, "<=", self.max_p95_ms),
+                Threshold::check(
+                    "p95 latency (ms)",
+                    p95,
+                    crate::report::Cmp::AtMost,
+                    self.max_p95_ms,
+                ),
                 "p95 (http_req_duration p(95))",
                 p95.map(|v| {
                     format!(
@@ -62,7 +67,12 @@ impl Limits {
                 }),
             ),
             (
-                Threshold::check("failed request rate", failed, "<=", self.max_fail_rate),
+                Threshold::check(
+                    "failed request rate",
+                    failed,
+                    crate::report::Cmp::AtMost,
+                    self.max_fail_rate,
+                ),
                 "the failed request rate (http_req_failed)",
                 failed.map(|v| {
                     format!(
@@ -73,7 +83,12 @@ impl Limits {
                 }),
             ),
             (
-                Threshold::check("checks rate", checks, ">=", self.min_checks_rate),
+                Threshold::check(
+                    "checks rate",
+                    checks,
+                    crate::report::Cmp::AtLeast,
+                    self.min_checks_rate,
+                ),
                 "the checks rate (checks)",
                 checks.map(|v| {
                     format!(

@@ -43,7 +43,7 @@ pub(super) fn attention_items(r: &Report) -> Vec<String> {
             "<li data-attention=\"threshold\"><b>threshold crossed</b> {}: observed {}, limit {} {}</li>",
             esc(&t.name),
             esc(&fmt_value(t.observed, "")),
-            esc(&t.op),
+            esc(t.op.as_str()),
             fmt_num(t.limit)
         ));
     }
