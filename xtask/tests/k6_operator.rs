@@ -196,7 +196,14 @@ logs)
   i=${{pod%-*}}; i=${{i##*-}}
   cat $d/logs/runner-$i.log
   # A runner still running: its log followed, no end yet.
-  case "$*" in *--follow*) if [ -e $d/follow-hangs ]; then echo $$ > $d/follow.pid; sleep 300; fi ;; esac ;;
+  case "$*" in *--follow*)
+    if [ -e $d/follow-hangs ]; then echo $$ > $d/follow.pid; sleep 300; fi
+    # A pod's stream ends when the pod is deleted with its TestRun.
+    if [ -e $d/follow-until-deleted ]; then
+      echo $$ > $d/follow.pid
+      while [ ! -e $d/deleted ]; do sleep 0.05; done
+    fi ;;
+  esac ;;
 delete)
   [ -e $d/delete-fails ] && {{ echo "error: the server is unreachable" >&2; exit 1; }}
   touch $d/deleted; echo "deleted" ;;
@@ -593,4 +600,24 @@ fn a_runner_log_rotated_by_the_kubelet_fails_the_run() {
         "{n}"
     );
     c.assert_deleted();
+}
+
+#[test]
+fn a_testrun_stuck_in_started_leaves_no_log_follower_behind() {
+    let (c, _) = case("stuck-started", &["started"], 1, "1s");
+    std::fs::write(c.dir.join("follow-until-deleted"), "").unwrap();
+    let out = c.xtask().run();
+    assert_eq!(out.code, 1, "{}", out.show());
+    let n = notes(&c.report()).join("\n");
+    assert!(
+        n.contains(&format!("TestRun {NAME} still in stage `started`")),
+        "{n}"
+    );
+    c.assert_deleted();
+    // The follower ended with its pod's stream, before the xtask exited.
+    let pid = common::read_pid(&c.dir.join("follow.pid"));
+    assert!(
+        !common::alive(pid),
+        "the log follower {pid} outlived the run"
+    );
 }

@@ -182,9 +182,21 @@ pub fn run(
     }
     // Armed before the first apply: a half-applied pair is deleted too.
     let cleanup = Cleanup::new(&ctx.runner, &kubectl, &plan.name);
-    let ran = on_cluster(ctx, plan, &kubectl, report, &configmap, &testrun);
+    let mut following = None;
+    let ran = on_cluster(
+        ctx,
+        plan,
+        &kubectl,
+        report,
+        [&configmap, &testrun],
+        &mut following,
+    );
     if let Err(e) = cleanup.finish() {
         report.fail(format!("{e:#}"));
+    }
+    // Left by an error: with the TestRun gone their streams end.
+    if let Some(f) = following {
+        f.abandon(ctx, std::time::Duration::from_secs(10));
     }
     ran
 }
@@ -231,8 +243,8 @@ fn on_cluster(
     plan: &Plan,
     kubectl: &Kubectl,
     report: &mut Report,
-    configmap: &Utf8Path,
-    testrun: &Utf8Path,
+    [configmap, testrun]: [&Utf8Path; 2],
+    following: &mut Option<Following>,
 ) -> anyhow::Result<Option<Collected>> {
     for (what, file) in [("ConfigMap", configmap), ("TestRun", testrun)] {
         let file = format!("--filename={file}");
@@ -250,15 +262,16 @@ fn on_cluster(
         return Ok(None);
     }
     let until = Instant::now() + plan.cluster.startup_timeout.get().std() + plan.deadline;
-    let mut following = None;
     let end = follow(ctx, plan, kubectl, &mut |stage| {
         if following.is_none() && stage == "started" {
-            following = Following::start(ctx, plan, kubectl, until)?;
+            *following = Following::start(ctx, plan, kubectl, until)?;
         }
         Ok(())
     })?;
-    if let Some(f) = following.filter(|_| end.stage != "error") {
-        return f.finish(ctx, plan, kubectl).map(Some);
+    if end.stage != "error" {
+        if let Some(f) = following.take() {
+            return f.finish(ctx, plan, kubectl).map(Some);
+        }
     }
     if end.stage == "error" {
         report.fail(format!(

@@ -197,6 +197,26 @@ impl Following {
             merged: take(self.merged),
         })
     }
+
+    /// After an error, the TestRun deleted: its pods' streams end, and so
+    /// do the followers; waits for them at most `limit`, so that no
+    /// kubectl outlives the run (an interrupt stops them at once).
+    pub(super) fn abandon(self, ctx: &Ctx, limit: std::time::Duration) {
+        let until = Instant::now() + limit;
+        while Instant::now() < until && self.threads.iter().any(|(_, h)| !h.is_finished()) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let left = self
+            .threads
+            .iter()
+            .filter(|(_, h)| !h.is_finished())
+            .count();
+        if left > 0 {
+            ctx.runner.say(&format!(
+                "k6-operator: {left} log follower(s) still running {limit:?} after the TestRun was deleted; not waiting for them"
+            ));
+        }
+    }
 }
 
 /// One runner's log: lines that are JSON go to k6's sample parser (its
