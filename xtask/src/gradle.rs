@@ -13,7 +13,6 @@ use std::io::{Read, Seek, SeekFrom};
 
 use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
-use quick_xml::{events::Event, Reader, XmlVersion};
 
 use crate::{
     context::Ctx,
@@ -335,13 +334,14 @@ impl TestResults {
         for file in files {
             let parsed = crate::files::read_no_link(&file, crate::files::LARGE).and_then(|bytes| {
                 let text = String::from_utf8_lossy(&bytes);
-                Ok((parse_junit_xml(&text)?, crate::junit::parse(&text)?))
+                let suites = crate::junit::parse_declared(&text)?;
+                Ok((classes(&suites)?, suites))
             });
             match parsed {
                 Ok((suites, cases)) => {
                     results
                         .cases
-                        .extend(cases.into_iter().flat_map(|s| s.cases));
+                        .extend(cases.into_iter().flat_map(|(s, _)| s.cases));
                     for (class, failed) in suites {
                         results.classes.push(class);
                         results.failed.extend(failed);
@@ -428,186 +428,51 @@ impl TestResults {
 
 /// One JUnit XML document (a `<testsuite>`, or several in `<testsuites>`):
 /// counts per suite and the failing test cases.
+#[cfg(test)]
 pub fn parse_junit_xml(xml: &str) -> anyhow::Result<Vec<(ClassResult, Vec<FailedTest>)>> {
-    let mut reader = Reader::from_str(xml);
-    let mut out = Vec::new();
-    // The suite being read, with its test cases counted as a fallback for
-    // missing attributes.
-    let mut suite: Option<(ClassResult, Vec<FailedTest>, Counted)> = None;
-    let mut case: Option<(String, String)> = None;
-    // Failure text, collected only when the element has no `message`.
-    let mut collecting: Option<(String, String)> = None;
-    let mut text = String::new();
-    let mut depth = 0usize;
-    loop {
-        let pos = reader.buffer_position();
-        let event = reader
-            .read_event()
-            .with_context(|| format!("malformed XML near byte {pos}"))?;
-        match event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let empty = matches!(event, Event::Empty(_));
-                if !empty {
-                    depth += 1;
-                }
-                let attr = |name: &str| -> anyhow::Result<Option<String>> {
-                    match e
-                        .try_get_attribute(name)
-                        .with_context(|| format!("bad attribute `{name}`"))?
-                    {
-                        Some(a) => Ok(Some(
-                            a.normalized_value(XmlVersion::Implicit1_0)
-                                .with_context(|| format!("bad value of attribute `{name}`"))?
-                                .into_owned(),
-                        )),
-                        None => Ok(None),
-                    }
-                };
-                match e.local_name().as_ref() {
-                    "testsuite" => {
-                        let num = |name: &str| -> anyhow::Result<Option<u32>> {
-                            attr(name)?
-                                .map(|v| {
-                                    v.trim().parse::<u32>().with_context(|| {
-                                        format!("testsuite {name}=\"{v}\" is not a count")
-                                    })
-                                })
-                                .transpose()
-                        };
-                        let class = ClassResult {
-                            class: attr("name")?.unwrap_or_default(),
-                            tests: num("tests")?.unwrap_or(u32::MAX),
-                            failures: num("failures")?.unwrap_or(u32::MAX),
-                            errors: num("errors")?.unwrap_or(u32::MAX),
-                            skipped: num("skipped")?.unwrap_or(u32::MAX),
-                            time_s: attr("time")?
-                                .and_then(|t| t.trim().parse::<f64>().ok())
-                                .unwrap_or(0.0),
-                        };
-                        let s = (class, Vec::new(), Counted::default());
-                        if empty {
-                            out.push(finish_suite(s));
-                        } else {
-                            suite = Some(s);
-                        }
-                    }
-                    "testcase" => {
-                        if let Some((_, _, counted)) = suite.as_mut() {
-                            counted.tests += 1;
-                        }
-                        let class = attr("classname")?.unwrap_or_else(|| {
-                            suite
-                                .as_ref()
-                                .map(|s| s.0.class.clone())
-                                .unwrap_or_default()
-                        });
-                        let name = attr("name")?.unwrap_or_default();
-                        if !empty {
-                            case = Some((class, name));
-                        }
-                    }
-                    kind @ ("failure" | "error") => {
-                        if let (Some((_, failed, counted)), Some((class, name))) =
-                            (suite.as_mut(), case.as_ref())
-                        {
-                            if kind == "failure" {
-                                counted.failures += 1;
-                            } else {
-                                counted.errors += 1;
-                            }
-                            match attr("message")?.filter(|m| !m.trim().is_empty()) {
-                                Some(m) => failed.push(FailedTest {
-                                    class: class.clone(),
-                                    name: name.clone(),
-                                    message: first_line(&m),
-                                }),
-                                None if empty => failed.push(FailedTest {
-                                    class: class.clone(),
-                                    name: name.clone(),
-                                    message: attr("type")?.unwrap_or_default(),
-                                }),
-                                None => {
-                                    collecting = Some((class.clone(), name.clone()));
-                                    text.clear();
-                                }
-                            }
-                        }
-                    }
-                    "skipped" => {
-                        if let Some((_, _, counted)) = suite.as_mut() {
-                            counted.skipped += 1;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Event::Text(t) if collecting.is_some() => text.push_str(&t.xml10_content()),
-            Event::CData(t) if collecting.is_some() => text.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) if collecting.is_some() => {
-                match r.resolve_char_ref().context("bad character reference")? {
-                    Some(c) => text.push(c),
-                    None => {
-                        let name = r.xml10_content();
-                        text.push_str(
-                            quick_xml::escape::resolve_predefined_entity(&name).unwrap_or(""),
-                        );
-                    }
-                }
-            }
-            Event::End(ref e) => {
-                depth = depth.saturating_sub(1);
-                match e.local_name().as_ref() {
-                    "failure" | "error" => {
-                        if let (Some((class, name)), Some((_, failed, _))) =
-                            (collecting.take(), suite.as_mut())
-                        {
-                            failed.push(FailedTest {
-                                class,
-                                name,
-                                message: first_line(&text),
-                            });
-                        }
-                    }
-                    "testcase" => case = None,
-                    "testsuite" => {
-                        if let Some(s) = suite.take() {
-                            out.push(finish_suite(s));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    // A file cut short (Gradle killed while writing) never counts as complete.
-    anyhow::ensure!(
-        depth == 0 && suite.is_none(),
-        "the XML ends early (cut short?)"
-    );
-    anyhow::ensure!(!out.is_empty(), "no <testsuite> element");
-    Ok(out)
+    classes(&crate::junit::parse_declared(xml)?)
 }
 
-/// Test cases seen inside a suite, for attributes a writer left out.
-#[derive(Default)]
-struct Counted {
-    tests: u32,
-    failures: u32,
-    errors: u32,
-    skipped: u32,
-}
-
-fn finish_suite(
-    (mut class, failed, counted): (ClassResult, Vec<FailedTest>, Counted),
-) -> (ClassResult, Vec<FailedTest>) {
-    let or = |v: u32, c: u32| if v == u32::MAX { c } else { v };
-    class.tests = or(class.tests, counted.tests);
-    class.failures = or(class.failures, counted.failures);
-    class.errors = or(class.errors, counted.errors);
-    class.skipped = or(class.skipped, counted.skipped);
-    (class, failed)
+/// Per-class counts and failures from the one JUnit reader (`junit.rs`):
+/// a suite's own counts where it declares them, else its cases counted.
+fn classes(
+    suites: &[(crate::junit::Suite, crate::junit::Declared)],
+) -> anyhow::Result<Vec<(ClassResult, Vec<FailedTest>)>> {
+    use crate::junit::Outcome;
+    anyhow::ensure!(!suites.is_empty(), "no <testsuite> element");
+    Ok(suites
+        .iter()
+        .map(|(s, d)| {
+            let class = ClassResult {
+                class: s.name.clone(),
+                tests: d.tests.unwrap_or(s.tests() as u32),
+                failures: d.failures.unwrap_or(s.failures() as u32),
+                errors: d.errors.unwrap_or(s.errors() as u32),
+                skipped: d.skipped.unwrap_or(s.skipped() as u32),
+                time_s: d.time_s.unwrap_or(0.0),
+            };
+            let failed = s
+                .cases
+                .iter()
+                .filter_map(|c| match &c.outcome {
+                    Outcome::Failed(p) | Outcome::Error(p) => Some(FailedTest {
+                        class: Some(c.classname.clone())
+                            .filter(|n| !n.is_empty())
+                            .unwrap_or_else(|| s.name.clone()),
+                        name: c.name.clone(),
+                        // The message, else the first line of the text, else the type.
+                        message: [&p.message, &p.text, &p.kind]
+                            .into_iter()
+                            .map(|m| first_line(m))
+                            .find(|m| !m.is_empty())
+                            .unwrap_or_default(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            (class, failed)
+        })
+        .collect())
 }
 
 /// The first non-blank line, trimmed and kept short for a table cell.

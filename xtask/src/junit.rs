@@ -373,12 +373,29 @@ pub fn threshold_suite(report: &crate::report::Report) -> Option<Suite> {
     })
 }
 
+/// What a `<testsuite>` says of itself in its attributes; a writer may
+/// leave any out (then its cases are what counts).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Declared {
+    pub tests: Option<u32>,
+    pub failures: Option<u32>,
+    pub errors: Option<u32>,
+    pub skipped: Option<u32>,
+    pub time_s: Option<f64>,
+}
+
 /// Reads a JUnit document (a `<testsuite>` or `<testsuites>`, as Gradle,
 /// Surefire and we write them) into suites of cases.
 pub fn parse(xml: &str) -> anyhow::Result<Vec<Suite>> {
+    Ok(parse_declared(xml)?.into_iter().map(|(s, _)| s).collect())
+}
+
+/// `parse`, with each suite's own attributes (Gradle's per-class counts).
+/// A count that is not a number makes the document unreadable.
+pub fn parse_declared(xml: &str) -> anyhow::Result<Vec<(Suite, Declared)>> {
     let mut reader = Reader::from_str(xml);
-    let mut suites: Vec<Suite> = vec![];
-    let mut suite: Option<Suite> = None;
+    let mut suites: Vec<(Suite, Declared)> = vec![];
+    let mut suite: Option<(Suite, Declared)> = None;
     let mut case: Option<Case> = None;
     // The element whose text is being collected, and its problem.
     let mut open: Option<(String, Problem)> = None;
@@ -405,11 +422,32 @@ pub fn parse(xml: &str) -> anyhow::Result<Vec<Suite>> {
                 };
                 match name.as_str() {
                     "testsuite" => {
-                        let s = Suite {
-                            name: attr("name"),
-                            timestamp: Some(attr("timestamp")).filter(|t| !t.is_empty()),
-                            cases: vec![],
+                        let count = |k: &str| -> anyhow::Result<Option<u32>> {
+                            let v = attr(k);
+                            let v = v.trim();
+                            (!v.is_empty())
+                                .then(|| {
+                                    v.parse::<u32>().with_context(|| {
+                                        format!("testsuite {k}=\"{v}\" is not a count")
+                                    })
+                                })
+                                .transpose()
                         };
+                        let declared = Declared {
+                            tests: count("tests")?,
+                            failures: count("failures")?,
+                            errors: count("errors")?,
+                            skipped: count("skipped")?,
+                            time_s: attr("time").trim().parse().ok(),
+                        };
+                        let s = (
+                            Suite {
+                                name: attr("name"),
+                                timestamp: Some(attr("timestamp")).filter(|t| !t.is_empty()),
+                                cases: vec![],
+                            },
+                            declared,
+                        );
                         if empty {
                             suites.push(s);
                         } else {
@@ -424,7 +462,7 @@ pub fn parse(xml: &str) -> anyhow::Result<Vec<Suite>> {
                             ..Case::default()
                         };
                         if empty {
-                            if let Some(s) = &mut suite {
+                            if let Some((s, _)) = &mut suite {
                                 s.cases.push(c);
                             }
                         } else {
@@ -478,7 +516,7 @@ pub fn parse(xml: &str) -> anyhow::Result<Vec<Suite>> {
                         }
                     }
                     "testcase" => {
-                        if let (Some(c), Some(s)) = (case.take(), suite.as_mut()) {
+                        if let (Some(c), Some((s, _))) = (case.take(), suite.as_mut()) {
                             s.cases.push(c);
                         }
                     }
