@@ -8,7 +8,7 @@
 //!   shapes disagree on what a threshold's boolean means; the traps are
 //!   documented where they are handled and pinned by tests on real files.
 //!
-//! Nothing here prints a verdict: `cmd/k6.rs` turns these into reports.
+//! Nothing here prints a verdict: `cmd/k6/` turns these into reports.
 
 use std::collections::BTreeMap;
 

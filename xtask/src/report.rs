@@ -5,7 +5,7 @@
 //! (write beside, rename), so a crash never leaves half a report there. The
 //! Markdown's first bullet is `- Result: PASS|FAIL`, as the legacy scripts
 //! wrote it; people and documents grep that line. The JSON follows
-//! `reports/schema/report.schema.json`.
+//! `reports/report.schema.json`.
 //!
 //! Here: the model (`Report` and its parts, filled by the commands), the JSON writer and
 //! reader, the number formats every writer shares. Beside it: `markdown` (the Markdown
