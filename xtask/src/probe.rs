@@ -378,36 +378,6 @@ pub enum Try<T> {
     GiveUp(anyhow::Error),
 }
 
-/// Polls `check` until it says `Ready` or `GiveUp`, or the deadline passes,
-/// at most `interval` apart, showing progress. An `Err` from `check` means
-/// "not yet" (the last one is reported at the deadline). Interrupts end the
-/// wait at once.
-pub fn wait_until<T>(
-    what: &str,
-    deadline: Duration,
-    interval: Duration,
-    verbosity: crate::runner::Verbosity,
-    mut check: impl FnMut() -> anyhow::Result<Try<T>>,
-) -> anyhow::Result<T> {
-    let mut waiting = crate::runner::Waiting::new(what, deadline, verbosity);
-    let mut last_err;
-    loop {
-        crate::runner::check_interrupt()?;
-        let t = Instant::now();
-        match check() {
-            Ok(Try::Ready(v)) => return Ok(v),
-            Ok(Try::GiveUp(e)) => return Err(e),
-            Err(e) => last_err = e,
-        }
-        if waiting.expired() {
-            break;
-        }
-        waiting.tick();
-        crate::runner::sleep(interval.saturating_sub(t.elapsed()))?;
-    }
-    Err(last_err).with_context(|| format!("{what}: not ready after {}s", deadline.as_secs()))
-}
-
 /// The fixture reader the end-to-end tests use too.
 #[cfg(test)]
 #[path = "../tests/common/fixtures.rs"]

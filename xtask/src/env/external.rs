@@ -5,14 +5,13 @@ use crate::units::Replicas;
 use anyhow::{bail, Context};
 
 use super::{Endpoints, EnvSpec, Environment, Served};
-use crate::{config::EnvKind, context::Ctx, runner::Verbosity};
+use crate::{config::EnvKind, context::Ctx, runner::Runner};
 
 pub struct External {
     spec: EnvSpec,
     redis: Option<(String, u16)>,
     poll: std::time::Duration,
-    verbosity: Verbosity,
-    dry_run: bool,
+    runner: Runner,
 }
 
 impl External {
@@ -27,8 +26,7 @@ impl External {
             spec: spec.clone(),
             redis,
             poll: ctx.config.environment.poll_interval.std(),
-            verbosity: ctx.verbosity,
-            dry_run: ctx.dry_run,
+            runner: ctx.runner.clone(),
         })
     }
 }
@@ -45,21 +43,17 @@ impl Environment for External {
     fn ready(&mut self) -> anyhow::Result<()> {
         let url = &self.spec.health_url;
         let deadline = self.spec.ready_timeout.std();
-        if super::dry_run_ready(self.dry_run, url, deadline) {
-            return Ok(());
-        }
-        let waited = super::wait_http_ok(
-            &format!("{url} (external)"),
-            url,
-            deadline,
-            self.poll,
-            self.verbosity,
-            || Ok(()),
-        );
-        if crate::runner::interrupted().is_some() {
-            return waited;
-        }
-        waited.context("the external environment does not answer: start it first, or check the health URL (--health-url, IT_HEALTH_URL, [environment].health_url)")
+        let what = format!("{url} (external)");
+        let wait = || {
+            let waited =
+                super::wait_http_ok(&self.runner, &what, url, deadline, self.poll, || Ok(()));
+            if crate::runner::interrupted().is_some() {
+                return waited;
+            }
+            waited.context("the external environment does not answer: start it first, or check the health URL (--health-url, IT_HEALTH_URL, [environment].health_url)")
+        };
+        self.runner
+            .wait(format_args!("{url} to answer 2xx"), deadline, wait)
     }
 
     fn endpoints(&self) -> Endpoints {

@@ -284,29 +284,31 @@ pub fn open(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<Box<dyn Environment>> {
 /// What can be known before anything starts: the tools the environment runs
 /// (`MissingTool`, exit 127), its files, its fixed ports. A suite calls this
 /// before its run begins, so that bad input fails in one line and leaves the
-/// latest report alone. Nothing is started or created.
+/// latest report alone. Nothing is started or created; a dry run (whose
+/// plan names the tools and ports) checks nothing here.
 pub fn preflight(ctx: &Ctx, spec: &EnvSpec) -> anyhow::Result<()> {
-    if ctx.dry_run {
-        return Ok(());
-    }
-    // A dead run's leftovers would hold the ports checked below.
-    reap_dead_runs(ctx);
-    match spec.kind {
-        // The compose file, `docker-compose` or `docker compose`, the fixed ports.
-        EnvKind::Compose => compose::Compose::open(ctx, spec)?.check_fixed_ports(),
-        EnvKind::Local => local::Local::open(ctx, spec)?.preflight(),
-        EnvKind::External => Ok(()),
-    }
+    let check = || {
+        // A dead run's leftovers would hold the ports checked below.
+        reap_dead_runs(ctx);
+        match spec.kind {
+            // The compose file, `docker-compose` or `docker compose`, the fixed ports.
+            EnvKind::Compose => compose::Compose::open(ctx, spec)?.check_fixed_ports(),
+            EnvKind::Local => local::Local::open(ctx, spec)?.preflight(),
+            EnvKind::External => Ok(()),
+        }
+    };
+    ctx.runner.real_only(check).unwrap_or(Ok(()))
 }
 
 /// Stops what runs that died (SIGKILL, OOM) left behind: their processes,
 /// their compose projects, the empty env file they created (procs.rs).
 /// Runs before a suite's preflight and `env up|down`; a failure here is a
-/// warning, the leases stay for the next run.
+/// warning, the leases stay for the next run. A dry run reaps nothing.
 pub fn reap_dead_runs(ctx: &Ctx) {
-    if ctx.dry_run {
-        return;
-    }
+    ctx.runner.real_only(|| reap(ctx));
+}
+
+fn reap(ctx: &Ctx) {
     let env_file = ctx
         .config
         .environment
@@ -505,31 +507,20 @@ fn build_step(ctx: &Ctx, tasks: &[String]) -> anyhow::Result<Option<Step>> {
     ))
 }
 
-/// In a dry run, says what readiness would wait for; true: stop there.
-fn dry_run_ready(dry_run: bool, url: &HttpUrl, deadline: std::time::Duration) -> bool {
-    if dry_run {
-        println!(
-            "[dry-run] wait up to {}s for {url} to answer 2xx",
-            deadline.as_secs()
-        );
-    }
-    dry_run
-}
-
 /// Polls `url` until it answers 2xx (each try bounded by 3 s, as the legacy
 /// script's curl was), at most `interval` apart, until `deadline`.
 /// `fatal` is asked between tries: an error from it ends the wait at once
 /// (a service that died will not become ready).
 fn wait_http_ok(
+    runner: &crate::runner::Runner,
     what: &str,
     url: &HttpUrl,
     deadline: std::time::Duration,
     interval: std::time::Duration,
-    verbosity: crate::runner::Verbosity,
     mut fatal: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let until = Instant::now() + deadline;
-    crate::probe::wait_until(what, deadline, interval, verbosity, || {
+    runner.wait_until(what, deadline, interval, || {
         if let Err(e) = fatal() {
             return Ok(Try::GiveUp(e));
         }
@@ -559,7 +550,6 @@ fn wait_every_replica_serves(
     served: impl Fn() -> Served,
     until: Instant,
     interval: std::time::Duration,
-    verbosity: crate::runner::Verbosity,
 ) -> anyhow::Result<()> {
     if replicas < 2 {
         return Ok(());
@@ -573,7 +563,7 @@ fn wait_every_replica_serves(
     }
     let left = until.saturating_duration_since(Instant::now());
     let what = format!("all {replicas} replicas serving behind {}", url.origin());
-    crate::probe::wait_until(&what, left, interval, verbosity, || {
+    runner.wait_until(&what, left, interval, || {
         for _ in 0..replicas {
             crate::probe::http_get(url, std::time::Duration::from_secs(3))?;
         }

@@ -80,14 +80,16 @@ pub fn find(ctx: &Ctx, want: &Want) -> anyhow::Result<Option<Found>> {
             );
         }
     }
-    if !ctx.dry_run {
-        let down = services::failing(&services::of(ctx, &st));
-        if !down.is_empty() {
-            bail!(
-                "environment: {what} (recorded in {record}) does not answer: {}; `cargo xtask env status` shows each service, `cargo xtask env down` clears the record, --fresh starts a new environment anyway",
-                down.join("; ")
-            );
-        }
+    // A dry run probes nothing: it plans with the record.
+    let down = ctx
+        .runner
+        .real_only(|| services::failing(&services::of(ctx, &st)))
+        .unwrap_or_default();
+    if !down.is_empty() {
+        bail!(
+            "environment: {what} (recorded in {record}) does not answer: {}; `cargo xtask env status` shows each service, `cargo xtask env down` clears the record, --fresh starts a new environment anyway",
+            down.join("; ")
+        );
     }
     let origin = st.origin.clone().unwrap_or_else(|| Origin {
         started_by: "an earlier run".into(),
@@ -221,9 +223,10 @@ pub fn record(report: &mut Report, env: &dyn Environment) {
 /// Stamps the record just written by an environment that outlives this
 /// process with who started it and from which tree.
 pub fn stamp(ctx: &Ctx) -> anyhow::Result<()> {
-    if ctx.dry_run {
-        return Ok(());
-    }
+    ctx.runner.real_only(|| stamp_record(ctx)).unwrap_or(Ok(()))
+}
+
+fn stamp_record(ctx: &Ctx) -> anyhow::Result<()> {
     let path = state::path(ctx);
     let Some(mut st) = state::load(ctx)? else {
         return Ok(());

@@ -28,6 +28,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::{github, redact};
 
+mod effects;
 pub mod lane;
 pub mod procfs;
 pub mod procs;

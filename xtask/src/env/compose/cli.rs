@@ -75,12 +75,11 @@ impl Compose {
         if unset.is_empty() {
             return vec![];
         }
-        if self.dry_run {
-            let check = images::inspect(&self.docker, images::OFFLINE_IMAGE);
-            println!("[dry-run] {}", check.display());
-            return vec![];
-        }
-        if !images::image_present(&self.runner, &self.docker, images::OFFLINE_IMAGE) {
+        // Not read-only here: a dry run prints the question instead of
+        // asking it, answers nothing, and plans with the registry images.
+        let mut check = images::inspect(&self.docker, images::OFFLINE_IMAGE);
+        check.read_only = false;
+        if !matches!(self.runner.read(&check), Ok(id) if !id.is_empty()) {
             return vec![];
         }
         let keys: Vec<&str> = unset.iter().map(|(k, _)| k.as_str()).collect();

@@ -75,20 +75,25 @@ impl Compose {
         let Some(f) = &self.env_file else {
             return Ok(());
         };
-        if f.exists() {
+        // A dry run counts the file it planned to create as there.
+        let there = self
+            .runner
+            .answer(|| f.exists(), || self.created_env_file || f.exists());
+        if there {
             return Ok(());
         }
-        if self.dry_run {
-            println!("[dry-run] create an empty {f} (removed again at teardown)");
-            return Ok(());
-        }
-        crate::procs::lease(None, Some(f));
-        std::fs::write(f, b"")
-            .with_context(|| format!("cannot create the empty env file {f} compose needs"))?;
+        let what = format!("create an empty {f} (removed again at teardown)");
+        self.runner.effect(&what, || {
+            crate::procs::lease(None, Some(f));
+            std::fs::write(f, b"")
+                .with_context(|| format!("cannot create the empty env file {f} compose needs"))?;
+            self.runner.say(&format!(
+                "compose: {}",
+                what.replacen("create", "created", 1)
+            ));
+            Ok(())
+        })?;
         self.created_env_file = true;
-        self.runner.say(&format!(
-            "compose: created an empty {f} (removed again at teardown)"
-        ));
         Ok(())
     }
 
@@ -98,7 +103,10 @@ impl Compose {
     /// that command.
     pub(super) fn with_env_file<T>(&self, f: impl FnOnce() -> T) -> T {
         let made = match &self.env_file {
-            Some(p) if !self.dry_run && !p.exists() => std::fs::write(p, b"").is_ok(),
+            Some(p) if !p.exists() => self
+                .runner
+                .real_only(|| std::fs::write(p, b"").is_ok())
+                .unwrap_or(false),
             _ => false,
         };
         let out = f();
@@ -110,7 +118,9 @@ impl Compose {
 
     pub(super) fn remove_created_env_file(&mut self) -> anyhow::Result<()> {
         if let (true, Some(f)) = (self.created_env_file, &self.env_file) {
-            match std::fs::remove_file(f) {
+            // A dry run only planned the file.
+            let removed = self.runner.real_only(|| std::fs::remove_file(f));
+            match removed.unwrap_or(Ok(())) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(e)
                         .with_context(|| format!("cannot remove {f} (created empty for compose)"));

@@ -40,7 +40,7 @@ use super::{
 use crate::{
     config::{self, EnvKind},
     context::Ctx,
-    runner::{ensure_success, Runner, Step, Verbosity},
+    runner::{ensure_success, Runner, Step},
 };
 pub(super) use cli::Programs;
 use cli::{detect, INSTALL_HINT};
@@ -48,8 +48,6 @@ pub(super) use teardown::remove_project;
 
 pub struct Compose {
     runner: Runner,
-    verbosity: Verbosity,
-    dry_run: bool,
     cfg: config::ComposeEnv,
     spec: EnvSpec,
     /// `["docker", "compose"]` or `["docker-compose"]`.
@@ -88,8 +86,6 @@ impl Compose {
         let project = spec.compose_project.clone().unwrap_or_else(unique_project);
         Ok(Compose {
             runner: ctx.runner.clone(),
-            verbosity: ctx.verbosity,
-            dry_run: ctx.dry_run,
             command,
             docker: p.docker.clone(),
             project,
@@ -121,8 +117,6 @@ impl Compose {
         let cfg = ctx.config.environment.compose.clone();
         Ok(Compose {
             runner: ctx.runner.clone(),
-            verbosity: ctx.verbosity,
-            dry_run: ctx.dry_run,
             command: c.command.clone(),
             docker: Programs::default().docker,
             project: c.project.clone(),
@@ -162,11 +156,12 @@ impl Compose {
         env
     }
 
+    /// The record a later process reattaches by (a real run's only).
     fn save_state(&self) -> anyhow::Result<()> {
-        let Some(path) = self.state_path.as_ref().filter(|_| !self.dry_run) else {
+        let Some(path) = &self.state_path else {
             return Ok(());
         };
-        State {
+        let st = State {
             started: self.started_at.clone(),
             health_url: self.spec.health_url.to_string(),
             replicas: self.spec.replicas,
@@ -179,8 +174,64 @@ impl Compose {
                 env: self.extra_env.clone(),
                 created_env_file: self.env_file.clone().filter(|_| self.created_env_file),
             }),
+        };
+        self.runner.real_only(|| st.save(path)).unwrap_or(Ok(()))
+    }
+
+    /// Readiness for real: healthchecks first where declared, then the
+    /// health URL through the balancer, then every replica serving.
+    fn wait_ready(
+        &mut self,
+        url: &crate::units::HttpUrl,
+        deadline: Duration,
+    ) -> anyhow::Result<()> {
+        let until = Instant::now() + deadline;
+        let checks = self.healthchecks();
+        if checks {
+            self.wait_healthy(deadline)?;
         }
-        .save(path)
+        let what = format!("{url} (compose project {})", self.project);
+        let left = until.saturating_duration_since(Instant::now());
+        // A container turning unhealthy later still ends the wait at once.
+        let named = std::cell::Cell::new(false);
+        let fatal = || match checks.then(|| self.unhealthy_error()).flatten() {
+            Some(e) => {
+                named.set(true);
+                Err(e)
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = super::wait_http_ok(&self.runner, &what, url, left, self.poll, fatal) {
+            if named.get() {
+                // Named, and its logs shown, already.
+                return Err(e);
+            }
+            if crate::runner::interrupted().is_some() {
+                return Err(e);
+            }
+            // The containers' own words go to the log, for the report.
+            for svc in [&self.cfg.app_service, &self.cfg.lb_service] {
+                let args = ["logs", "--no-color", "--tail", "50", svc.as_str()].map(String::from);
+                let _ = self
+                    .runner
+                    .run(&self.step("logs", &args).deadline(Duration::from_secs(30)));
+            }
+            return Err(e).context("the compose environment is not ready; its app and load-balancer logs are in the log");
+        }
+        self.discover();
+        let n = self.spec.replicas.get();
+        super::wait_every_replica_serves(&self.runner, url, n, || self.served(), until, self.poll)
+    }
+
+    /// The Redis port the compose file fixes, if any: what a dry run plans with.
+    fn fixed_redis_port(&self) -> Option<(String, u16)> {
+        let svc = self.cfg.redis_service.as_ref()?;
+        let p = self
+            .fixed_ports()
+            .ok()?
+            .into_iter()
+            .find(|p| &p.service == svc && p.target.split('/').next() == Some("6379"))?;
+        Some((p.host_ip.unwrap_or_else(|| "127.0.0.1".into()), p.port))
     }
 
     fn display_command(&self) -> String {
@@ -203,10 +254,13 @@ impl Environment for Compose {
 
     fn up(&mut self) -> anyhow::Result<()> {
         // Before anything exists: if we die, the next run removes the project.
-        if !self.dry_run {
-            crate::procs::lease(Some(&self.project), None);
-            self.check_fixed_ports()?;
-        }
+        // (A dry run's plan names the ports; it holds no lease.)
+        self.runner
+            .real_only(|| {
+                crate::procs::lease(Some(&self.project), None);
+                self.check_fixed_ports()
+            })
+            .transpose()?;
         // A signal during the checks above (a `docker ps` that hung) stops
         // us before anything exists to tear down.
         crate::runner::check_interrupt()?;
@@ -248,67 +302,19 @@ impl Environment for Compose {
     fn ready(&mut self) -> anyhow::Result<()> {
         let url = self.spec.health_url.clone();
         let deadline = self.spec.ready_timeout.std();
-        if super::dry_run_ready(self.dry_run, &url, deadline) {
-            return Ok(());
-        }
-        let until = Instant::now() + deadline;
-        let checks = self.healthchecks();
-        if checks {
-            self.wait_healthy(deadline)?;
-        }
-        let what = format!("{url} (compose project {})", self.project);
-        let left = until.saturating_duration_since(Instant::now());
-        // A container turning unhealthy later still ends the wait at once.
-        let named = std::cell::Cell::new(false);
-        let fatal = || match checks.then(|| self.unhealthy_error()).flatten() {
-            Some(e) => {
-                named.set(true);
-                Err(e)
-            }
-            None => Ok(()),
-        };
-        if let Err(e) = super::wait_http_ok(&what, &url, left, self.poll, self.verbosity, fatal) {
-            if named.get() {
-                // Named, and its logs shown, already.
-                return Err(e);
-            }
-            if crate::runner::interrupted().is_some() {
-                return Err(e);
-            }
-            // The containers' own words go to the log, for the report.
-            for svc in [&self.cfg.app_service, &self.cfg.lb_service] {
-                let args = ["logs", "--no-color", "--tail", "50", svc.as_str()].map(String::from);
-                let _ = self
-                    .runner
-                    .run(&self.step("logs", &args).deadline(Duration::from_secs(30)));
-            }
-            return Err(e).context("the compose environment is not ready; its app and load-balancer logs are in the log");
-        }
-        self.discover();
-        let n = self.spec.replicas.get();
-        super::wait_every_replica_serves(
-            &self.runner,
-            &url,
-            n,
-            || self.served(),
-            until,
-            self.poll,
-            self.verbosity,
-        )
+        let runner = self.runner.clone();
+        runner.wait(format_args!("{url} to answer 2xx"), deadline, || {
+            self.wait_ready(&url, deadline)
+        })
     }
 
     fn endpoints(&self) -> Endpoints {
         Endpoints {
             api: Some(super::origin(&self.spec.health_url)),
             // A dry run asks compose nothing: the port the file fixes, if any.
-            redis: self.found.redis.clone().or_else(|| {
-                let svc = self.cfg.redis_service.as_ref().filter(|_| self.dry_run)?;
-                let p =
-                    self.fixed_ports().ok()?.into_iter().find(|p| {
-                        &p.service == svc && p.target.split('/').next() == Some("6379")
-                    })?;
-                Some((p.host_ip.unwrap_or_else(|| "127.0.0.1".into()), p.port))
-            }),
+            redis: self
+                .runner
+                .answer(|| self.found.redis.clone(), || self.fixed_redis_port()),
             replicas: self.found.replicas.clone(),
             network: Some(self.cfg.network.replace("{project}", &self.project)),
             internal_api: format!("http://{}:{}", self.cfg.lb_service, self.cfg.lb_port)
@@ -316,7 +322,6 @@ impl Environment for Compose {
                 .ok(),
         }
     }
-
     fn logs(&self, service: &str, tail: u32) -> anyhow::Result<String> {
         let args = [
             "logs".to_string(),
@@ -325,10 +330,7 @@ impl Environment for Compose {
             tail.to_string(),
             service.into(),
         ];
-        if self.dry_run {
-            println!("[dry-run] {}", self.step("logs", &args).display());
-            return Ok(String::new());
-        }
+        // A dry run prints the command and reads nothing.
         self.with_env_file(|| self.runner.read(&self.step("logs", &args)))
             .with_context(|| {
                 format!(
@@ -395,14 +397,6 @@ impl Environment for Compose {
             return Ok(());
         }
         self.stopped = true;
-        if self.dry_run {
-            let step = self.step(
-                "down",
-                &["down", "-v", "--remove-orphans"].map(String::from),
-            );
-            println!("[dry-run] {}", step.display());
-            return Ok(());
-        }
         let mut result = Ok(());
         if self.started {
             self.ensure_env_file()?;
@@ -425,14 +419,15 @@ impl Environment for Compose {
                 .run(&step)
                 .and_then(|r| ensure_success(&r))
                 .with_context(|| format!("compose down failed for project {}", self.project));
-            let swept = self.sweep();
+            // Leftovers only a real run can have.
+            let swept = self.runner.real_only(|| self.sweep()).unwrap_or(Ok(()));
             if result.is_ok() {
                 result = swept;
             }
         }
         let removed = self.remove_created_env_file();
         if let Some(p) = &self.state_path {
-            State::remove(p)?;
+            self.runner.real_only(|| State::remove(p)).transpose()?;
         }
         result.and(removed)
     }
@@ -453,11 +448,13 @@ impl Environment for Compose {
     }
 
     fn served(&self) -> Served {
-        if self.dry_run {
-            return Served::NotMeasured("a dry run counts nothing".into());
-        }
-        self.with_env_file(|| self.count_served())
-            .unwrap_or_else(|e| Served::NotMeasured(format!("{e:#}")))
+        self.runner.answer(
+            || {
+                self.with_env_file(|| self.count_served())
+                    .unwrap_or_else(|e| Served::NotMeasured(format!("{e:#}")))
+            },
+            || Served::NotMeasured("a dry run counts nothing".into()),
+        )
     }
 
     fn keep_running(&mut self) -> anyhow::Result<()> {

@@ -62,7 +62,7 @@ impl Compose {
     /// turns unhealthy ends the wait at once.
     pub(super) fn wait_healthy(&self, deadline: Duration) -> anyhow::Result<()> {
         let what = format!("healthchecks of compose project {}", self.project);
-        crate::probe::wait_until(&what, deadline, self.poll, self.verbosity, || {
+        self.runner.wait_until(&what, deadline, self.poll, || {
             let cs = self.containers();
             if crate::env::health::unhealthy(&cs).is_some() {
                 // Read again for the error; recovered meanwhile: not yet.

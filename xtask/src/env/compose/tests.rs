@@ -4,7 +4,10 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
-use crate::{images, runner::MissingTool};
+use crate::{
+    images,
+    runner::{MissingTool, Verbosity},
+};
 
 /// A stand-in `docker` that records each call (one argv per line, tab
 /// separated) and the variables compose would read.

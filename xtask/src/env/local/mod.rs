@@ -30,7 +30,7 @@ use super::{
 use crate::{
     config::{self, EnvKind},
     context::Ctx,
-    runner::{Runner, Service, Step, Verbosity},
+    runner::{Runner, Service, Step},
 };
 use ports::{check_ports_free, free_ports};
 use services::stop_all;
@@ -38,8 +38,6 @@ pub(crate) use template::substitute;
 
 pub struct Local {
     runner: Runner,
-    verbosity: Verbosity,
-    dry_run: bool,
     cfg: config::LocalEnv,
     spec: EnvSpec,
     service_dir: Utf8PathBuf,
@@ -101,8 +99,6 @@ impl Local {
         let compose = &ctx.config.environment.compose;
         Ok(Local {
             runner: ctx.runner.clone(),
-            verbosity: ctx.verbosity,
-            dry_run: ctx.dry_run,
             build: super::build_step(ctx, &cfg.app_build_tasks)?,
             cfg,
             spec: spec.clone(),
@@ -144,6 +140,79 @@ impl Local {
         Ok(env)
     }
 
+    /// Starts or stops replicas, then points nginx at the new set.
+    fn rescale(&mut self, current: u32, replicas: Replicas) -> anyhow::Result<()> {
+        let want = replicas.get();
+        self.runner
+            .say(&format!("local environment: {current} -> {want} replicas"));
+        if want > current {
+            let more = current + 1..=want;
+            check_ports_free(&self.fixed_ports(more.clone())?)?;
+            let mut free = free_ports(more.clone().count())?.into_iter();
+            let until = Instant::now() + self.spec.ready_timeout.std();
+            let mut started = vec![];
+            for i in more {
+                let port = match self.cfg.app_base_port {
+                    0 => free.next().expect("enough free ports"),
+                    base => base + (i - 1) as u16,
+                };
+                // Keep start order: replicas before the balancer.
+                let nginx = self.procs.iter().position(|p| p.name == "nginx");
+                self.start_app(i, port)?;
+                if let Some(at) = nginx {
+                    let p = self.procs.pop().expect("just started");
+                    self.procs.insert(at, p);
+                }
+                started.push((i, port));
+            }
+            for (i, port) in started {
+                self.wait_service(&format!("app-{i}"), port, until)?;
+            }
+            self.spec.replicas = replicas;
+            self.save_state()?;
+            self.reload_nginx()?;
+        } else {
+            let keep = |p: &Proc| {
+                !p.is_app()
+                    || p.name
+                        .trim_start_matches("app-")
+                        .parse::<u32>()
+                        .is_ok_and(|i| i <= want)
+            };
+            let (stay, mut gone): (Vec<Proc>, Vec<Proc>) =
+                std::mem::take(&mut self.procs).into_iter().partition(keep);
+            self.procs = stay;
+            // The balancer forgets them first, so no request reaches a stopping replica.
+            self.reload_nginx()?;
+            self.spec.replicas = replicas;
+            self.save_state()?;
+            stop_all(&self.runner, &mut gone)?;
+        }
+        Ok(())
+    }
+
+    /// Stops every service, the balancer first, and forgets the record.
+    fn stop(&mut self) -> anyhow::Result<()> {
+        let mut procs = std::mem::take(&mut self.procs);
+        procs.reverse(); // the balancer first, Redis last
+                         // Reattached: what the run that started them started outside their
+                         // groups carries its marker too.
+        let earlier: std::collections::BTreeSet<String> = procs
+            .iter()
+            .filter(|p| p.handle.is_none())
+            .filter_map(|p| p.marker.clone())
+            .filter(|m| crate::procs::run_ended(m))
+            .collect();
+        let stopped = stop_all(&self.runner, &mut procs);
+        for m in earlier {
+            crate::procs::kill_marked(crate::procs::RUN_VAR, &m);
+        }
+        if let Some(p) = &self.state_path {
+            State::remove(p)?;
+        }
+        stopped
+    }
+
     fn apps(&self) -> impl Iterator<Item = &Proc> {
         self.procs.iter().filter(|p| p.is_app())
     }
@@ -152,11 +221,12 @@ impl Local {
         self.apps().map(|p| p.port).collect()
     }
 
+    /// The record a later process reattaches by (a real run's only).
     fn save_state(&self) -> anyhow::Result<()> {
-        let Some(path) = self.state_path.as_ref().filter(|_| !self.dry_run) else {
+        let Some(path) = &self.state_path else {
             return Ok(());
         };
-        State {
+        let st = State {
             started: self.started.clone(),
             health_url: self.spec.health_url.to_string(),
             // The shape being brought up or scaled to (`scale` sets it
@@ -181,8 +251,8 @@ impl Local {
                     })
                     .collect(),
             }),
-        }
-        .save(path)
+        };
+        self.runner.real_only(|| st.save(path)).unwrap_or(Ok(()))
     }
 
     /// The processes a service name means: `app` (or the compose app
@@ -240,10 +310,11 @@ impl Environment for Local {
             self.lb_port,
             self.runner.relative(&self.run_dir)
         ));
-        if !self.dry_run {
-            std::fs::create_dir_all(self.run_dir.join("nginx"))
-                .with_context(|| format!("cannot create the run folder {}", self.run_dir))?;
-        }
+        // The run folder: a dry run's plan names it, and makes nothing.
+        self.runner
+            .real_only(|| std::fs::create_dir_all(self.run_dir.join("nginx")))
+            .transpose()
+            .with_context(|| format!("cannot create the run folder {}", self.run_dir))?;
         if let Some(step) = &self.build {
             let turn = crate::gradle::shared::turn(crate::gradle::shared::Build::Env)?;
             let rec = self.runner.run(step)?;
@@ -255,53 +326,34 @@ impl Environment for Local {
                 )
             })?;
         }
-        if self.dry_run {
-            println!(
-                "[dry-run] {} > {}",
-                self.redis_step().display(),
-                self.run_dir.join("redis.log")
-            );
-            for (i, port) in (1..=n).zip(app_ports) {
-                self.start_app(i, port)?;
-            }
-            println!("[dry-run] write {}", self.nginx_conf_path());
-            println!(
-                "[dry-run] {} > {}",
-                self.nginx_step().display(),
-                self.run_dir.join("nginx.log")
-            );
-            return Ok(());
-        }
         // Service start-up shares one deadline; the build above does not count.
         let until = Instant::now() + self.spec.ready_timeout.std();
         let redis = self.redis_step();
         self.spawn(&redis, self.redis_port)?;
-        self.wait_service("redis", until)?;
-        for (i, port) in (1..=n).zip(app_ports) {
+        self.wait_service("redis", self.redis_port, until)?;
+        for (i, port) in (1..=n).zip(app_ports.iter().copied()) {
             self.start_app(i, port)?;
         }
-        for i in 1..=n {
-            self.wait_service(&format!("app-{i}"), until)?;
+        for (i, port) in (1..=n).zip(app_ports) {
+            self.wait_service(&format!("app-{i}"), port, until)?;
         }
         self.write_nginx_conf()?;
         let nginx = self.nginx_step();
         self.spawn(&nginx, self.lb_port)?;
-        self.wait_service("nginx", until)
+        self.wait_service("nginx", self.lb_port, until)
     }
 
     fn ready(&mut self) -> anyhow::Result<()> {
         let url = self.spec.health_url.clone();
         let deadline = self.spec.ready_timeout.std();
-        if super::dry_run_ready(self.dry_run, &url, deadline) {
-            return Ok(());
-        }
-        let until = Instant::now() + deadline;
-        let (v, poll) = (self.verbosity, self.poll);
-        super::wait_http_ok(&format!("{url} (local)"), &url, deadline, poll, v, || {
-            self.check_alive()
-        })?;
-        let n = self.apps().count() as u32;
-        super::wait_every_replica_serves(&self.runner, &url, n, || self.served(), until, poll, v)
+        let runner = self.runner.clone();
+        runner.wait(format_args!("{url} to answer 2xx"), deadline, || {
+            let until = Instant::now() + deadline;
+            let (what, poll) = (format!("{url} (local)"), self.poll);
+            super::wait_http_ok(&runner, &what, &url, deadline, poll, || self.check_alive())?;
+            let n = self.apps().count() as u32;
+            super::wait_every_replica_serves(&runner, &url, n, || self.served(), until, poll)
+        })
     }
 
     fn endpoints(&self) -> Endpoints {
@@ -315,18 +367,17 @@ impl Environment for Local {
     }
 
     fn logs(&self, service: &str, tail: u32) -> anyhow::Result<String> {
-        if self.dry_run {
-            println!(
-                "[dry-run] read the last {tail} lines of each `{service}` log in {}",
-                self.runner.relative(&self.run_dir)
-            );
-            return Ok(String::new());
-        }
-        let mut out = String::new();
-        for p in self.pick(service)? {
-            out.push_str(&super::tail_file(&p.log, tail)?);
-        }
-        Ok(out)
+        let what = format!(
+            "read the last {tail} lines of each `{service}` log in {}",
+            self.runner.relative(&self.run_dir)
+        );
+        self.runner.effect(what, || {
+            let mut out = String::new();
+            for p in self.pick(service)? {
+                out.push_str(&super::tail_file(&p.log, tail)?);
+            }
+            Ok(out)
+        })
     }
 
     fn show_logs(
@@ -352,53 +403,13 @@ impl Environment for Local {
     fn scale(&mut self, replicas: Replicas) -> anyhow::Result<()> {
         let current = self.apps().count() as u32;
         let want = replicas.get();
-        if want == current || self.dry_run {
+        if want == current {
             self.spec.replicas = replicas;
             return Ok(());
         }
-        self.runner
-            .say(&format!("local environment: {current} -> {want} replicas"));
-        if want > current {
-            let more = current + 1..=want;
-            check_ports_free(&self.fixed_ports(more.clone())?)?;
-            let mut free = free_ports(more.clone().count())?.into_iter();
-            let until = Instant::now() + self.spec.ready_timeout.std();
-            for i in more.clone() {
-                let port = match self.cfg.app_base_port {
-                    0 => free.next().expect("enough free ports"),
-                    base => base + (i - 1) as u16,
-                };
-                // Keep start order: replicas before the balancer.
-                let nginx = self.procs.iter().position(|p| p.name == "nginx");
-                self.start_app(i, port)?;
-                if let Some(at) = nginx {
-                    let p = self.procs.pop().expect("just started");
-                    self.procs.insert(at, p);
-                }
-            }
-            for i in more {
-                self.wait_service(&format!("app-{i}"), until)?;
-            }
-            self.spec.replicas = replicas;
-            self.save_state()?;
-            self.reload_nginx()?;
-        } else {
-            let keep = |p: &Proc| {
-                !p.is_app()
-                    || p.name
-                        .trim_start_matches("app-")
-                        .parse::<u32>()
-                        .is_ok_and(|i| i <= want)
-            };
-            let (stay, mut gone): (Vec<Proc>, Vec<Proc>) =
-                std::mem::take(&mut self.procs).into_iter().partition(keep);
-            self.procs = stay;
-            // The balancer forgets them first, so no request reaches a stopping replica.
-            self.reload_nginx()?;
-            self.spec.replicas = replicas;
-            self.save_state()?;
-            stop_all(&self.runner, &mut gone)?;
-        }
+        let runner = self.runner.clone();
+        let what = format!("scale the local environment to {want} replicas (nginx reloaded)");
+        runner.effect(what, || self.rescale(current, replicas))?;
         self.spec.replicas = replicas;
         self.ready()
     }
@@ -408,33 +419,14 @@ impl Environment for Local {
             return Ok(());
         }
         self.stopped = true;
-        if self.dry_run {
-            for p in self.procs.iter().rev() {
-                println!(
-                    "[dry-run] stop {} (process group {}: SIGTERM, SIGKILL after 3 s)",
-                    p.name, p.pid
-                );
-            }
-            return Ok(());
-        }
-        let mut procs = std::mem::take(&mut self.procs);
-        procs.reverse(); // the balancer first, Redis last
-                         // Reattached: what the run that started them started outside their
-                         // groups carries its marker too.
-        let earlier: std::collections::BTreeSet<String> = procs
-            .iter()
-            .filter(|p| p.handle.is_none())
-            .filter_map(|p| p.marker.clone())
-            .filter(|m| crate::procs::run_ended(m))
+        let what: String = (self.procs.iter().rev())
+            .map(|p| {
+                let (name, pid) = (&p.name, p.pid);
+                format!("stop {name} (process group {pid}: SIGTERM, SIGKILL after 3 s)\n")
+            })
             .collect();
-        let stopped = stop_all(&self.runner, &mut procs);
-        for m in earlier {
-            crate::procs::kill_marked(crate::procs::RUN_VAR, &m);
-        }
-        if let Some(p) = &self.state_path {
-            State::remove(p)?;
-        }
-        stopped
+        let runner = self.runner.clone();
+        runner.effect(what, || self.stop())
     }
 
     fn describe(&self) -> Vec<(String, String)> {
@@ -460,9 +452,16 @@ impl Environment for Local {
     }
 
     fn served(&self) -> Served {
-        if self.dry_run {
-            return Served::NotMeasured("a dry run counts nothing".into());
-        }
+        self.runner.answer(
+            || self.count_served(),
+            || Served::NotMeasured("a dry run counts nothing".into()),
+        )
+    }
+}
+
+impl Local {
+    /// Requests per replica from nginx's `$upstream_addr` log.
+    fn count_served(&self) -> Served {
         let path = self.upstream_log_path();
         let log = match std::fs::read_to_string(&path) {
             Ok(text) => text,

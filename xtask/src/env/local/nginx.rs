@@ -32,7 +32,8 @@ impl Local {
     pub(super) fn write_nginx_conf(&self) -> anyhow::Result<()> {
         let conf = nginx_conf(&self.run_dir, self.lb_port, &self.app_ports());
         let path = self.nginx_conf_path();
-        crate::report::write_atomic(&path, conf.as_bytes())
+        self.runner
+            .write_file(&path, conf.as_bytes())
             .with_context(|| format!("cannot write the nginx config {path}"))
     }
 

@@ -53,8 +53,16 @@ impl Local {
             .hint("apt-get install redis-server")
     }
 
+    /// Starts one service with its own log (a dry run prints `STEP > LOG`).
     pub(super) fn spawn(&mut self, step: &Step, port: u16) -> anyhow::Result<()> {
         let log = self.run_dir.join(format!("{}.log", step.name));
+        let runner = self.runner.clone();
+        runner.effect(format_args!("{} > {log}", step.display()), || {
+            self.start(step, port, log.clone())
+        })
+    }
+
+    fn start(&mut self, step: &Step, port: u16, log: camino::Utf8PathBuf) -> anyhow::Result<()> {
         let mut svc = self.runner.spawn_service(step, &log)?;
         if self.state_path.is_some() {
             svc.keep_running();
@@ -89,26 +97,25 @@ impl Local {
     }
 
     /// Waits for one service's own readiness probe, failing at once if it dies.
-    pub(super) fn wait_service(&mut self, name: &str, until: Instant) -> anyhow::Result<()> {
-        let i = self
-            .procs
-            .iter()
-            .position(|p| p.name == name)
-            .expect("waiting for a started service");
-        let port = self.procs[i].port;
+    pub(super) fn wait_service(
+        &mut self,
+        name: &str,
+        port: u16,
+        until: Instant,
+    ) -> anyhow::Result<()> {
         let left = until.saturating_duration_since(Instant::now());
         let what = format!("{name} on 127.0.0.1:{port}");
-        if self.procs[i].is_app() {
+        let runner = self.runner.clone();
+        if name.starts_with("app-") {
             let url = format!("http://127.0.0.1:{port}{}", self.cfg.app_ready_path)
                 .parse()
                 .context("[environment.local].app_ready_path must be a path like /api/concerts")?;
-            let v = self.verbosity;
-            return crate::env::wait_http_ok(&what, &url, left, self.poll, v, || {
+            return crate::env::wait_http_ok(&runner, &what, &url, left, self.poll, || {
                 self.check_alive()
             });
         }
         let redis = name == "redis";
-        crate::probe::wait_until(&what, left, self.poll, self.verbosity, || {
+        runner.wait_until(&what, left, self.poll, || {
             if let Err(e) = self.check_alive() {
                 return Ok(Try::GiveUp(e));
             }
@@ -125,14 +132,6 @@ impl Local {
 
     pub(super) fn start_app(&mut self, index: u32, port: u16) -> anyhow::Result<()> {
         let step = self.app_step(index, port)?;
-        if self.dry_run {
-            println!(
-                "[dry-run] {} > {}",
-                step.display(),
-                self.run_dir.join(format!("app-{index}.log"))
-            );
-            return Ok(());
-        }
         self.spawn(&step, port)
     }
 }
