@@ -17,8 +17,6 @@ pub struct Ctx {
     pub config_path: Utf8PathBuf,
     pub runner: Runner,
     pub layout: Layout,
-    pub dry_run: bool,
-    pub verbosity: Verbosity,
 }
 
 /// A process exit status, as commands return it.
@@ -90,8 +88,6 @@ impl Ctx {
             config,
             config_path,
             layout,
-            dry_run: flags.dry_run,
-            verbosity,
         })
     }
 
@@ -117,9 +113,7 @@ impl Ctx {
     }
 
     pub fn info(&self, msg: &str) {
-        if self.verbosity > Verbosity::Quiet {
-            crate::runner::lane::err_line(msg);
-        }
+        self.runner.info(msg);
     }
 
     /// The life of one suite run: lock, run folder and log, the body, then the
@@ -137,22 +131,18 @@ impl Ctx {
             &self.layout,
             suite,
             opts,
-            self.dry_run,
+            &self.runner,
             Some(&self.lock_dir()),
         )?;
         // A suite inside another (a gate stage) logs to its own file, then
         // hands the log back.
         let outer_log = self.runner.log_path();
-        if !self.dry_run {
-            self.runner.set_log(&run.log)?;
-        }
+        self.runner.set_log(&run.log)?;
         let mut report = Report::new(suite, title);
-        let result = match body(&mut report, &run) {
-            // Bad input found while planning fails a dry run; it must not
-            // end as "nothing was run", exit 0.
-            Err(e) if self.dry_run => return Err(e),
-            r => r,
-        };
+        let result = body(&mut report, &run);
+        // Bad input found while planning fails a dry run; it must not end
+        // as "nothing was run", exit 0.
+        let result = self.runner.answer_with(result, Ok, |r| r.map(Ok))?;
         let mut exit = None;
         if let Err(e) = &result {
             match e.downcast_ref::<Interrupted>() {
@@ -174,23 +164,27 @@ impl Ctx {
             &self.layout,
             report,
             self.config.reports.keep_runs,
-            self.dry_run,
+            &self.runner,
         )?;
         if let Some(outer) = outer_log {
             self.runner.set_log(&outer)?;
         }
         let exit = exit.unwrap_or_else(|| exit_for(&report));
         let md = self.relative(&self.layout.latest(suite, "md"));
-        if self.dry_run {
-            self.info(&format!("{suite}: dry run, nothing was run"));
-            return Ok((report, Exit::OK));
-        }
-        crate::runner::lane::err_line(&format!("{suite}: {} ({md})", report.result.as_str()));
-        if !report.passed() {
-            for n in &report.notes {
-                crate::runner::lane::err_line(&format!("  - {n}"));
+        let verdict = || {
+            crate::runner::lane::err_line(&format!("{suite}: {} ({md})", report.result.as_str()));
+            if !report.passed() {
+                for n in &report.notes {
+                    crate::runner::lane::err_line(&format!("  - {n}"));
+                }
             }
-        }
+            exit
+        };
+        let planned = || {
+            self.info(&format!("{suite}: dry run, nothing was run"));
+            Exit::OK
+        };
+        let exit = self.runner.answer(verdict, planned);
         Ok((report, exit))
     }
 }

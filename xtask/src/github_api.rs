@@ -163,7 +163,8 @@ pub struct Api {
     base: String,
     pub repo: Repo,
     token: Option<String>,
-    dry_run: bool,
+    /// Sends the requests, or in a dry run prints them.
+    runner: crate::runner::Runner,
     backoff: Backoff,
     agent: ureq::Agent,
 }
@@ -212,7 +213,7 @@ impl Api {
         base: &str,
         repo: Repo,
         token: Option<String>,
-        dry_run: bool,
+        runner: &crate::runner::Runner,
     ) -> anyhow::Result<Api> {
         let base = base.trim_end_matches('/').to_string();
         if !(base.starts_with("https://") || base.starts_with("http://")) {
@@ -232,7 +233,7 @@ impl Api {
             base,
             repo,
             token,
-            dry_run,
+            runner: runner.clone(),
             backoff: Backoff::default(),
             agent: config.into(),
         })
@@ -355,17 +356,19 @@ impl Api {
             }
             None => {
                 let done = self.create_comment(issue, body)?;
-                if self.dry_run {
-                    println!("[dry-run] (the GET was not sent: a comment with the marker found there is edited with PATCH instead)");
-                    return Ok(format!("would comment on #{issue}"));
-                }
-                Ok(format!(
-                    "created comment{} on #{issue}{}",
-                    done.as_ref()
-                        .map(|c| format!(" {}", c.id))
-                        .unwrap_or_default(),
-                    link(done.as_ref())
-                ))
+                let created = || {
+                    let id = done.as_ref().map(|c| format!(" {}", c.id));
+                    let link = link(done.as_ref());
+                    format!(
+                        "created comment{} on #{issue}{link}",
+                        id.unwrap_or_default()
+                    )
+                };
+                let planned = || {
+                    self.runner.plan_lines("(the GET was not sent: a comment with the marker found there is edited with PATCH instead)");
+                    format!("would comment on #{issue}")
+                };
+                Ok(self.runner.answer(created, planned))
             }
         }
     }
@@ -396,29 +399,32 @@ impl Api {
         body: Option<&Value>,
     ) -> anyhow::Result<Option<Answer>> {
         let text = body.map(|b| serde_json::to_string(b).expect("JSON values serialise"));
-        if self.dry_run {
-            println!("[dry-run] {method} {}", redact::text(url));
-            println!("[dry-run]   accept: {ACCEPT}");
-            if self.token.is_some() {
-                println!("[dry-run]   authorization: Bearer {}", redact::MASK);
-            }
-            if let Some(b) = body {
-                let pretty = serde_json::to_string_pretty(b).expect("JSON values serialise");
-                for line in redact::text(&pretty).lines() {
-                    println!("[dry-run]   {line}");
-                }
-            }
-            return Ok(None);
+        // As a dry run shows it: the request, the token masked.
+        let mut shown = format!("{method} {}\n  accept: {ACCEPT}\n", redact::text(url));
+        if self.token.is_some() {
+            shown.push_str(&format!("  authorization: Bearer {}\n", redact::MASK));
         }
+        if let Some(b) = body {
+            let pretty = serde_json::to_string_pretty(b).expect("JSON values serialise");
+            for line in redact::text(&pretty).lines() {
+                shown.push_str(&format!("  {line}\n"));
+            }
+        }
+        self.runner
+            .effect(shown, || self.send(method, url, text.as_deref()).map(Some))
+    }
+
+    /// One request, retried as the answer says.
+    fn send(&self, method: &str, url: &str, text: Option<&str>) -> anyhow::Result<Answer> {
         let mut attempt = 1;
         loop {
-            let result = self.send_once(method, url, text.as_deref());
+            let result = self.send_once(method, url, text);
             let next = match &result {
                 Ok(a) => self.judge(method, url, a)?,
                 Err(e) => Next::Retry(None, format!("{e:#}")),
             };
             match next {
-                Next::Done => return result.map(Some),
+                Next::Done => return result,
                 Next::Retry(wait, why) => {
                     let wait = wait.unwrap_or_else(|| self.backoff_for(attempt));
                     if attempt >= self.backoff.attempts {

@@ -110,8 +110,9 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
     // Every suite that runs Gradle's tests clears and reads the same
     // results folder of the service: one at a time (Gradle 4.4 and 8.5 take
     // no option to move it without a change to the build or an init script).
-    let _results = (!ctx.dry_run)
-        .then(|| {
+    let _results = ctx
+        .runner
+        .real_only(|| {
             crate::report::SuiteLock::wait_at(
                 &ctx.lock_dir(),
                 "gradle-test-results",
@@ -125,16 +126,14 @@ pub fn run_tests(ctx: &Ctx, opts: &GradleOpts) -> anyhow::Result<GradleRun> {
         })
         .transpose()?;
     let started = std::time::SystemTime::now();
-    if !ctx.dry_run {
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("cannot clear old test results in {dir}: check its permissions")
-                })
-            }
+    // Stale results cleared (a dry run reads none).
+    match ctx.runner.real_only(|| std::fs::remove_dir_all(&dir)) {
+        Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| {
+                format!("cannot clear old test results in {dir}: check its permissions")
+            })
         }
+        _ => {}
     }
     // Gradle's own output reaches us through the run's log; remember where
     // this step's part of it starts.

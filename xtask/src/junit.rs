@@ -292,16 +292,18 @@ pub fn write_for_run(
     report: &mut crate::report::Report,
     suites: Vec<Suite>,
 ) -> anyhow::Result<()> {
-    if ctx.dry_run {
-        return Ok(());
-    }
     let path = run.dir.join("junit.xml");
     let doc = Suites {
         name: run.suite.clone(),
         suites,
     };
-    crate::report::write_atomic(&path, doc.to_xml().as_bytes())?;
-    report.artifact("junit", ctx.relative(&path));
+    // A dry run has no results to write.
+    let written = ctx
+        .runner
+        .real_only(|| crate::report::write_atomic(&path, doc.to_xml().as_bytes()));
+    if written.transpose()?.is_some() {
+        report.artifact("junit", ctx.relative(&path));
+    }
     Ok(())
 }
 

@@ -76,9 +76,9 @@ fn main() -> ExitCode {
     procs::become_subreaper();
     let result = runner::install_signal_handlers().and_then(|()| {
         let ctx = Ctx::new(&flags)?;
-        if !ctx.dry_run {
-            procs::set_lease_dir(ctx.lock_dir().join("runs"));
-        }
+        // A dry run starts nothing, so it leases nothing.
+        ctx.runner
+            .real_only(|| procs::set_lease_dir(ctx.lock_dir().join("runs")));
         let result = dispatch(flags.cmd, &ctx);
         // Everything it started was stopped or handed on (keep-env): a
         // later run has nothing to reap after this one.

@@ -124,17 +124,29 @@ impl flags::Adopt {
                 action.as_str()
             };
             println!("{:<22} {}", shown, p.rel);
-            if ctx.dry_run || *action == Action::Unchanged {
-                manifest.insert(p.rel.to_string(), fnv1a(&p.bytes));
-                continue;
+            if *action != Action::Unchanged {
+                // A dry run lists the plan above; it writes nothing.
+                let file = target.join(&p.rel);
+                ctx.runner
+                    .real_only(|| write(&file, &p.bytes, p.exec))
+                    .transpose()?;
             }
-            write(&target.join(&p.rel), &p.bytes, p.exec)?;
             manifest.insert(p.rel.to_string(), fnv1a(&p.bytes));
         }
-        if ctx.dry_run {
-            println!("[dry-run] nothing written");
-            return Ok(Exit::OK);
-        }
+        let runner = ctx.runner.clone();
+        runner.effect("nothing written", || {
+            self.write_manifest(&target, &manifest, &planned)
+        })?;
+        Ok(Exit::OK)
+    }
+
+    /// The manifest of what adopt wrote, and what to do next.
+    fn write_manifest(
+        &self,
+        target: &Utf8Path,
+        manifest: &std::collections::BTreeMap<String, u64>,
+        planned: &[Planned],
+    ) -> anyhow::Result<()> {
         let text: String = manifest
             .iter()
             .filter(|(rel, _)| planned.iter().any(|p| p.rel.as_str() == rel.as_str()))
@@ -147,7 +159,7 @@ impl flags::Adopt {
         println!(
             "adopted into {target}: commit it (git add -A && git commit), then `cargo xtask doctor` and `cargo xtask gate` there"
         );
-        Ok(Exit::OK)
+        Ok(())
     }
 }
 

@@ -181,15 +181,18 @@ impl Plan {
                     &["Script", "Result", "Exit Code", "Duration", "Log"],
                     rows,
                 );
-                if !ctx.dry_run {
-                    let junit = run.dir.join(JUNIT);
-                    report::write_atomic(&junit, junit_xml(&outcomes, &report.started).as_bytes())?;
+                let junit = run.dir.join(JUNIT);
+                let xml = junit_xml(&outcomes, &report.started);
+                let written = ctx
+                    .runner
+                    .real_only(|| report::write_atomic(&junit, xml.as_bytes()));
+                if written.transpose()?.is_some() {
                     report.artifact("JUnit", ctx.relative(&junit));
                 }
                 Ok(())
             })?;
-        if !ctx.dry_run {
-            // A stable copy beside the latest report, for CI test views.
+        // A stable copy beside the latest report, for CI test views.
+        let copy = || -> anyhow::Result<()> {
             let from = ctx
                 .layout
                 .suite_dir(SUITE)
@@ -198,19 +201,22 @@ impl Plan {
             if let Ok(xml) = std::fs::read(&from) {
                 report::write_atomic(&ctx.layout.latest_dir(SUITE).join(JUNIT), &xml)?;
             }
-        }
+            Ok(())
+        };
+        ctx.runner.real_only(copy).transpose()?;
         Ok(Some((report, exit)))
     }
 
     /// The health probe; a dry run only says what it would probe.
     fn healthy(&self, ctx: &Ctx, report: &mut Report) -> anyhow::Result<bool> {
-        if ctx.dry_run {
-            println!(
-                "[dry-run] probe GET {} (any 2xx within 3 s)",
-                self.health_url
-            );
-            return Ok(true);
-        }
+        let what = format!("probe GET {} (any 2xx within 3 s)", self.health_url);
+        let probed = ctx
+            .runner
+            .effect(what, || Ok(Some(self.probe(ctx, report))))?;
+        Ok(probed.unwrap_or(true))
+    }
+
+    fn probe(&self, ctx: &Ctx, report: &mut Report) -> bool {
         let (code, why) = match probe::http_get(&self.health_url, HEALTH_TIMEOUT) {
             Ok(r) if r.is_success() => {
                 ctx.runner.say(&format!(
@@ -219,7 +225,7 @@ impl Plan {
                     r.status,
                     r.latency.as_millis()
                 ));
-                return Ok(true);
+                return true;
             }
             Ok(r) => (r.status.to_string(), format!("HTTP {}", r.status)),
             Err(e) => ("N/A".to_string(), format!("{e:#}")),
@@ -230,7 +236,7 @@ impl Plan {
             "backend health check failed: {} ({why}); start the API first (or set API_SCRIPT_HEALTH_URL)",
             self.health_url
         ));
-        Ok(false)
+        false
     }
 
     fn run_one(&self, ctx: &Ctx, script: &Script, run: &report::Run) -> anyhow::Result<Outcome> {
@@ -244,9 +250,9 @@ impl Plan {
         };
         if let Some(why) = &script.skip {
             o.detail = format!("{why} (current push mode: {})", self.push_mode.as_str());
-            if ctx.dry_run {
-                println!("[dry-run] skip {}: {}", script.name, o.detail);
-            }
+            // Said in a dry run's plan; a real run reports it.
+            let what = format!("skip {}: {}", script.name, o.detail);
+            ctx.runner.effect(what, || Ok(()))?;
             return Ok(o);
         }
         // The scripts are the service's: run from the service folder, with
@@ -258,23 +264,16 @@ impl Plan {
         let log = run
             .dir
             .join(format!("{}.log", script.name.trim_end_matches(".sh")));
-        if !ctx.dry_run {
-            ctx.runner.set_log(&log)?;
-        }
+        ctx.runner.set_log(&log)?;
         // An interrupted script is its row's FAIL; the suite loop stops next.
         let rec = ctx.runner.run_even_if_interrupted(&step);
-        if !ctx.dry_run {
-            ctx.runner.set_log(&run.log)?;
-        }
+        ctx.runner.set_log(&run.log)?;
         let rec = rec.with_context(|| format!("cannot run API script {}", script.name))?;
         o.duration_ms = rec.duration_ms;
         o.exit_code = Some(rec.outcome.exit_code());
-        o.log = (!ctx.dry_run).then_some(log);
-        o.result = if ctx.dry_run || rec.ok() {
-            "PASS"
-        } else {
-            "FAIL"
-        };
+        o.log = ctx.runner.real_only(|| log);
+        // A dry run's step is `ok`: planned, so PASS in the plan.
+        o.result = if rec.ok() { "PASS" } else { "FAIL" };
         if o.result == "FAIL" {
             o.detail = format!(
                 "{}; log {}",

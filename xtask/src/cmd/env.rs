@@ -24,12 +24,15 @@ pub fn up(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
     let mut spec = EnvSpec::resolve(ctx, &o, &EnvDefaults::default())?;
     // By hand, it outlives this command: services are left running at exit.
     spec.keep_env = true;
-    if ctx.dry_run {
+    let plan = || -> anyhow::Result<Exit> {
         let mut env = env::open(ctx, &spec)?;
         env.up()?;
         env.ready()?;
         eprintln!("env: dry run, nothing was started");
-        return Ok(Exit::OK);
+        Ok(Exit::OK)
+    };
+    if let Some(planned) = ctx.runner.plan_only(plan) {
+        return planned;
     }
     let _lock = lock(ctx)?;
     env::reap_dead_runs(ctx);
@@ -84,17 +87,15 @@ pub fn up(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
 
 pub fn down(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
     let path = state::path(ctx);
-    let _lock = (!ctx.dry_run).then(|| lock(ctx)).transpose()?;
+    let _lock = ctx.runner.real_only(|| lock(ctx)).transpose()?;
     env::reap_dead_runs(ctx);
     if let Some(st) = state::load(ctx)? {
-        if !ctx.dry_run {
-            ctx.runner.set_log(&st.run_dir.join("env.log"))?;
-        }
+        ctx.runner.set_log(&st.run_dir.join("env.log"))?;
         let mut env = env::reattach(ctx, &st)?;
         env.down()?;
-        if !ctx.dry_run {
-            println!("env: the {} environment is down", st.kind().as_str());
-        }
+        let kind = st.kind().as_str();
+        ctx.runner
+            .real_only(|| println!("env: the {kind} environment is down"));
         return Ok(Exit::OK);
     }
     let spec = EnvSpec::resolve(ctx, &o, &EnvDefaults::default())?;
@@ -102,9 +103,8 @@ pub fn down(o: EnvOpts, ctx: &Ctx) -> anyhow::Result<Exit> {
         (EnvKind::Compose, Some(project)) => {
             // A project left running by a keep-env run, named explicitly.
             env::adopt(ctx, &spec)?.down()?;
-            if !ctx.dry_run {
-                println!("env: compose project {project} is down");
-            }
+            ctx.runner
+                .real_only(|| println!("env: compose project {project} is down"));
         }
         _ => println!(
             "env: nothing recorded in {}, nothing to stop (name a compose project with --env compose --compose-project NAME)",

@@ -83,9 +83,12 @@ impl flags::Gate {
             None => {}
         }
         let selected = self.selection()?;
-        if !self.no_setup && !ctx.dry_run {
-            crate::cmd::setup::ensure(ctx)
-                .context("setup before the gate failed (use --no-setup to skip it)")?;
+        if !self.no_setup {
+            // A dry run installs nothing.
+            (ctx.runner
+                .real_only(|| crate::cmd::setup::ensure(ctx))
+                .transpose())
+            .context("setup before the gate failed (use --no-setup to skip it)")?;
         }
         let spec = EnvSpec::resolve(
             ctx,
@@ -110,7 +113,7 @@ impl flags::Gate {
             false => None,
         };
         // A dry run prints the plan in order.
-        let jobs = if ctx.dry_run { 1 } else { self.jobs() };
+        let jobs = ctx.runner.answer(|| self.jobs(), || 1);
         let mut stages: Vec<StageRun> = vec![];
         let mut interrupted = None;
         let (report, exit) = ctx.run_suite(
@@ -132,7 +135,7 @@ impl flags::Gate {
                 let scheduler = schedule::Scheduler {
                     jobs,
                     keep_going: self.keep_going,
-                    dry_run: ctx.dry_run,
+                    runner: ctx.runner.clone(),
                     not_run: Stage::ALL
                         .into_iter()
                         .filter_map(|s| s.needed(&selected, jobs).map(|why| (s, why.to_string())))
@@ -171,15 +174,17 @@ impl flags::Gate {
                 Ok(())
             },
         )?;
-        if !ctx.dry_run {
+        let junit = || {
             let xml = crate::cmd::gate_junit::xml(ctx, &stages, &report);
             report::write_atomic(
                 &ctx.layout.latest_dir(SUITE).join("gate-junit.xml"),
                 xml.as_bytes(),
-            )?;
-        }
+            )
+        };
+        // A dry run's stages are a plan: no JUnit, no status, no page.
+        ctx.runner.real_only(junit).transpose()?;
         println!("\n{}", table(&stages));
-        if !ctx.dry_run {
+        let verdict = || -> anyhow::Result<()> {
             let status = crate::cmd::gate_status::evaluate(ctx)?;
             println!("{}", crate::cmd::gate_status::render(&status));
             let page = crate::cmd::report::write_html(ctx, SUITE)?;
@@ -187,8 +192,9 @@ impl flags::Gate {
                 "gate: the whole run on one page: {}",
                 ctx.relative(&page)
             ));
-            crate::cmd::gate_publish::save_status(ctx, &status)?;
-        }
+            crate::cmd::gate_publish::save_status(ctx, &status)
+        };
+        ctx.runner.real_only(verdict).transpose()?;
         if self.publish {
             crate::cmd::gate_publish::publish(ctx, &self.target)?;
         }

@@ -130,10 +130,14 @@ fn api(ctx: &Ctx, gh: &GitHubOpts, actions: &Actions, need_token: bool) -> anyho
         .or_else(|| actions.api_url.clone())
         .unwrap_or_else(|| DEFAULT_API.into());
     let token = token();
-    if token.is_none() && need_token && !ctx.dry_run {
-        bail!("no GitHub token: set GITHUB_TOKEN (on Actions: `env: GITHUB_TOKEN: ${{{{ github.token }}}}` in the publishing step, with statuses, pull-requests and issues write permissions)");
+    if token.is_none() && need_token {
+        // A dry run sends nothing, so it needs no token.
+        let missing = || -> anyhow::Result<()> {
+            bail!("no GitHub token: set GITHUB_TOKEN (on Actions: `env: GITHUB_TOKEN: ${{{{ github.token }}}}` in the publishing step, with statuses, pull-requests and issues write permissions)")
+        };
+        ctx.runner.real_only(missing).transpose()?;
     }
-    Api::new(&base, repo, token, ctx.dry_run)
+    Api::new(&base, repo, token, &ctx.runner)
 }
 
 fn git_line(ctx: &Ctx, args: &[&str]) -> Option<String> {

@@ -53,13 +53,17 @@ impl flags::Integration {
         };
         // The environment `env up` left running, unless told otherwise.
         let reused = env::reuse::find_unless_shared(ctx, shared.is_some(), &self.reuse_wanted())?;
-        if !ctx.dry_run && shared.is_none() {
+        if shared.is_none() {
             // Missing tools, a missing compose file, a taken port: one line
-            // before the run, not a FAIL report.
-            gradle::step(ctx, &gradle_opts).require()?;
-            if reused.is_none() {
-                env::preflight(ctx, &spec)?;
-            }
+            // before the run, not a FAIL report (a dry run checks nothing).
+            let check = || -> anyhow::Result<()> {
+                gradle::step(ctx, &gradle_opts).require()?;
+                if reused.is_none() {
+                    env::preflight(ctx, &spec)?;
+                }
+                Ok(())
+            };
+            ctx.runner.real_only(check).transpose()?;
         }
         let (_, exit) = ctx.run_suite(SUITE, TITLE, opts, |report, run| {
             report.param("Log", ctx.relative(&run.log));

@@ -42,17 +42,16 @@ impl flags::OpsHealth {
             true => None,
             false => env::reuse::find(ctx, &env::reuse::Want::default())?,
         };
-        if ctx.dry_run {
-            for c in &components {
-                println!(
-                    "[dry-run] probe {} ({} {})",
-                    c.name,
-                    c.kind.as_str(),
-                    c.address
-                );
-            }
+        let plan: String = (components.iter())
+            .map(|c| format!("probe {} ({} {})\n", c.name, c.kind.as_str(), c.address))
+            .collect();
+        let planned = ctx.runner.plan_only(|| {
+            ctx.runner.effect(plan, || Ok(()))?;
             eprintln!("runtime-health-check: dry run, nothing was run");
-            return Ok(Exit::OK);
+            anyhow::Ok(Exit::OK)
+        });
+        if let Some(planned) = planned {
+            return planned;
         }
         let opts = RunOptions {
             report_file: self.report_file.as_deref().map(|p| ctx.path(p)),
@@ -303,7 +302,7 @@ impl flags::OpsMonitor {
             fresh: self.fresh,
         };
         let found = env::reuse::find_unless_shared(ctx, shared.is_some(), &want)?;
-        if ctx.dry_run {
+        let plan = || {
             let source = match &shared {
                 Some(env) => format!(
                     "{service} logs of the gate's {} environment",
@@ -311,12 +310,13 @@ impl flags::OpsMonitor {
                 ),
                 None => log_source(ctx, &spec, &service),
             };
-            println!(
-                "[dry-run] count {} in the last {tail} lines of the {source}",
+            let what = format!(
+                "count {} in the last {tail} lines of the {source}",
                 keys.join(", "),
             );
+            ctx.runner.effect(what, || Ok(()))?;
             // The command that would read them (the gate's project, when shared).
-            match shared {
+            match &shared {
                 Some(env) => drop(env.logs(&service, tail)?),
                 None if spec.kind != EnvKind::External => {
                     drop(env::open(ctx, &spec)?.logs(&service, tail)?)
@@ -324,7 +324,10 @@ impl flags::OpsMonitor {
                 None => {}
             }
             eprintln!("runtime-monitor-snapshot: dry run, nothing was run");
-            return Ok(Exit::OK);
+            anyhow::Ok(Exit::OK)
+        };
+        if let Some(planned) = ctx.runner.plan_only(plan) {
+            return planned;
         }
         let opts = RunOptions {
             report_file: self.report_file.as_deref().map(|p| ctx.path(p)),

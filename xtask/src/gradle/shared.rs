@@ -49,7 +49,13 @@ pub fn cache_args(ctx: &Ctx) -> Vec<String> {
 /// Writes the init script `cache_args` names (not in a dry run); cheap when
 /// it is already there.
 pub fn prepare_cache(ctx: &Ctx) -> anyhow::Result<()> {
-    let Some(dir) = cache_dir(ctx).filter(|_| !ctx.dry_run) else {
+    ctx.runner
+        .real_only(|| write_cache_script(ctx))
+        .unwrap_or(Ok(()))
+}
+
+fn write_cache_script(ctx: &Ctx) -> anyhow::Result<()> {
+    let Some(dir) = cache_dir(ctx) else {
         return Ok(());
     };
     let script = dir.join(INIT_SCRIPT);

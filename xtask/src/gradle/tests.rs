@@ -30,8 +30,6 @@ fn ctx(root: &Utf8Path, toml: &str) -> Ctx {
         config_path: root.join("xtask.toml"),
         runner: Runner::new(root.to_owned(), false, Verbosity::Quiet),
         layout: Layout::new(root.to_owned(), root.join("reports")),
-        dry_run: false,
-        verbosity: Verbosity::Quiet,
     }
 }
 

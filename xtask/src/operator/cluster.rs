@@ -173,10 +173,13 @@ pub fn run(
     let testrun = folder.join("testrun.json");
     let cm = configmap_manifest(&ctx.runner, &kubectl, plan)?;
     let tr = serde_json::to_vec_pretty(&plan.test_run()?)?;
-    if !ctx.dry_run {
+    let write = || -> anyhow::Result<()> {
         std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {folder}"))?;
         crate::report::write_atomic(&configmap, &cm)?;
-        crate::report::write_atomic(&testrun, &tr)?;
+        crate::report::write_atomic(&testrun, &tr)
+    };
+    // A dry run prints the manifests' commands; it writes no files.
+    if ctx.runner.real_only(write).transpose()?.is_some() {
         report.artifact("k6-operator ConfigMap", ctx.relative(&configmap));
         report.artifact("k6-operator TestRun", ctx.relative(&testrun));
     }
@@ -258,16 +261,20 @@ fn on_cluster(
             )
         })?;
     }
-    if ctx.dry_run {
-        return Ok(None);
-    }
     let until = Instant::now() + plan.cluster.startup_timeout.get().std() + plan.deadline;
-    let end = follow(ctx, plan, kubectl, &mut |stage| {
-        if following.is_none() && stage == "started" {
-            *following = Following::start(ctx, plan, kubectl, until)?;
-        }
-        Ok(())
-    })?;
+    let follow_it = || {
+        follow(ctx, plan, kubectl, &mut |stage| {
+            if following.is_none() && stage == "started" {
+                *following = Following::start(ctx, plan, kubectl, until)?;
+            }
+            Ok(())
+        })
+    };
+    // A dry run has no TestRun to follow.
+    let Some(end) = ctx.runner.real_only(follow_it) else {
+        return Ok(None);
+    };
+    let end = end?;
     if end.stage != "error" {
         if let Some(f) = following.take() {
             return f.finish(ctx, plan, kubectl).map(Some);

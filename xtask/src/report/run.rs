@@ -8,7 +8,7 @@ use anyhow::Context;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use super::{html, legacy, rfc3339, store::prune_runs_of, write_atomic, Layout, Report, SuiteLock};
-use crate::{git::GitInfo, github};
+use crate::{git::GitInfo, github, runner::Runner};
 
 /// Options a legacy script took per run (`*_RUN_STAMP`, `*_LOG_FILE`, `*_REPORT_FILE`).
 #[derive(Clone, Debug, Default)]
@@ -41,9 +41,9 @@ impl Run {
         layout: &Layout,
         suite: &str,
         opts: RunOptions,
-        dry_run: bool,
+        runner: &Runner,
     ) -> anyhow::Result<Run> {
-        Run::start_locked_in(layout, suite, opts, dry_run, None)
+        Run::start_locked_in(layout, suite, opts, runner, None)
     }
 
     /// `start`, with the suite lock in `lock_dir` (`Ctx::lock_dir`: beside
@@ -52,7 +52,7 @@ impl Run {
         layout: &Layout,
         suite: &str,
         opts: RunOptions,
-        dry_run: bool,
+        runner: &Runner,
         lock_dir: Option<&Utf8Path>,
     ) -> anyhow::Result<Run> {
         let started_wall = SystemTime::now();
@@ -68,19 +68,19 @@ impl Run {
             .as_ref()
             .map(|s| s.to_string())
             .unwrap_or_else(|| super::stamp(started_wall));
-        let lock = if dry_run {
-            None
-        } else {
+        // A dry run creates nothing and takes no lock.
+        let lock = runner.real_only(|| -> anyhow::Result<SuiteLock> {
             std::fs::create_dir_all(&suite_dir).with_context(|| {
                 format!("cannot create report folder {suite_dir}: check that the reports folder is writable")
             })?;
-            Some(match lock_dir {
-                Some(dir) => SuiteLock::at(dir, suite)?,
-                None => SuiteLock::acquire_at(&layout.lock_path(suite), suite)?,
-            })
-        };
+            match lock_dir {
+                Some(dir) => SuiteLock::at(dir, suite),
+                None => SuiteLock::acquire_at(&layout.lock_path(suite), suite),
+            }
+        });
+        let lock = lock.transpose()?;
         let mut dir = suite_dir.join(&stamp);
-        if !dry_run {
+        let mut make_dir = || -> anyhow::Result<()> {
             // Two runs in one second (or a reused legacy stamp) get distinct folders.
             let mut n = 1;
             while opts.stamp.is_none() && dir.exists() {
@@ -88,21 +88,24 @@ impl Run {
                 dir = suite_dir.join(&stamp);
                 n += 1;
             }
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create run folder {dir}"))?;
-        }
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create run folder {dir}"))
+        };
+        runner.real_only(&mut make_dir).transpose()?;
         let log = opts
             .log_file
             .clone()
             .unwrap_or_else(|| dir.join(format!("{suite}.log")));
-        if let Some(p) = opts.log_file.as_ref().filter(|p| !dry_run && !p.exists()) {
-            // The mark a later run recognises its own log by.
+        // The mark a later run recognises its own log by (a real run's only).
+        let mark = |p: &Utf8Path| -> anyhow::Result<()> {
             if let Some(parent) = p.parent().filter(|d| !d.as_str().is_empty()) {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("cannot create the log's folder {parent}"))?;
             }
             std::fs::write(p, format!("{LOG_MARK} {suite}, run {stamp}\n"))
-                .with_context(|| format!("cannot write the log file {p}"))?;
+                .with_context(|| format!("cannot write the log file {p}"))
+        };
+        if let Some(p) = opts.log_file.as_deref().filter(|p| !p.exists()) {
+            runner.real_only(|| mark(p)).transpose()?;
         }
         Ok(Run {
             suite: suite.into(),
@@ -113,7 +116,7 @@ impl Run {
             started: Instant::now(),
             report_file: opts.report_file,
             _lock: lock,
-            git: (!dry_run).then(|| {
+            git: runner.real_only(|| {
                 let root = layout.root.clone();
                 std::thread::spawn(move || GitInfo::read(&root))
             }),
@@ -123,18 +126,18 @@ impl Run {
     /// Stamps times and commit on the report, writes it (atomically), prunes
     /// old run folders and mirrors it to the GitHub summary.
     pub fn finish(
-        self,
+        mut self,
         layout: &Layout,
         mut report: Report,
         keep_runs: usize,
-        dry_run: bool,
+        runner: &Runner,
     ) -> anyhow::Result<Report> {
         report.suite = self.suite.clone();
         report.run_stamp = self.stamp.clone();
         report.started = rfc3339(self.started_wall);
         report.ended = rfc3339(SystemTime::now());
         report.duration_ms = self.started.elapsed().as_millis() as u64;
-        report.git = match self.git {
+        report.git = match self.git.take() {
             Some(h) => h.join().unwrap_or_default(),
             None => GitInfo::read(&layout.root),
         };
@@ -145,13 +148,15 @@ impl Run {
         if !report.passed() {
             github::errors(&format!("{} FAIL", self.suite), &report.notes);
         }
-        if dry_run {
-            println!(
-                "[dry-run] would write {}",
-                layout.relative(&layout.latest(&self.suite, "md"))
-            );
-            return Ok(report);
-        }
+        let latest = layout.relative(&layout.latest(&self.suite, "md"));
+        runner.effect(format_args!("would write {latest}"), || {
+            self.write(layout, &report, keep_runs)
+        })?;
+        Ok(report)
+    }
+
+    /// Writes the finished report: run folder, latest, legacy copies; prunes.
+    fn write(&self, layout: &Layout, report: &Report, keep_runs: usize) -> anyhow::Result<()> {
         let md = report.to_markdown();
         let json = report.to_json();
         // A copy in the run folder: `report history` reads the runs from there.
@@ -161,7 +166,7 @@ impl Run {
         write_atomic(
             &layout.latest(&self.suite, "html"),
             html::suite_page(
-                &report,
+                report,
                 crate::samples::store::load(&self.dir)
                     .ok()
                     .map(|s| html::Load::from_samples(&s))
@@ -188,7 +193,7 @@ impl Run {
             "{md}\nThe same report as one page: `{}` in the uploaded reports artifact.\n",
             layout.relative(&layout.latest(&self.suite, "html"))
         ));
-        Ok(report)
+        Ok(())
     }
 }
 

@@ -175,12 +175,12 @@ fn second_run_of_a_suite_is_refused_naming_the_holder() {
 fn run_writes_latest_and_a_run_folder() {
     let root = tmpdir("run");
     let layout = Layout::new(root.clone(), root.join("reports"));
-    let run = Run::start(&layout, "ops-test", RunOptions::default(), false).unwrap();
+    let run = Run::start(&layout, "ops-test", RunOptions::default(), &real()).unwrap();
     assert!(run.dir.is_dir());
     std::fs::write(&run.log, "log line\n").unwrap();
     let mut r = Report::new("ops-test", "Ops Test");
     r.param("Tail lines", 2000);
-    let r = run.finish(&layout, r, 20, false).unwrap();
+    let r = run.finish(&layout, r, 20, &real()).unwrap();
     let md = std::fs::read_to_string(layout.latest("ops-test", "md")).unwrap();
     assert!(md.contains("- Result: PASS"));
     let json = std::fs::read_to_string(layout.latest("ops-test", "json")).unwrap();
@@ -195,8 +195,8 @@ fn run_writes_latest_and_a_run_folder() {
 fn dry_run_writes_nothing() {
     let root = tmpdir("dry");
     let layout = Layout::new(root.clone(), root.join("reports"));
-    let run = Run::start(&layout, "k6", RunOptions::default(), true).unwrap();
-    run.finish(&layout, Report::new("k6", "k6"), 20, true)
+    let run = Run::start(&layout, "k6", RunOptions::default(), &dry()).unwrap();
+    run.finish(&layout, Report::new("k6", "k6"), 20, &dry())
         .unwrap();
     assert!(!root.join("reports").exists());
 }
@@ -286,15 +286,15 @@ fn suites_sharing_a_folder_run_side_by_side_and_keep_their_own_runs() {
     };
     // One suite's lock does not block another in the same folder (the gate
     // holds its own while its stages run).
-    let gate = Run::start(&layout, "gate", RunOptions::default(), false).unwrap();
-    let stage = Run::start(&layout, "k6", RunOptions::default(), false).unwrap();
+    let gate = Run::start(&layout, "gate", RunOptions::default(), &real()).unwrap();
+    let stage = Run::start(&layout, "k6", RunOptions::default(), &real()).unwrap();
     std::fs::write(&stage.log, "k6\n").unwrap();
     let stage_dir = stage.dir.clone();
     stage
-        .finish(&layout, Report::new("k6", "k6"), 1, false)
+        .finish(&layout, Report::new("k6", "k6"), 1, &real())
         .unwrap();
     std::fs::write(&gate.log, "gate\n").unwrap();
-    gate.finish(&layout, Report::new("gate", "gate"), 1, false)
+    gate.finish(&layout, Report::new("gate", "gate"), 1, &real())
         .unwrap();
     // keep_runs = 1 per suite: the gate's retention left the k6 run alone.
     assert!(stage_dir.is_dir(), "{stage_dir}");
@@ -323,4 +323,12 @@ fn threads_writing_one_file_at_once_all_succeed() {
     assert!(std::fs::read_to_string(&path)
         .unwrap()
         .starts_with("writer "));
+}
+
+fn real() -> crate::runner::Runner {
+    crate::runner::Runner::new(".".into(), false, crate::runner::Verbosity::Quiet)
+}
+
+fn dry() -> crate::runner::Runner {
+    crate::runner::Runner::new(".".into(), true, crate::runner::Verbosity::Quiet)
 }

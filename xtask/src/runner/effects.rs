@@ -14,6 +14,8 @@
 //!   it would wait for and for how long.
 //! - `answer`: what a run knows, or in a dry run the stated value the plan
 //!   assumes in its place (nothing asked, nothing printed).
+//! - `plan_only`: what only a dry run does where a real run goes on (a
+//!   command whose plan is not its run, e.g. `env up`'s).
 //! - `real_only`: bookkeeping only a real run needs (records, leases, the
 //!   undo of a planned effect); a dry run skips it silently.
 
@@ -66,6 +68,27 @@ impl Runner {
         } else {
             real()
         }
+    }
+
+    /// `answer`, for a value both ways need: `real(value)`, or in a dry run
+    /// `planned(value)`.
+    pub fn answer_with<A, T>(
+        &self,
+        value: A,
+        real: impl FnOnce(A) -> T,
+        planned: impl FnOnce(A) -> T,
+    ) -> T {
+        if self.dry_run {
+            planned(value)
+        } else {
+            real(value)
+        }
+    }
+
+    /// What only a dry run does: its plan, printed where a real run goes on
+    /// (`None`) to do the thing itself.
+    pub fn plan_only<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        self.answer(|| None, || Some(f()))
     }
 
     /// Bookkeeping only a real run needs (state records, leases, run logs,

@@ -54,8 +54,13 @@ thread_local! {
 impl Lane {
     /// A lane writing its own log to `log` (created, truncated; not in a
     /// dry run).
-    pub fn new(name: &str, log: &Utf8Path, hold: bool, dry_run: bool) -> anyhow::Result<Arc<Lane>> {
-        let f = if dry_run {
+    pub fn new(
+        name: &str,
+        log: &Utf8Path,
+        hold: bool,
+        runner: &super::Runner,
+    ) -> anyhow::Result<Arc<Lane>> {
+        let f = if runner.dry_run {
             None
         } else {
             if let Some(dir) = log.parent() {
@@ -308,6 +313,10 @@ pub fn replay_group(lane: &Lane, title: &str) {
 mod tests {
     use super::*;
 
+    fn quiet_runner() -> super::super::Runner {
+        super::super::Runner::new(".".into(), false, super::super::Verbosity::Quiet)
+    }
+
     fn temp_log(name: &str) -> Utf8PathBuf {
         Utf8PathBuf::from_path_buf(std::env::temp_dir())
             .unwrap()
@@ -318,7 +327,7 @@ mod tests {
     #[test]
     fn a_lane_is_seen_only_by_its_thread_and_its_children_that_enter_it() {
         let p = temp_log("a");
-        let lane = Lane::new("a", &p, true, false).unwrap();
+        let lane = Lane::new("a", &p, true, &quiet_runner()).unwrap();
         assert!(current().is_none());
         {
             let _in = enter(Some(Arc::clone(&lane)));
@@ -336,7 +345,7 @@ mod tests {
     #[test]
     fn cancel_reads_as_an_interrupt_inside_the_lane_only() {
         let p = temp_log("b");
-        let lane = Lane::new("b", &p, true, false).unwrap();
+        let lane = Lane::new("b", &p, true, &quiet_runner()).unwrap();
         lane.cancel();
         assert_eq!(crate::runner::interrupted(), None);
         let _in = enter(Some(lane));

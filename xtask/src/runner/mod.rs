@@ -61,8 +61,9 @@ pub enum Verbosity {
 /// Runs steps. Cheap to clone; shared by every command of one invocation.
 #[derive(Clone, Debug)]
 pub struct Runner {
-    pub dry_run: bool,
-    pub verbosity: Verbosity,
+    /// Known here alone: the rest says what it does (`effects.rs`).
+    dry_run: bool,
+    verbosity: Verbosity,
     /// The run's log: every step appends its output here.
     log: Arc<Mutex<Option<(Utf8PathBuf, File)>>>,
     /// Repo root, to show log paths repo-relative.
@@ -88,8 +89,12 @@ impl Runner {
         }
     }
 
-    /// Sends every later step's output to `path` as well (appending).
+    /// Sends every later step's output to `path` as well (appending). A
+    /// dry run writes no log.
     pub fn set_log(&self, path: &Utf8Path) -> anyhow::Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
         if let Some(l) = lane::current().filter(|l| l.log_path() == path) {
             // Back to the stage's own log, which every line reaches anyway.
             *l.log.lock().unwrap() = None;
@@ -122,6 +127,13 @@ impl Runner {
             lane::log_only(msg.as_bytes());
         }
         self.log_line(msg.as_bytes());
+    }
+
+    /// A line for the terminal only, unless quiet (not the log).
+    pub fn info(&self, msg: &str) {
+        if self.verbosity > Verbosity::Quiet {
+            lane::err_line(msg);
+        }
     }
 
     fn log_line(&self, line: &[u8]) {

@@ -378,7 +378,7 @@ fn an_interrupted_step_is_an_error_and_its_record_is_there_for_who_asks() {
     let d = tmpdir("interrupted");
     let r = runner(&d);
     // A gate stage's cancel reads as an interrupt inside its lane only.
-    let lane = lane::Lane::new("stage", &d.join("stage.log"), true, false).unwrap();
+    let lane = lane::Lane::new("stage", &d.join("stage.log"), true, &r).unwrap();
     let _in = lane::enter(Some(Arc::clone(&lane)));
     let canceller = {
         let lane = Arc::clone(&lane);

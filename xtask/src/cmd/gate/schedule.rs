@@ -31,7 +31,8 @@ pub type StageOutput = anyhow::Result<(Exit, Option<String>)>;
 pub struct Scheduler {
     pub jobs: usize,
     pub keep_going: bool,
-    pub dry_run: bool,
+    /// Each stage's lane is the runner's (a dry run's lanes write no log).
+    pub runner: runner::Runner,
     /// Stages that do not run, with why.
     pub not_run: BTreeMap<Stage, String>,
     /// Where each stage's own log goes (`<dir>/<stage>.log`).
@@ -147,7 +148,7 @@ impl Scheduler {
                         stage.name(),
                         &self.logs_dir.join(format!("{stage}.log")),
                         hold,
-                        self.dry_run,
+                        &self.runner,
                     )?;
                     lane::show(&lane);
                     let thread_lane = Arc::clone(&lane);
@@ -187,9 +188,12 @@ impl Scheduler {
         interrupted: &mut Option<i32>,
     ) -> StageRun {
         let cancelled = r.lane.cancelled().is_some() && runner::interrupted().is_none();
+        // A dry run's stage that went well was planned, not passed.
+        let ok = self
+            .runner
+            .answer(|| StageResult::Pass, || StageResult::Planned);
         let (result, report) = match output {
-            Ok((Exit::OK, path)) if self.dry_run => (StageResult::Planned, path),
-            Ok((Exit::OK, path)) => (StageResult::Pass, path),
+            Ok((Exit::OK, path)) => (ok, path),
             _ if cancelled => {
                 let why = failed.map_or("cancelled".to_string(), |f| {
                     format!("cancelled: {f} failed (interrupted, then torn down)")
@@ -210,7 +214,7 @@ impl Scheduler {
             duration_ms: r.started.elapsed().as_millis() as u64,
             report,
             start_ms: Some((r.started - t0).as_millis() as u64),
-            log: (!self.dry_run).then(|| r.lane.log_path().to_owned()),
+            log: self.runner.real_only(|| r.lane.log_path().to_owned()),
         }
     }
 }
@@ -396,7 +400,7 @@ mod tests {
         Scheduler {
             jobs,
             keep_going: false,
-            dry_run: false,
+            runner: runner::Runner::new(logs_dir.clone(), false, runner::Verbosity::Quiet),
             not_run: [(Stage::TestClasses, "not selected".to_string())].into(),
             logs_dir,
         }

@@ -165,10 +165,13 @@ pub(super) fn on_cluster(
 
 /// A dead API fails here, at once, before k6 starts.
 fn probe_api(ctx: &Ctx, url: &HttpUrl) -> anyhow::Result<()> {
-    if ctx.dry_run {
-        println!("[dry-run] would probe {url} (any 2xx)");
-        return Ok(());
-    }
+    ctx.runner
+        .effect(format_args!("would probe {url} (any 2xx)"), || {
+            probe_now(url)
+        })
+}
+
+fn probe_now(url: &HttpUrl) -> anyhow::Result<()> {
     let r = probe::http_get(url, HTTP_TIMEOUT).with_context(|| {
         format!("the API is not answering at {url}, so k6 was not run (start the API, point --api-host or --health-url at it, or use --env local)")
     })?;

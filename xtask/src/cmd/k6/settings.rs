@@ -107,7 +107,11 @@ impl Settings {
         if self.engine == crate::operator::Engine::K6Operator {
             // kubectl for the cluster; k6 here only for `k6 inspect`.
             crate::operator::preflight()?;
-            if !ctx.dry_run && tools::k6_local(ctx).is_none() {
+            // A dry run inspects nothing, so it needs no k6.
+            if ctx
+                .runner
+                .answer(|| tools::k6_local(ctx).is_none(), || false)
+            {
                 return Err(runner::MissingTool {
                     tool: "k6".into(),
                     hint: "the k6-operator engine reads the script's thresholds with a local `k6 inspect`: run `cargo xtask setup`".into(),
@@ -116,7 +120,11 @@ impl Settings {
             }
             return Ok(());
         }
-        if ctx.dry_run || tools::k6_local(ctx).is_some() {
+        // A dry run runs no k6, so it needs none.
+        if ctx
+            .runner
+            .answer(|| tools::k6_local(ctx).is_some(), || true)
+        {
             return Ok(());
         }
         if tools::which("docker").is_none() {

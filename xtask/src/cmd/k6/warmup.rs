@@ -73,13 +73,15 @@ pub(super) fn warm_up(
             w.consecutive, w.max_attempts, w.sleep, w.burst_requests, w.burst_attempts
         ),
     );
-    if ctx.dry_run {
-        println!(
-            "[dry-run] warm up: POST {url} until {} valid joins in a row (at most {} tries), then bursts of {} concurrent joins until one is fully valid (at most {})",
-            w.consecutive, w.max_attempts, w.burst_requests, w.burst_attempts
-        );
-        return Ok(());
-    }
+    let what = format!(
+        "warm up: POST {url} until {} valid joins in a row (at most {} tries), then bursts of {} concurrent joins until one is fully valid (at most {})",
+        w.consecutive, w.max_attempts, w.burst_requests, w.burst_attempts
+    );
+    ctx.runner.effect(what, || joins(ctx, w, url, s))
+}
+
+/// The warm-up's joins, for real.
+fn joins(ctx: &Ctx, w: &Warmup, url: &HttpUrl, s: &Settings) -> anyhow::Result<()> {
     ctx.runner.say(&format!("==> warm-up: joins to {url}"));
     // Warm-up users sit below the k6 range (base + VU * 100000 + iteration, VU >= 1).
     let mut next_user = s.user_id_base;
