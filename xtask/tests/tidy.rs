@@ -261,3 +261,46 @@ fn no_process_is_spawned_outside_the_runner() {
         findings,
     );
 }
+
+/// Whether `line` names the identifier `ident` on its own (not as part of a longer
+/// name such as `a_dry_run_sends_nothing`).
+fn names_ident(line: &str, ident: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    line.match_indices(ident).any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        let after = line[at + ident.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+#[test]
+fn only_the_runner_knows_whether_this_is_a_dry_run() {
+    // Where the flag is parsed (flags.rs) and handed to the runner (context.rs builds it).
+    const HANDED_OVER: &[&str] = &["flags.rs", "context.rs"];
+    let mut findings = Vec::new();
+    for f in source_files() {
+        if f.rel.starts_with("runner/") || HANDED_OVER.contains(&f.rel.as_str()) {
+            continue;
+        }
+        for (n, line) in code_lines(&f.text) {
+            if names_ident(line, "dry_run") || line.contains("[dry-run]") {
+                findings.push(format!("src/{}:{n}: {}", f.rel, line.trim()));
+            }
+        }
+    }
+    ok_or_list(
+        "code outside src/runner/ that asks whether this is a dry run, or prints a `[dry-run]` line",
+        "Say what the code does through the runner instead (runner/effects.rs: `effect`, \
+         `write_file`, `wait`/`wait_until`, `answer`, `real_only`, `plan_only`; `run` and `read` for steps): \
+         it alone decides what a dry run prints and skips.",
+        findings,
+    );
+}
+
+#[test]
+fn names_ident_finds_the_identifier_alone() {
+    assert!(names_ident("if ctx.dry_run {", "dry_run"));
+    assert!(names_ident("dry_run: bool,", "dry_run"));
+    assert!(!names_ident("fn a_dry_run_sends_nothing() {", "dry_run"));
+    assert!(!names_ident("let dry_runs = 1;", "dry_run"));
+}
