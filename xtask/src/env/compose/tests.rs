@@ -45,6 +45,19 @@ fn fake_v1(dir: &camino::Utf8Path) -> String {
     path.to_string()
 }
 
+/// Where the first call starting with `want` is in the log; fails showing
+/// the log when there is none. Tests say what ran before what by content,
+/// so a check added in between does not shift every expectation.
+fn at<S: AsRef<str>>(calls: &[Vec<String>], want: &[S]) -> usize {
+    calls
+        .iter()
+        .position(|c| c.len() >= want.len() && c.iter().zip(want).all(|(a, b)| a == b.as_ref()))
+        .unwrap_or_else(|| {
+            let want: Vec<&str> = want.iter().map(AsRef::as_ref).collect();
+            panic!("no call {want:?} in {calls:#?}")
+        })
+}
+
 fn calls(dir: &camino::Utf8Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(dir.join("calls"))
         .unwrap_or_default()
@@ -188,22 +201,17 @@ fn up_logs_and_down_run_exactly_these_commands() {
         "the env file compose needs is created"
     );
     let c = calls(&d);
-    assert_eq!(c[0], ["compose", "version"]);
-    // Before `up`: is the project running already (else its fixed ports are checked)?
-    assert_eq!(
-        c[1],
-        [
-            "ps",
-            "-q",
-            "--filter",
-            "label=com.docker.compose.project=xtenvunit"
-        ]
-    );
-    assert_eq!(c[2][..2], ["image", "inspect"]);
-    assert_eq!(
-        c[3],
-        with(&["up", "-d", "--build", "--scale", "app=2", "redis", "app", "nginx-lb"])
-    );
+    let label = "label=com.docker.compose.project=xtenvunit";
+    let up_call = with(&[
+        "up", "-d", "--build", "--scale", "app=2", "redis", "app", "nginx-lb",
+    ]);
+    let up = at(&c, &up_call);
+    assert_eq!(c[up], up_call, "up exactly, nothing more");
+    // Before `up`: which compose, is the project running already (else its
+    // fixed ports are checked), is the offline image here.
+    assert!(at(&c, &["compose", "version"]) < up, "{c:#?}");
+    assert!(at(&c, &["ps", "-q", "--filter", label]) < up, "{c:#?}");
+    assert!(at(&c, &["image", "inspect"]) < up, "{c:#?}");
     // The balancer's host port follows the health URL; the offline image is used.
     let env_seen = std::fs::read_to_string(d.join("env")).unwrap();
     assert!(
@@ -217,25 +225,29 @@ fn up_logs_and_down_run_exactly_these_commands() {
 
     let logs = env.logs("app", 7).unwrap();
     assert!(logs.contains("QUEUE_MONITOR join"), "{logs}");
-    assert_eq!(
-        calls(&d)[4],
-        with(&["logs", "--no-color", "--tail", "7", "app"])
-    );
+    let c = calls(&d);
+    assert!(at(&c, &with(&["logs", "--no-color", "--tail", "7", "app"])) > up);
 
+    let before_down = c.len();
     env.down().unwrap();
     let c = calls(&d);
-    assert_eq!(c[5], with(&["down", "-v", "--remove-orphans"]));
-    let label = "label=com.docker.compose.project=xtenvunit";
-    assert_eq!(c[6], ["ps", "-aq", "--filter", label]);
-    assert_eq!(c[7], ["network", "ls", "-q", "--filter", label]);
-    assert_eq!(c[8], ["volume", "ls", "-q", "--filter", label]);
-    assert_eq!(c.len(), 9);
+    let down = at(&c, &with(&["down", "-v", "--remove-orphans"]));
+    assert!(down >= before_down, "{c:#?}");
+    // After `down`: anything left with the project's label is looked for.
+    for leftover in [
+        ["ps", "-aq", "--filter", label].as_slice(),
+        &["network", "ls", "-q", "--filter", label],
+        &["volume", "ls", "-q", "--filter", label],
+    ] {
+        assert!(at(&c, leftover) > down, "{leftover:?} after down: {c:#?}");
+    }
     assert!(
         !d.join(".env.local").exists(),
         "the env file we created is gone again"
     );
+    let after_down = c.len();
     env.down().unwrap();
-    assert_eq!(calls(&d).len(), 9, "a second down does nothing");
+    assert_eq!(calls(&d).len(), after_down, "a second down does nothing");
 }
 
 #[test]
