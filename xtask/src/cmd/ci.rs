@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::{
     context::{Ctx, Exit},
     flags,
-    runner::Step,
+    runner::{Plan, Step},
     tools,
 };
 
@@ -54,21 +54,15 @@ impl flags::Ci {
                 .cwd(&ctx.root)
                 .deadline(60 * minute),
         );
-        let mut failed = vec![];
-        for step in &steps {
-            let rec = ctx
-                .runner
-                .run(step)
-                .with_context(|| format!("cannot run {}", step.name))?;
-            if !rec.ok() {
-                failed.push(format!("{}: {}", rec.name, rec.outcome.describe()));
-            }
-        }
-        if failed.is_empty() {
+        // Every check runs, so one CI run names every failure.
+        let done = ctx
+            .runner
+            .execute(&Plan::new().keep_going(true).steps(steps))?;
+        if done.ok() {
             eprintln!("ci: PASS");
             Ok(Exit::OK)
         } else {
-            eprintln!("ci: FAIL\n  - {}", failed.join("\n  - "));
+            eprintln!("ci: FAIL\n  - {}", done.failed.join("\n  - "));
             Ok(Exit::FAIL)
         }
     }

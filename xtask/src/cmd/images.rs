@@ -7,7 +7,7 @@ use anyhow::Context;
 use crate::{
     context::{Ctx, Exit},
     flags, images,
-    runner::ensure_success,
+    runner::Plan,
 };
 
 impl flags::Images {
@@ -33,15 +33,12 @@ impl flags::Images {
         let plan = images::plan(&mirror, &release, scratch.as_str(), images::OFFLINE_IMAGE);
         let (cleanup, work) = plan.split_last().expect("the plan is never empty");
         // The scratch rootfs is removed even when a step fails.
-        let outcome = work
-            .iter()
-            .try_for_each(|s| ensure_success(&ctx.runner.run(s)?));
-        let cleaned = ctx.runner.run(cleanup).and_then(|r| ensure_success(&r));
-        outcome.context("cannot build the offline image")?;
-        cleaned?;
-        for check in images::smoke_checks(images::OFFLINE_IMAGE) {
-            ensure_success(&ctx.runner.run(&check)?)?;
-        }
+        let build = Plan::new()
+            .steps(work.iter().cloned())
+            .finally(cleanup.clone());
+        (ctx.runner.execute(&build)?.ensure_success()).context("cannot build the offline image")?;
+        let smoke = Plan::new().steps(images::smoke_checks(images::OFFLINE_IMAGE));
+        ctx.runner.execute(&smoke)?.ensure_success()?;
         print_env();
         Ok(Exit::OK)
     }

@@ -30,6 +30,7 @@ use crate::{github, redact};
 
 mod effects;
 pub mod lane;
+mod plan;
 pub mod procfs;
 pub mod procs;
 mod progress;
@@ -39,6 +40,7 @@ mod signals;
 mod step;
 mod terminate;
 
+pub use plan::Plan;
 pub use progress::Waiting;
 pub use read::ask;
 pub use service::Service;
