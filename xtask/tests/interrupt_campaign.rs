@@ -267,213 +267,269 @@ struct Outcome {
     detail: String,
 }
 
-/// One run of the campaign: Some(outcome) when the signal landed in the
-/// phase, None for a miss (cleaned up).
-#[allow(clippy::too_many_arguments)]
-fn interrupt_once(
+/// One run of the campaign: what to start, where, and when to signal it.
+struct Case {
     phase: Phase,
     sig: i32,
-    moment: &Moment,
-    dir: &Path,
-    config: &str,
-    project: &str,
-    marker: &str,
-    ports: &[u16],
-) -> Option<Outcome> {
-    let reports = dir.join("reports");
-    let cfg = dir.join("xtask.toml");
-    std::fs::write(&cfg, config).unwrap();
-    let base = |args: &[&str]| {
-        Xtask::with(&cfg, &reports)
+    moment: Moment,
+    /// The run's own folder (its config and reports).
+    dir: PathBuf,
+    config: String,
+    /// The compose project (compose phases).
+    project: String,
+    /// Inherited by every process of the run: found later if one is left.
+    marker: String,
+    /// The ports the run's services listen on.
+    ports: Vec<u16>,
+}
+
+/// How a signalled run ended.
+struct Ended {
+    status: std::process::ExitStatus,
+    teardown: Duration,
+    output: String,
+}
+
+impl Case {
+    fn reports(&self) -> PathBuf {
+        self.dir.join("reports")
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        Xtask::with(&self.dir.join("xtask.toml"), &self.reports())
             .args(args)
-            // Every process of the run inherits it: found later if left.
-            .env("XTREL_CAMPAIGN_RUN", marker)
+            .env("XTREL_CAMPAIGN_RUN", &self.marker)
             .cmd
-    };
-    let args: Vec<&str> = match phase {
-        Phase::EnvUpLocal => vec!["env", "up", "--replicas", "2"],
-        Phase::IntegrationGradle => vec!["integration", "--env", "local"],
-        Phase::K6Baseline => vec!["k6", "baseline", "--env", "local"],
-        Phase::ComposeEnvUp => vec![
-            "env",
-            "up",
-            "--env",
-            "compose",
-            "--compose-project",
-            project,
-        ],
-        Phase::GateAtOnce => vec![
-            "gate",
-            "--no-setup",
-            "--env",
-            "local",
-            "--only",
-            "release-gate",
-            "--only",
-            "integration",
-        ],
-    };
-    // Whatever a failed assertion or a late draw leaves running goes down
-    // with the guard.
-    let _cleanup = Cleanup {
-        down: base(&["env", "down"]),
-        compose_down: (phase == Phase::ComposeEnvUp).then(|| {
-            base(&[
-                "env",
-                "down",
-                "--env",
-                "compose",
-                "--compose-project",
-                project,
-            ])
-        }),
-    };
-    let mut w = Watched::spawn(base(&args));
-    let started = Instant::now();
-    // Wait for the moment; a run that ends first, or a phase already over,
-    // is a miss.
-    let mut armed_at: Option<Instant> = moment.after.is_none().then_some(started);
-    let missed = loop {
-        if w.child.try_wait().unwrap().is_some() {
-            break true;
-        }
-        if armed_at.is_none() && moment.after.is_some_and(|a| w.has(a)) {
-            armed_at = Some(Instant::now());
-        }
-        if let Some(t) = armed_at {
-            if t.elapsed() >= moment.delay {
-                break w.has(moment.late);
+    }
+
+    fn args(&self) -> Vec<&str> {
+        let project = self.project.as_str();
+        match self.phase {
+            Phase::EnvUpLocal => vec!["env", "up", "--replicas", "2"],
+            Phase::IntegrationGradle => vec!["integration", "--env", "local"],
+            Phase::K6Baseline => vec!["k6", "baseline", "--env", "local"],
+            Phase::ComposeEnvUp => {
+                vec![
+                    "env",
+                    "up",
+                    "--env",
+                    "compose",
+                    "--compose-project",
+                    project,
+                ]
             }
+            Phase::GateAtOnce => vec![
+                "gate",
+                "--no-setup",
+                "--env",
+                "local",
+                "--only",
+                "release-gate",
+                "--only",
+                "integration",
+            ],
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "{}: the moment never came; output:\n{}",
-            phase.describe(),
-            w.text.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    if missed {
-        // What a late draw left running on purpose (env up) goes down with
-        // the guard.
-        let _ = w.child.wait();
-        let _ = w.output();
-        return None;
     }
-    // SAFETY: a signal to our own child.
-    unsafe { libc::kill(w.child.id() as i32, sig) };
-    let signalled = Instant::now();
-    let status = loop {
-        if let Some(s) = w.child.try_wait().unwrap() {
-            break s;
-        }
-        if signalled.elapsed() > Duration::from_secs(120) {
-            let _ = w.child.kill();
-            panic!("{}: no exit 120 s after the signal", phase.describe());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let teardown = signalled.elapsed();
-    let output = w.output();
-    if status.code() == Some(0) && output.contains(moment.late) {
-        // The signal crossed the end of the phase: the work was done and
-        // the run ended normally. A miss, not a failure.
-        return None;
-    }
-    let name = if sig == libc::SIGINT {
-        "SIGINT"
-    } else {
-        "SIGTERM"
-    };
-    let show = |why: &str| {
-        format!(
-            "{} ({name} at {}): {why}\n--- output\n{output}",
-            phase.describe(),
-            moment.label
-        )
-    };
 
-    // The exit code a shell gives for the signal.
-    assert_eq!(status.code(), Some(128 + sig), "{}", show("exit code"));
-    assert!(!output.contains("panicked"), "{}", show("a panic"));
-
-    // A suite run says why it failed; `env up` says it on stderr.
-    let detail = match phase.suite() {
-        Some(suite) => {
-            let latest = reports.join(suite).join("latest");
-            let md = std::fs::read_to_string(latest.join(format!("{suite}-latest.md")))
-                .unwrap_or_else(|e| panic!("{}", show(&format!("no report: {e}"))));
-            let json =
-                std::fs::read_to_string(latest.join(format!("{suite}-latest.json"))).unwrap();
-            common::validate_against_schema(&json);
-            assert!(md.contains("- Result: FAIL"), "{}", show(&md));
-            let want = format!("interrupted ({name})");
-            assert!(md.contains(&want), "{}", show(&md));
-            format!("{suite} report FAIL, {want}")
+    fn signal_name(&self) -> &'static str {
+        if self.sig == libc::SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
         }
-        None => {
-            let want = format!("error: interrupted by {name}");
-            assert!(output.contains(&want), "{}", show("no interrupted line"));
-            want.trim_start_matches("error: ").to_string()
-        }
-    };
-    assert!(
-        !reports.join("env").join("state.json").exists(),
-        "{}",
-        show("an environment is still recorded as running")
-    );
-
-    // Nothing of the run is left: no process with the run's marker, naming
-    // its reports folder or one of its ports (redis-server and nginx
-    // rewrite their command line and environment: `redis-server
-    // 127.0.0.1:PORT`), its ports are free, no container, network or
-    // volume. A killed JVM may need a moment to finish dying.
-    let reports_str = reports.display().to_string();
-    let leftovers = || {
-        let mut p = processes_mentioning(marker);
-        p.extend(processes_mentioning(&reports_str));
-        for port in ports {
-            let at = format!("127.0.0.1:{port}");
-            p.extend(processes_mentioning(&at).into_iter().filter(|(_, cmd)| {
-                cmd.match_indices(&at)
-                    .any(|(i, _)| !cmd[i + at.len()..].starts_with(|c: char| c.is_ascii_digit()))
-            }));
-        }
-        p
-    };
-    let t = Instant::now();
-    while !leftovers().is_empty() && t.elapsed() < Duration::from_secs(1) {
-        std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(leftovers(), vec![], "{}", show("processes left"));
-    for &port in ports {
-        assert!(
-            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-            "{}",
-            show(&format!("port {port} still taken"))
-        );
-    }
-    if phase == Phase::ComposeEnvUp {
+
+    /// Some(outcome) when the signal landed in the phase, None for a miss
+    /// (cleaned up).
+    fn run(&self) -> Option<Outcome> {
+        std::fs::write(self.dir.join("xtask.toml"), &self.config).unwrap();
+        // Whatever a failed assertion or a late draw leaves running goes down
+        // with the guard.
+        let _cleanup = Cleanup {
+            down: self.command(&["env", "down"]),
+            compose_down: (self.phase == Phase::ComposeEnvUp).then(|| {
+                self.command(&[
+                    "env",
+                    "down",
+                    "--env",
+                    "compose",
+                    "--compose-project",
+                    &self.project,
+                ])
+            }),
+        };
+        let mut w = Watched::spawn(self.command(&self.args()));
+        if self.wait_for_the_moment(&mut w) {
+            // What a late draw left running on purpose (env up) goes down
+            // with the guard.
+            let _ = w.child.wait();
+            let _ = w.output();
+            return None;
+        }
+        let ended = self.signal(w);
+        if ended.status.code() == Some(0) && ended.output.contains(self.moment.late) {
+            // The signal crossed the end of the phase: the work was done and
+            // the run ended normally. A miss, not a failure.
+            return None;
+        }
+        let show = |why: &str| {
+            format!(
+                "{} ({} at {}): {why}\n--- output\n{}",
+                self.phase.describe(),
+                self.signal_name(),
+                self.moment.label,
+                ended.output
+            )
+        };
+        // The exit code a shell gives for the signal.
         assert_eq!(
-            compose_leftovers(project),
-            Vec::<String>::new(),
+            ended.status.code(),
+            Some(128 + self.sig),
             "{}",
-            show("compose leftovers")
+            show("exit code")
         );
-        assert!(
-            !root().join("demo/.env.local").exists(),
-            "{}",
-            show("demo/.env.local left behind")
-        );
+        assert!(!ended.output.contains("panicked"), "{}", show("a panic"));
+        let detail = self.says_why(&ended.output, &show);
+        self.left_nothing(&show);
+        Some(Outcome {
+            phase: self.phase,
+            signal: self.signal_name(),
+            moment: self.moment.label.clone(),
+            code: ended.status.code(),
+            teardown: ended.teardown,
+            detail,
+        })
     }
-    Some(Outcome {
-        phase,
-        signal: name,
-        moment: moment.label.clone(),
-        code: status.code(),
-        teardown,
-        detail,
-    })
+
+    /// Waits for the moment; true when it is a miss (the run ended first,
+    /// or the phase was already over).
+    fn wait_for_the_moment(&self, w: &mut Watched) -> bool {
+        let moment = &self.moment;
+        let started = Instant::now();
+        let mut armed_at: Option<Instant> = moment.after.is_none().then_some(started);
+        loop {
+            if w.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            if armed_at.is_none() && moment.after.is_some_and(|a| w.has(a)) {
+                armed_at = Some(Instant::now());
+            }
+            if let Some(t) = armed_at {
+                if t.elapsed() >= moment.delay {
+                    return w.has(moment.late);
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(180),
+                "{}: the moment never came; output:\n{}",
+                self.phase.describe(),
+                w.text.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends the signal and waits (at most 120 s) for the run to end.
+    fn signal(&self, mut w: Watched) -> Ended {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(w.child.id() as i32, self.sig) };
+        let signalled = Instant::now();
+        let status = loop {
+            if let Some(s) = w.child.try_wait().unwrap() {
+                break s;
+            }
+            if signalled.elapsed() > Duration::from_secs(120) {
+                let _ = w.child.kill();
+                panic!("{}: no exit 120 s after the signal", self.phase.describe());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let teardown = signalled.elapsed();
+        Ended {
+            status,
+            teardown,
+            output: w.output(),
+        }
+    }
+
+    /// A suite run says why it failed in its report; `env up` on stderr.
+    /// Nothing is recorded as running afterwards.
+    fn says_why(&self, output: &str, show: &dyn Fn(&str) -> String) -> String {
+        let name = self.signal_name();
+        let reports = self.reports();
+        let detail = match self.phase.suite() {
+            Some(suite) => {
+                let latest = reports.join(suite).join("latest");
+                let md = std::fs::read_to_string(latest.join(format!("{suite}-latest.md")))
+                    .unwrap_or_else(|e| panic!("{}", show(&format!("no report: {e}"))));
+                let json =
+                    std::fs::read_to_string(latest.join(format!("{suite}-latest.json"))).unwrap();
+                common::validate_against_schema(&json);
+                assert!(md.contains("- Result: FAIL"), "{}", show(&md));
+                let want = format!("interrupted ({name})");
+                assert!(md.contains(&want), "{}", show(&md));
+                format!("{suite} report FAIL, {want}")
+            }
+            None => {
+                let want = format!("error: interrupted by {name}");
+                assert!(output.contains(&want), "{}", show("no interrupted line"));
+                want.trim_start_matches("error: ").to_string()
+            }
+        };
+        assert!(
+            !reports.join("env").join("state.json").exists(),
+            "{}",
+            show("an environment is still recorded as running")
+        );
+        detail
+    }
+
+    /// Nothing of the run is left: no process with the run's marker, naming
+    /// its reports folder or one of its ports (redis-server and nginx
+    /// rewrite their command line and environment: `redis-server
+    /// 127.0.0.1:PORT`), its ports are free, no container, network or
+    /// volume. A killed JVM may need a moment to finish dying.
+    fn left_nothing(&self, show: &dyn Fn(&str) -> String) {
+        let reports_str = self.reports().display().to_string();
+        let leftovers = || {
+            let mut p = processes_mentioning(&self.marker);
+            p.extend(processes_mentioning(&reports_str));
+            for port in &self.ports {
+                let at = format!("127.0.0.1:{port}");
+                p.extend(processes_mentioning(&at).into_iter().filter(|(_, cmd)| {
+                    cmd.match_indices(&at).any(|(i, _)| {
+                        !cmd[i + at.len()..].starts_with(|c: char| c.is_ascii_digit())
+                    })
+                }));
+            }
+            p
+        };
+        let t = Instant::now();
+        while !leftovers().is_empty() && t.elapsed() < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(leftovers(), vec![], "{}", show("processes left"));
+        for &port in &self.ports {
+            assert!(
+                std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+                "{}",
+                show(&format!("port {port} still taken"))
+            );
+        }
+        if self.phase == Phase::ComposeEnvUp {
+            assert_eq!(
+                compose_leftovers(&self.project),
+                Vec::<String>::new(),
+                "{}",
+                show("compose leftovers")
+            );
+            assert!(
+                !root().join("demo/.env.local").exists(),
+                "{}",
+                show("demo/.env.local left behind")
+            );
+        }
+    }
 }
 
 /// `env down` for a run's folder (and its compose project by name), run
@@ -575,9 +631,17 @@ fn twenty_interrupts_leave_nothing_running_and_a_report_saying_interrupted() {
             }
         };
         attempt += 1;
-        match interrupt_once(
-            phase, sig, &moment, &dir, &config, &project, &marker, &ports,
-        ) {
+        let case = Case {
+            phase,
+            sig,
+            moment,
+            dir,
+            config,
+            project,
+            marker,
+            ports,
+        };
+        match case.run() {
             Some(o) => {
                 eprintln!(
                     "interrupt {:2}: {:<9} during {:<26} at {:<22} exit {:?}, teardown {:.2} s; {}",
@@ -596,7 +660,7 @@ fn twenty_interrupts_leave_nothing_running_and_a_report_saying_interrupted() {
                 eprintln!(
                     "miss: {} at {} came after the phase; drawn again",
                     phase.describe(),
-                    moment.label
+                    case.moment.label
                 );
             }
         }
