@@ -309,13 +309,7 @@ pub fn reap_dead_runs(ctx: &Ctx) {
 }
 
 fn reap(ctx: &Ctx) {
-    let env_file = ctx
-        .config
-        .environment
-        .compose
-        .env_file
-        .as_deref()
-        .map(|f| ctx.path(f));
+    let env_file = compose::configured_env_file(ctx);
     let reaped = crate::procs::reap_dead_runs(
         &ctx.lock_dir().join("runs"),
         |project| compose::remove_project(&ctx.runner, "docker", project),

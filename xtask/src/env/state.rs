@@ -210,13 +210,7 @@ impl State {
                 if let Some((k, v)) = c.env.iter().find(|kv| !allowed.contains(kv)) {
                     bail!("variable {k}={v}: not one the xtask sets for compose");
                 }
-                let configured = ctx
-                    .config
-                    .environment
-                    .compose
-                    .env_file
-                    .as_deref()
-                    .map(|f| ctx.path(f));
+                let configured = super::compose::configured_env_file(ctx);
                 if let Some(f) = c
                     .created_env_file
                     .as_ref()

@@ -3,8 +3,17 @@
 
 use anyhow::{bail, Context};
 
+use camino::Utf8PathBuf;
+
 use super::Compose;
-use crate::env::published;
+use crate::{context::Ctx, env::published};
+
+/// `[environment.compose].env_file`, from the project root: the file
+/// compose insists on, which we create when it is missing (and remove).
+pub fn configured_env_file(ctx: &Ctx) -> Option<Utf8PathBuf> {
+    let f = ctx.config.environment.compose.env_file.as_deref()?;
+    Some(ctx.path(f))
+}
 
 impl Compose {
     /// Fixed host ports the compose file publishes that something else

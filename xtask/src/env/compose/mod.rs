@@ -27,6 +27,8 @@ mod teardown;
 #[cfg(test)]
 mod tests;
 
+pub use files::configured_env_file;
+
 use crate::units::Replicas;
 use std::time::{Duration, Instant};
 
@@ -92,7 +94,7 @@ impl Compose {
             // The published port (`${APP_LB_PORT:-18080}:8080` in the
             // service's compose file) follows the health URL, probed through it.
             extra_env: vec![(LB_PORT_VAR.into(), spec.health_url.port().to_string())],
-            env_file: cfg.env_file.as_deref().map(|f| ctx.path(f)),
+            env_file: files::configured_env_file(ctx),
             created_env_file: false,
             build: if cfg.build {
                 super::build_step(ctx, &cfg.build_tasks)?
@@ -124,7 +126,7 @@ impl Compose {
             env_file: c
                 .created_env_file
                 .clone()
-                .or_else(|| cfg.env_file.as_deref().map(|f| ctx.path(f))),
+                .or_else(|| files::configured_env_file(ctx)),
             created_env_file: c.created_env_file.is_some(),
             build: None,
             state_path: Some(state::path(ctx)),

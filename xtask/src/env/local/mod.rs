@@ -70,6 +70,29 @@ struct Proc {
 }
 
 impl Proc {
+    /// As the environment record keeps it.
+    fn recorded(&self) -> ProcState {
+        ProcState {
+            name: self.name.clone(),
+            pid: self.pid,
+            start_ticks: self.start_ticks,
+            port: self.port,
+            log: self.log.clone(),
+            marker: self.marker.clone(),
+        }
+    }
+    /// From the record: started by another process, so no handle.
+    fn reattached(p: &ProcState) -> Proc {
+        Proc {
+            name: p.name.clone(),
+            pid: p.pid,
+            start_ticks: p.start_ticks,
+            port: p.port,
+            log: p.log.clone(),
+            marker: p.marker.clone(),
+            handle: None,
+        }
+    }
     /// Has it exited? (Reaps our own children.)
     fn exited(&mut self) -> Option<String> {
         match &mut self.handle {
@@ -124,19 +147,7 @@ impl Local {
         env.started = st.started.clone();
         env.lb_port = l.lb_port;
         env.redis_port = l.redis_port;
-        env.procs = l
-            .processes
-            .iter()
-            .map(|p| Proc {
-                name: p.name.clone(),
-                pid: p.pid,
-                start_ticks: p.start_ticks,
-                port: p.port,
-                log: p.log.clone(),
-                marker: p.marker.clone(),
-                handle: None,
-            })
-            .collect();
+        env.procs = l.processes.iter().map(Proc::reattached).collect();
         Ok(env)
     }
 
@@ -238,18 +249,7 @@ impl Local {
                 lb_port: self.lb_port,
                 redis_port: self.redis_port,
                 nginx_conf: self.nginx_conf_path(),
-                processes: self
-                    .procs
-                    .iter()
-                    .map(|p| ProcState {
-                        name: p.name.clone(),
-                        pid: p.pid,
-                        start_ticks: p.start_ticks,
-                        port: p.port,
-                        log: p.log.clone(),
-                        marker: p.marker.clone(),
-                    })
-                    .collect(),
+                processes: self.procs.iter().map(Proc::recorded).collect(),
             }),
         };
         self.runner.real_only(|| st.save(path)).unwrap_or(Ok(()))
