@@ -105,6 +105,41 @@ pub struct Invocation {
     /// Where k6 streams its raw samples (`--out json=`): the FIFO that
     /// `samples::stream` reads.
     pub samples: Option<Utf8PathBuf>,
+    /// One of several generators: its execution segment, started paused on
+    /// its own REST API address (see `cmd::k6::generators`).
+    pub part: Option<Part>,
+}
+
+/// Generator `index` (0-based) of `of`: the segment `index/of:(index+1)/of`
+/// of the sequence `0,1/of,...,1`, paused, its API at `address`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Part {
+    pub index: u32,
+    pub of: u32,
+    /// `host:port` for `--address` (k6's REST API, used to resume it).
+    pub address: String,
+}
+
+impl Part {
+    pub fn segment(&self) -> String {
+        let frac = |i: u32| match i {
+            0 => "0".to_string(),
+            i if i == self.of => "1".to_string(),
+            i => format!("{i}/{}", self.of),
+        };
+        format!("{}:{}", frac(self.index), frac(self.index + 1))
+    }
+
+    pub fn sequence(&self) -> String {
+        (0..=self.of)
+            .map(|i| match i {
+                0 => "0".to_string(),
+                i if i == self.of => "1".to_string(),
+                i => format!("{i}/{}", self.of),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 /// The k6 command for `inv` on `rt`.
@@ -132,6 +167,20 @@ pub fn command(rt: &Runtime, inv: &Invocation) -> anyhow::Result<Step> {
     if let Some(p) = &inv.samples {
         k6_args.push("--out".into());
         k6_args.push(format!("json={}", rt.path(p)?));
+    }
+    if let Some(p) = &inv.part {
+        k6_args.extend([
+            "--execution-segment".to_string(),
+            p.segment(),
+            "--execution-segment-sequence".into(),
+            p.sequence(),
+            "--paused".into(),
+            "--address".into(),
+            p.address.clone(),
+            // Its part alone decides nothing: the thresholds are judged on
+            // the merged samples (and abortOnFail cannot stop one part).
+            "--no-thresholds".into(),
+        ]);
     }
     for (k, v) in &inv.vars {
         k6_args.push("-e".into());
@@ -690,6 +739,7 @@ mod tests {
             env: vec![],
             deadline: std::time::Duration::from_secs(70),
             samples: Some("/work/project/reports/k6/1/k6-samples.fifo".into()),
+            part: None,
         }
     }
 
@@ -757,6 +807,42 @@ mod tests {
         assert!(
             e.starts_with("/tmp/k6-summary.json is outside the repository"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_generator_gets_its_segment_of_one_sequence_paused_on_its_address() {
+        let part = |index| Part {
+            index,
+            of: 3,
+            address: "127.0.0.1:40001".into(),
+        };
+        assert_eq!(part(0).segment(), "0:1/3");
+        assert_eq!(part(1).segment(), "1/3:2/3");
+        assert_eq!(part(2).segment(), "2/3:1");
+        assert_eq!(part(2).sequence(), "0,1/3,2/3,1");
+        let mut inv = invocation();
+        inv.part = Some(part(1));
+        let rt = Runtime::Local {
+            program: "k6".into(),
+        };
+        let argv = command(&rt, &inv).unwrap().argv();
+        let at = argv
+            .iter()
+            .position(|a| a == "--execution-segment")
+            .unwrap();
+        assert_eq!(
+            argv[at..at + 8],
+            [
+                "--execution-segment",
+                "1/3:2/3",
+                "--execution-segment-sequence",
+                "0,1/3,2/3,1",
+                "--paused",
+                "--address",
+                "127.0.0.1:40001",
+                "--no-thresholds"
+            ]
         );
     }
 }

@@ -238,6 +238,54 @@ impl<'de> Deserialize<'de> for Replicas {
     }
 }
 
+/// How many k6 processes make the load (`--generators`, `[k6] generators`):
+/// 1 to 32, each with its own execution segment. Bounded here, at the edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Generators(u32);
+
+impl Generators {
+    pub const ONE: Generators = Generators(1);
+    pub const MAX: u32 = 32;
+
+    pub fn new(n: u32) -> anyhow::Result<Generators> {
+        if !(1..=Generators::MAX).contains(&n) {
+            bail!("{n} k6 generators: choose 1 to {}", Generators::MAX);
+        }
+        Ok(Generators(n))
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl FromStr for Generators {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Generators> {
+        let n: u32 = s.trim().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "bad generator count `{}`: write a whole number from 1 to {}",
+                quote(s),
+                Generators::MAX
+            )
+        })?;
+        Generators::new(n)
+    }
+}
+
+impl fmt::Display for Generators {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Generators {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u32::deserialize(d)?;
+        Generators::new(n).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A plain-HTTP URL, the only kind the built-in probes speak (local services,
 /// load balancers on loopback or a compose network).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,6 +24,9 @@ pub struct K6 {
     pub docker_network: String,
     /// Added to the k6 duration for k6's own start-up and summary.
     pub deadline_slack: Duration,
+    /// k6 processes making the load, each its own execution segment,
+    /// their samples merged exactly (`--generators`).
+    pub generators: crate::units::Generators,
     /// Where k6 runs: here, or on a cluster (`[k6.operator]`).
     pub engine: crate::operator::Engine,
     pub operator: crate::operator::Config,
@@ -46,6 +49,7 @@ impl Default for K6 {
             docker_image: "grafana/k6:latest".into(),
             docker_network: "host".into(),
             deadline_slack: Duration::secs(60),
+            generators: crate::units::Generators::ONE,
             engine: crate::operator::Engine::default(),
             operator: crate::operator::Config::default(),
             baseline: K6Baseline::default(),

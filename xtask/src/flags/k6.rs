@@ -113,6 +113,9 @@ pub struct K6Opts {
     pub log_file: Option<Utf8PathBuf>,
     #[arg(long, env = "K6_REPORT_FILE", value_name = "PATH", hide = true)]
     pub report_file: Option<Utf8PathBuf>,
+    /// k6 processes making the load, each its own execution segment, started paused and resumed together; their samples merged exactly and judged once [default: k6.generators, else 1]
+    #[arg(long, value_name = "N")]
+    pub generators: Option<crate::units::Generators>,
     /// Where k6 runs: local (here, or its docker fallback), or k6-operator (a TestRun on the cluster of [k6.operator]) [default: k6.engine, else local]
     #[arg(long, value_enum, value_name = "ENGINE")]
     pub engine: Option<crate::operator::Engine>,

@@ -19,6 +19,7 @@ use std::{borrow::Cow, collections::BTreeMap, io::BufRead};
 use hdrhistogram::{Counter, Histogram};
 use serde::Deserialize;
 
+pub mod merge;
 pub mod numbers;
 pub mod store;
 pub mod stream;

@@ -156,7 +156,7 @@ pub(super) fn on_cluster(
         name: crate::operator::Label::for_run(&run.suite, &run.stamp),
         script: s.script.clone(),
         vars,
-        parallelism: 1,
+        parallelism: s.generators.get(),
         deadline: s.deadline(),
     };
     crate::operator::execute(ctx, &plan, report, &run.dir)?;

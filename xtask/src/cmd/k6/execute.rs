@@ -27,6 +27,11 @@ pub(super) fn execute(
     report: &mut Report,
     run: &Run,
 ) -> anyhow::Result<Option<Summary>> {
+    if s.generators.get() > 1 {
+        // No single summary is written: an old one must not be shown.
+        ctx.runner.real_only(|| s.clear_previous(run)).transpose()?;
+        return super::generators::execute(ctx, s, rt, api, report, run);
+    }
     let summary_path = s.summary_path(run);
     let dashboard = s.dashboard(run);
     describe(ctx, rt, &summary_path, dashboard.as_ref(), report);
@@ -45,6 +50,7 @@ pub(super) fn execute(
             || run.dir.join(samples::stream::FIFO),
             |s| s.path().to_path_buf(),
         )),
+        part: None,
     };
     let step = k6::command(rt, &inv)?;
     ensure_image(ctx, rt)?;

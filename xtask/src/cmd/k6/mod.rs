@@ -19,6 +19,7 @@ use crate::{
 mod api;
 mod distributed;
 mod execute;
+mod generators;
 mod limits;
 mod settings;
 mod warmup;

@@ -13,7 +13,7 @@ use crate::{
     k6::{self, Dashboard, Runtime, Summary},
     report::{Report, Run, RunOptions},
     runner, tools,
-    units::{Duration, HttpUrl},
+    units::{Duration, Generators, HttpUrl},
 };
 
 /// The path k6 joins on (the script's, and the warm-up's).
@@ -38,6 +38,8 @@ pub(super) struct Settings {
     pub(super) summary_json: Option<Utf8PathBuf>,
     pub(super) deadline_slack: Duration,
     pub(super) engine: crate::operator::Engine,
+    /// k6 processes making the load (`generators.rs` when more than one).
+    pub(super) generators: Generators,
     pub(super) run_stamp: Option<crate::units::RunStamp>,
     pub(super) log_file: Option<Utf8PathBuf>,
     pub(super) report_file: Option<Utf8PathBuf>,
@@ -56,6 +58,13 @@ impl Settings {
             bail!(
                 "k6 script {script} not found: pass --script PATH (or K6_SCRIPT), or set [k6] script in {}",
                 ctx.relative(&ctx.config_path)
+            );
+        }
+        let dashboard = o.dashboard.unwrap_or(false);
+        let generators = o.generators.unwrap_or(c.generators);
+        if dashboard && generators.get() > 1 {
+            bail!(
+                "--dashboard with {generators} generators: k6's web dashboard shows one process's part only; run without --dashboard (the report's numbers and charts are the merged ones), or with --generators 1"
             );
         }
         Ok(Settings {
@@ -88,6 +97,7 @@ impl Settings {
             summary_json: o.summary_json.as_deref().map(|p| ctx.path(p)),
             deadline_slack: c.deadline_slack,
             engine: o.engine.unwrap_or(c.engine),
+            generators: o.generators.unwrap_or(c.generators),
             run_stamp: o.run_stamp.clone(),
             log_file: o.log_file.as_deref().map(|p| ctx.path(p)),
             report_file: o.report_file.as_deref().map(|p| ctx.path(p)),
@@ -342,6 +352,7 @@ pub(super) mod tests {
             summary_json: None,
             deadline_slack: Duration::secs(1),
             engine: crate::operator::Engine::Local,
+            generators: Generators::ONE,
             run_stamp: None,
             log_file: None,
             report_file: None,
