@@ -13,12 +13,6 @@ use std::path::{Path, PathBuf};
 /// At most this many lines of code in one file (see `code_lines`): a file a newcomer can hold.
 const MAX_CODE_LINES: usize = 600;
 
-/// Files still over `MAX_CODE_LINES`, each being split by a helper of this session. The list
-/// only shrinks: a file listed here that is no longer over the limit (or no longer exists)
-/// fails `the_size_allow_list_only_names_files_still_over`, so its entry goes with the split.
-/// The goal is an empty list.
-const OVER_LIMIT_FOR_NOW: &[&str] = &[];
-
 struct SourceFile {
     /// Path relative to `xtask/src`, `/`-separated: `cmd/gate/graph.rs`.
     rel: String,
@@ -125,7 +119,6 @@ fn every_source_file_opens_with_a_module_comment() {
 fn no_source_file_is_over_the_size_limit() {
     let findings = source_files()
         .iter()
-        .filter(|f| !OVER_LIMIT_FOR_NOW.contains(&f.rel.as_str()))
         .filter_map(|f| {
             let n = code_lines(&f.text).len();
             (n > MAX_CODE_LINES).then(|| format!("src/{}: {n} lines of code", f.rel))
@@ -134,27 +127,6 @@ fn no_source_file_is_over_the_size_limit() {
     ok_or_list(
         &format!("source files over {MAX_CODE_LINES} lines of code (not blank, not comments, not a trailing `mod tests`)"),
         "Split the file into submodules by job (a folder with one file per job), and name them in ARCHITECTURE.md.",
-        findings,
-    );
-}
-
-#[test]
-fn the_size_allow_list_only_names_files_still_over() {
-    let files = source_files();
-    let findings = OVER_LIMIT_FOR_NOW
-        .iter()
-        .filter_map(|rel| match files.iter().find(|f| f.rel == *rel) {
-            None => Some(format!("src/{rel}: no such file any more")),
-            Some(f) => {
-                let n = code_lines(&f.text).len();
-                (n <= MAX_CODE_LINES)
-                    .then(|| format!("src/{rel}: {n} lines of code, within the limit"))
-            }
-        })
-        .collect();
-    ok_or_list(
-        "OVER_LIMIT_FOR_NOW in xtask/tests/tidy.rs names files no longer over the limit",
-        "Remove them from the list: it only shrinks.",
         findings,
     );
 }
