@@ -61,6 +61,9 @@ pub fn load(page: &Path) -> Loaded {
     let console = String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter(|l| l.contains(":CONSOLE"))
+        // Chromium's own pages (chrome://...) log too, e.g. "Slow network is
+        // detected" on a loaded machine; only what our page logs counts.
+        .filter(|l| !l.contains("source: chrome://"))
         .map(String::from)
         .collect();
     Loaded {
