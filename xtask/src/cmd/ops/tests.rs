@@ -81,29 +81,23 @@ fn non_utf8_bytes_do_not_break_the_count() {
             row("PUSH_MONITOR_SNAPSHOT", 0, 0),
         ]
     );
-    let mins = BTreeMap::new();
-    let mut r = Report::new(MONITOR_SUITE, MONITOR_TITLE);
-    snapshot(&keys(), &mins).fill(&mut r, &log);
-    assert!(
-        r.notes
-            .iter()
-            .any(|n| n == "3 lines were not valid UTF-8; they were searched as bytes"),
-        "{:?}",
-        r.notes
-    );
+    let says_three_were_bytes = |log: &[u8]| {
+        let mut r = Report::new(MONITOR_SUITE, MONITOR_TITLE);
+        snapshot(&keys(), &BTreeMap::new()).fill(&mut r, log);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n == "3 lines were not valid UTF-8; they were searched as bytes"),
+            "{:?}",
+            r.notes
+        );
+    };
+    says_three_were_bytes(&log);
     // The same log after a reader replaced the bad bytes (local log files,
     // `docker compose logs`): the same counts and the same note.
     let replaced = String::from_utf8_lossy(&log).into_owned();
     assert_eq!(counts(replaced.as_bytes(), 100), counts(&log, 100));
-    let mut r = Report::new(MONITOR_SUITE, MONITOR_TITLE);
-    snapshot(&keys(), &mins).fill(&mut r, replaced.as_bytes());
-    assert!(
-        r.notes
-            .iter()
-            .any(|n| n == "3 lines were not valid UTF-8; they were searched as bytes"),
-        "{:?}",
-        r.notes
-    );
+    says_three_were_bytes(replaced.as_bytes());
 }
 
 fn snapshot<'a>(keys: &'a [String], mins: &'a BTreeMap<String, u64>) -> Snapshot<'a> {
