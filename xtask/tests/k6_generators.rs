@@ -326,7 +326,7 @@ fn a_slow_generator_moves_the_merged_p95_as_the_union_does() {
         "merged {merged}, union {union_p95}"
     );
     assert!(
-        mean > 2.0 * union_p95 && max > 4.0 * union_p95,
+        mean > 1.5 * union_p95 && max > 3.0 * union_p95,
         "union {union_p95}, mean {mean}, max {max} (p95s {own:?}): the test does not tell them apart"
     );
     assert!(md.contains("generator 2 is an outlier: its p95"), "{md}");
@@ -420,7 +420,7 @@ fn an_interrupt_stops_every_generator() {
     let took = sent.elapsed();
     drop(demo);
     assert_eq!(status.code(), Some(130), "{status:?}");
-    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(took < Duration::from_secs(7), "R1: {took:?}");
     assert!(
         generator_pids(&under).is_empty(),
         "a generator outlived the run"
@@ -463,4 +463,117 @@ fn bad_generator_counts_and_a_dashboard_are_refused_before_the_run() {
     let out = Xtask::with(&cfg, &reports).args(["k6", "run"]).run();
     assert_ne!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("k6.generators"), "{}", out.stderr);
+}
+
+/// Removes the test's k6 image and reports folder, whatever happens.
+struct Cleanup {
+    image: String,
+    dir: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["image", "rm", "-f", &self.image])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+#[ignore = "needs a Docker engine and the offline images (cargo xtask images), about a minute; run by cargo xtask ci"]
+fn three_generators_as_containers_on_the_compose_network() {
+    let k6 = require_k6();
+    let _one = serial();
+    // No registry here: a k6 image from the offline base and the real k6 binary.
+    let image = format!("xtask-k6-gen-test:{}", std::process::id());
+    let dir = TempDir::new("generators-compose");
+    let _cleanup = Cleanup {
+        image: image.clone(),
+        dir: dir.path().to_path_buf(),
+    };
+    let context = dir.join("image");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::copy(&k6, context.join("k6")).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM tcs-offline/debian-runtime:bookworm\nCOPY k6 /usr/local/bin/k6\nENTRYPOINT [\"k6\"]\n",
+    )
+    .unwrap();
+    let built = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &image])
+        .arg(&context)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "cannot build the k6 test image (is tcs-offline/debian-runtime:bookworm there? cargo xtask images): {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let project = format!("xtgen{}", std::process::id());
+    let run = Xtask::new(&dir, &common::repo_config(23390))
+        .args(["k6", "distributed", "--env", "compose", "--replicas", "2"])
+        .args(["--compose-project", &project, "--generators", "3"])
+        .args(["--docker-image", &image])
+        .env("K6_DURATION", "5s")
+        .env("K6_VUS", "6")
+        .run();
+    let (md, json) = common::latest(&dir, "k6-distributed");
+    assert_eq!(run.code, 0, "{md}\n{}", run.show());
+    assert!(
+        md.contains(&format!("- Execution mode: docker ({image}, network ")),
+        "{md}"
+    );
+    let run = run_dir(&dir.join("reports"), "k6-distributed");
+    let gens = generator_dirs(&run, 3);
+    let counts: Vec<u64> = gens.iter().map(|g| k6_count(g)).collect();
+    assert!(counts.iter().all(|c| *c > 0), "{counts:?}");
+    assert_eq!(
+        metric(&json, "http_reqs").unwrap() as u64,
+        counts.iter().sum::<u64>(),
+        "{md}"
+    );
+    let mut union = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+    for g in &gens {
+        union.add(all_histogram(g)).unwrap();
+    }
+    let kept = all_histogram(&run);
+    assert_eq!(kept.len(), union.len());
+    assert_eq!(kept.value_at_quantile(0.95), union.value_at_quantile(0.95));
+    // Each generator was a container of its own on the project's network.
+    let steps = json["steps"].as_array().unwrap();
+    let names: Vec<String> = steps
+        .iter()
+        .filter(|s| {
+            s["name"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("k6 run (generator")
+        })
+        .map(|s| {
+            s["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(names.len(), 3, "{md}");
+    assert!(
+        names
+            .iter()
+            .all(|a| a.contains("--network") && !a.contains("--network host")),
+        "{names:?}"
+    );
+    let left = common::docker(&["ps", "-aq", "--filter", "name=xtask-k6-"]);
+    assert!(left.is_empty(), "containers left: {left:?}");
+    let left = common::docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+    ]);
+    assert!(left.is_empty(), "containers left: {left:?}");
 }

@@ -178,12 +178,17 @@ impl Generator {
         format!("generator {}", self.index + 1)
     }
 
-    /// Local: a port the kernel hands out now. Docker: the container is its
-    /// own network host, so k6's default port there is free.
+    /// Its own network host (a container on a network other than the
+    /// host's): k6's default port is free there. Else (local, `--network
+    /// host`) a port the kernel hands out now, retried should it be taken.
+    fn own_host(&self) -> bool {
+        matches!(&self.rt, Runtime::Docker { network, .. } if network != "host")
+    }
+
     fn first_address(&self) -> String {
-        match self.rt {
-            Runtime::Docker { .. } => "0.0.0.0:6565".into(),
-            Runtime::Local { .. } => format!("127.0.0.1:{}", kernel_port().unwrap_or(6565)),
+        match self.own_host() {
+            true => "0.0.0.0:6565".into(),
+            false => format!("127.0.0.1:{}", kernel_port().unwrap_or(6565)),
         }
     }
 
@@ -318,11 +323,10 @@ fn run_all(
                             == (Outcome::Exited {
                                 code: API_NOT_LISTENING,
                             });
-                        if taken && !resumed.load(Ordering::SeqCst) && tries < PORT_TRIES {
-                            if let Runtime::Local { .. } = g.rt {
-                                *address.lock().unwrap() = g.first_address();
-                                continue;
-                            }
+                        let retry = taken && !g.own_host() && tries < PORT_TRIES;
+                        if retry && !resumed.load(Ordering::SeqCst) {
+                            *address.lock().unwrap() = g.first_address();
+                            continue;
                         }
                         return Ok(rec);
                     }
@@ -444,7 +448,8 @@ fn resume_when_paused<T>(
 /// Whether the generator's own k6 answers "paused" on its API.
 fn is_paused(ctx: &Ctx, g: &Generator, address: &str) -> bool {
     match &g.rt {
-        Runtime::Local { .. } => {
+        // Reachable from here (on this host's network).
+        _ if !g.own_host() => {
             let Ok(url) = format!("http://{address}/v1/status").parse::<HttpUrl>() else {
                 return false;
             };
@@ -455,7 +460,7 @@ fn is_paused(ctx: &Ctx, g: &Generator, address: &str) -> bool {
                     })
             })
         }
-        Runtime::Docker { .. } => ctx
+        _ => ctx
             .runner
             .read(&g.api_step("status", address))
             .is_ok_and(|out| out.contains("paused: \"true\"")),
