@@ -53,7 +53,7 @@ export default function () {
 "#;
 
 /// An HTTP server on a port the test holds; counts the requests. With
-/// `slow_every` n > 0, every n-th answer comes 40 ms late.
+/// `slow_every` n > 0, every n-th answer comes 200 ms late.
 fn counting_server(slow_every: u64) -> (u16, Arc<AtomicU64>) {
     let l: TcpListener = listen_in(K6_PORTS);
     let port = l.local_addr().unwrap().port();
@@ -86,7 +86,7 @@ fn counting_server(slow_every: u64) -> (u16, Arc<AtomicU64>) {
                     }
                     let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
                     if slow_every > 0 && n.is_multiple_of(slow_every) {
-                        std::thread::sleep(Duration::from_millis(40));
+                        std::thread::sleep(Duration::from_millis(200));
                     }
                     // A join's answer, for the distributed warm-up.
                     let answer = br#"{"status":"WAITING","rank":1}"#;
@@ -620,4 +620,93 @@ fn a_testrun_stuck_in_started_leaves_no_log_follower_behind() {
         !common::alive(pid),
         "the log follower {pid} outlived the run"
     );
+}
+
+/// k6's percentile (linear interpolation between the nearest ranks) of
+/// every `http_req_duration` in the runners' logs: the union's.
+fn union_percentile(dir: &Path, q: f64) -> f64 {
+    let mut all = vec![];
+    for f in std::fs::read_dir(dir.join("logs")).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        for line in text.lines().filter(|l| l.starts_with('{')) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["type"] == "Point" && v["metric"] == "http_req_duration" {
+                all.push(v["data"]["value"].as_f64().unwrap());
+            }
+        }
+    }
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let rank = q * (all.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    all[lo] + (all[hi] - all[lo]) * (rank - lo as f64)
+}
+
+#[test]
+fn three_runners_merge_as_the_union_of_their_samples_not_their_percentiles() {
+    // Runner 3 alone sees an occasional slow answer (10 of its 100): its
+    // p95 is slow; 10 of all 300 is under 5 %, so the union's p95 is fast.
+    let dir = TempDir::outside_repo("operator-merge");
+    let script = dir.join("tiny.js");
+    // Judged once on the merged samples: runner 3 alone would cross it.
+    let text = SCRIPT
+        .replace("iterations: 30", "iterations: 300")
+        .replace("__ENV.P95_LIMIT || 'p(95)<5000'", "'p(95)<150'");
+    std::fs::write(&script, text).unwrap();
+    let (fast, fast_count) = counting_server(0);
+    let (slow, slow_count) = counting_server(10);
+    runner_logs(dir.path(), &script, 3, |i| if i == 3 { slow } else { fast });
+    assert_eq!(fast_count.load(Ordering::SeqCst), 200);
+    assert_eq!(slow_count.load(Ordering::SeqCst), 100);
+    let c = case_in(
+        dir,
+        &[
+            "initialization",
+            "initialized",
+            "created",
+            "started",
+            "stopped",
+            "finished",
+        ],
+        "2s",
+    );
+    let out = c.xtask().args(["--generators", "3"]).run();
+    assert_eq!(out.code, 0, "{}", out.show());
+    let report = c.report();
+    let tr: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.dir.join("applied").join("testrun.json")).unwrap())
+            .unwrap();
+    assert_eq!(tr["spec"]["parallelism"], 3);
+    // Counters summed: every request of every runner, as the servers counted.
+    assert_eq!(metric(&report, "http_reqs"), Some(300.0));
+    let runners = table(&report, "k6-operator runners");
+    assert_eq!(runners.len(), 3, "{runners:?}");
+    let p95s: Vec<f64> = runners.iter().map(|r| r[3].parse().unwrap()).collect();
+    assert!(runners.iter().all(|r| r[2] == "100"), "{runners:?}");
+    // The merged p95 is the union's (within the histogram's 0.1 %), and
+    // neither the mean nor the max of the runners' p95s.
+    let ours = metric(&report, "http_req_duration p(95)").unwrap();
+    let union = union_percentile(c.dir.path(), 0.95);
+    assert!(
+        (ours - union).abs() <= union * 0.002 + 0.01,
+        "merged p95 {ours} ms, union {union} ms"
+    );
+    let mean = p95s.iter().sum::<f64>() / 3.0;
+    eprintln!("merged p95 {ours} ms, union {union} ms, runners {runners:?}");
+    let max = p95s.iter().cloned().fold(0.0, f64::max);
+    assert!(
+        max >= 200.0,
+        "runner 3's p95 {max} ms should be slow: {runners:?}"
+    );
+    assert!(
+        ours < 150.0 && ours < mean,
+        "merged {ours}, mean {mean}, max {max}"
+    );
+    let judged = table(&report, "k6 thresholds");
+    assert!(
+        judged
+            .iter()
+            .any(|r| r[1] == "p(95)<150" && r[3] == "passed"),
+        "{judged:?}"
+    );
+    c.assert_deleted();
 }

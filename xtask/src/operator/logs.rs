@@ -1,13 +1,9 @@
 //! The runners' output: the pods by k6-operator's labels, their logs
 //! (`kubectl logs`, followed while they run, or read once they ended)
-//! streamed into one histogram per runner and the merged ones, and the
+//! streamed into one histogram per runner (merged by `samples::merge`), and the
 //! report's per-runner table.
 
-use std::{
-    io::BufRead,
-    sync::{Arc, Mutex},
-    time::Instant,
-};
+use std::{io::BufRead, time::Instant};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
@@ -19,7 +15,6 @@ use crate::{context::Ctx, report::Report, runner, samples::Samples};
 /// together.
 pub struct Collected {
     pub runners: Vec<Part>,
-    pub merged: Samples,
 }
 
 pub struct Part {
@@ -59,8 +54,8 @@ struct PodMeta {
     name: String,
 }
 
-/// The runners' logs, each streamed into its own histograms and into the
-/// merged ones (every sample of every runner: the union, exactly).
+/// The runners' logs read once they ended, each streamed into the
+/// runners' samples, each its own (merged afterwards).
 pub(super) fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Collected> {
     let pods = runner_pods(ctx, plan, kubectl)?;
     if pods.len() != plan.parallelism as usize {
@@ -71,27 +66,18 @@ pub(super) fn collect(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Resu
             plan.parallelism
         );
     }
-    let merged = Arc::new(Mutex::new(Samples::default()));
     let mut runners = Vec::new();
     for (pod, phase) in pods {
         let step = kubectl
             .step("logs", ["logs", pod.as_str(), "--container=k6"])
             .read_only();
-        let all = Arc::clone(&merged);
         let part = ctx
             .runner
-            .read_with(&step, move |out| read_runner(out, &all))
+            .read_with(&step, read_runner)
             .with_context(|| format!("cannot read the log of runner pod {pod}"))?;
         runners.push(Part { pod, phase, ..part });
     }
-    Ok(Collected {
-        runners,
-        merged: take(merged),
-    })
-}
-
-fn take(merged: Arc<Mutex<Samples>>) -> Samples {
-    std::mem::take(&mut *merged.lock().unwrap_or_else(|e| e.into_inner()))
+    Ok(Collected { runners })
 }
 
 /// The runner pods by k6-operator's labels, sorted, with their phases.
@@ -128,7 +114,6 @@ fn runner_pods(ctx: &Ctx, plan: &Plan, kubectl: &Kubectl) -> anyhow::Result<Vec<
 /// one thread each): the kubelet rotates a container's log at its
 /// containerLogMaxSize, and a log being followed loses nothing to that.
 pub(super) struct Following {
-    merged: Arc<Mutex<Samples>>,
     threads: Vec<(String, std::thread::JoinHandle<anyhow::Result<Part>>)>,
 }
 
@@ -144,7 +129,6 @@ impl Following {
         if pods.len() != plan.parallelism as usize {
             return Ok(None);
         }
-        let merged = Arc::new(Mutex::new(Samples::default()));
         let mut threads = Vec::new();
         for (pod, _) in pods {
             let step = kubectl
@@ -158,16 +142,15 @@ impl Following {
                 )
                 .read_only();
             let runner = ctx.runner.clone();
-            let all = Arc::clone(&merged);
             // A gate stage's cancel reaches the follower through its lane.
             let lane = runner::lane::current();
             let handle = std::thread::spawn(move || {
                 let _in = runner::lane::enter(lane);
-                runner.read_with(&step, move |out| read_runner(out, &all))
+                runner.read_with(&step, read_runner)
             });
             threads.push((pod, handle));
         }
-        Ok(Some(Following { merged, threads }))
+        Ok(Some(Following { threads }))
     }
 
     /// After the TestRun finished: every follower's part, phases as they ended.
@@ -192,10 +175,7 @@ impl Following {
                 .find(|(p, _)| *p == r.pod)
                 .map_or_else(|| "gone".to_string(), |(_, ph)| ph.clone());
         }
-        Ok(Collected {
-            runners,
-            merged: take(self.merged),
-        })
+        Ok(Collected { runners })
     }
 
     /// After an error, the TestRun deleted: its pods' streams end, and so
@@ -220,8 +200,8 @@ impl Following {
 }
 
 /// One runner's log: lines that are JSON go to k6's sample parser (its
-/// own and the merged histograms), the rest are k6's messages.
-fn read_runner(out: &mut dyn std::io::Read, merged: &Mutex<Samples>) -> Part {
+/// histograms), the rest are k6's messages.
+fn read_runner(out: &mut dyn std::io::Read) -> Part {
     let mut part = Part {
         pod: String::new(),
         phase: String::new(),
@@ -249,10 +229,6 @@ fn read_runner(out: &mut dyn std::io::Read, merged: &Mutex<Samples>) -> Part {
                 first_json = false;
             }
             part.samples.feed(&line, complete);
-            merged
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .feed(&line, complete);
         } else if !line.trim_ascii().is_empty() {
             part.other_lines += 1;
             if part.first_other.len() < 5 {

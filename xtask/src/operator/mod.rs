@@ -222,9 +222,9 @@ pub fn execute(
     Ok(Some(merged))
 }
 
-/// The runners' samples as one run's. Today the union read line by line
-/// (every runner's lines fed to one parser: exact by construction); the
-/// one place to switch to the generators' merge of histograms.
+/// The runners' samples as one run's: their histograms added, counters
+/// and rates summed (`samples::merge`, the generators' merge too).
 fn merge(c: Collected) -> Samples {
-    c.merged
+    let parts: Vec<Samples> = c.runners.into_iter().map(|r| r.samples).collect();
+    crate::samples::merge::merge(&parts)
 }
