@@ -199,22 +199,10 @@ pub fn command(rt: &Runtime, inv: &Invocation) -> anyhow::Result<Step> {
             root,
             name,
         } => {
-            let mut args: Vec<String> = [
-                "run",
-                "--rm",
-                "--name",
-                name,
-                "--network",
-                network,
-                "--user",
-                user,
-                "-v",
-                &format!("{root}:/repo"),
-                "-w",
-                "/repo",
-            ]
-            .map(String::from)
-            .to_vec();
+            let mut args: Vec<String> = ["run", "--rm", "--name", name, "--network", network]
+                .map(String::from)
+                .to_vec();
+            args.extend(docker_mount_args(user, root));
             // A container starts with an empty environment: hand k6's over.
             for (k, v) in &k6_env {
                 args.push("-e".into());
@@ -228,6 +216,19 @@ pub fn command(rt: &Runtime, inv: &Invocation) -> anyhow::Result<Step> {
         }
     };
     Ok(step.deadline(inv.deadline).grace(GRACE))
+}
+
+/// `--user U -v ROOT:/repo -w /repo`: a k6 container sees the repository
+/// at `/repo`, where `Runtime::path` puts every path it is handed.
+pub fn docker_mount_args(user: &str, root: &Utf8Path) -> [String; 6] {
+    [
+        "--user".into(),
+        user.into(),
+        "-v".into(),
+        format!("{root}:/repo"),
+        "-w".into(),
+        "/repo".into(),
+    ]
 }
 
 /// What a k6 exit code means (k6's `errext/exitcodes`, checked against

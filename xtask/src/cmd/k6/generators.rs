@@ -482,20 +482,9 @@ fn script_thresholds(
         Runtime::Docker {
             image, user, root, ..
         } => Step::new("k6 inspect (docker)", "docker")
-            .args([
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                "--user",
-                user,
-                "-v",
-                &format!("{root}:/repo"),
-                "-w",
-                "/repo",
-                image,
-                "inspect",
-            ])
+            .args(["run", "--rm", "--network", "none"])
+            .args(crate::k6::docker_mount_args(user, root))
+            .args([image.as_str(), "inspect"])
             .args(vars.iter().map(|(k, v)| format!("--env={k}={v}")))
             .arg(rt.path(&s.script)?)
             .deadline(StdDuration::from_secs(60))
