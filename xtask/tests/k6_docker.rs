@@ -3,10 +3,11 @@
 
 mod common;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use common::{
-    docker, k6_config, read_latest, require_k6, root, run_dir, serial, which, Demo, TempDir, Xtask,
+    docker, k6_config, read_latest, require_k6, root, run_dir, serial, which, Demo, K6Image,
+    TempDir, Xtask,
 };
 
 /// An xtask that finds no local k6: nothing on PATH, an empty tools folder.
@@ -82,18 +83,12 @@ fn a_summary_outside_the_repo_is_a_one_line_error_under_docker() {
     );
 }
 
-/// Removes a test image and folder however the test ends.
-struct Cleanup {
-    image: String,
-    dir: std::path::PathBuf,
-}
+/// Removes a reports folder however the test ends.
+struct RemoveDir(std::path::PathBuf);
 
-impl Drop for Cleanup {
+impl Drop for RemoveDir {
     fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rmi", "-f", &self.image])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -105,31 +100,10 @@ fn the_docker_fallback_runs_k6_in_a_container_for_real() {
         which("docker").expect("docker is not installed: the docker fallback needs it");
     let _one = serial();
     let dir = TempDir::outside_repo("docker-real");
-    // No registry here: a k6 image from the offline base and the real k6 binary.
-    let image = format!("xtask-k6-test:{}", std::process::id());
+    let image = K6Image::build("xtask-k6-test", &k6, dir.path());
+    let image = &image.0;
     let reports = root().join(format!("target/xtask-k6-docker-e2e-{}", std::process::id()));
-    let _cleanup = Cleanup {
-        image: image.clone(),
-        dir: reports.clone(),
-    };
-    let context = dir.join("image");
-    std::fs::create_dir_all(&context).unwrap();
-    std::fs::copy(&k6, context.join("k6")).unwrap();
-    std::fs::write(
-        context.join("Dockerfile"),
-        "FROM tcs-offline/debian-runtime:bookworm\nCOPY k6 /usr/local/bin/k6\nENTRYPOINT [\"k6\"]\n",
-    )
-    .unwrap();
-    let built = Command::new(&docker_bin)
-        .args(["build", "-q", "-t", &image])
-        .arg(&context)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "cannot build the k6 test image (is tcs-offline/debian-runtime:bookworm there? cargo xtask images): {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let _cleanup = RemoveDir(reports.clone());
 
     let demo = Demo::start("docker", &["solo"], 1);
     // Only docker on PATH, and an empty tools folder: no local k6 to find.

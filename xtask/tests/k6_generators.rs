@@ -20,8 +20,8 @@ use std::{
 };
 
 use common::{
-    build_demo_jar, k6_config, metric, read_latest, require_k6, run_dir, serial, Demo, TempDir,
-    Xtask,
+    build_demo_jar, k6_config, metric, read_latest, require_k6, run_dir, serial, Demo, K6Image,
+    TempDir, Xtask,
 };
 use hdrhistogram::{
     serialization::{interval_log::IntervalLogIterator, interval_log::LogEntry, Deserializer},
@@ -465,56 +465,19 @@ fn bad_generator_counts_and_a_dashboard_are_refused_before_the_run() {
     assert!(out.stderr.contains("k6.generators"), "{}", out.stderr);
 }
 
-/// Removes the test's k6 image and reports folder, whatever happens.
-struct Cleanup {
-    image: String,
-    dir: PathBuf,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["image", "rm", "-f", &self.image])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 #[ignore = "needs a Docker engine and the offline images (cargo xtask images), about a minute; run by cargo xtask ci"]
 fn three_generators_as_containers_on_the_compose_network() {
     let k6 = require_k6();
     let _one = serial();
-    // No registry here: a k6 image from the offline base and the real k6 binary.
-    let image = format!("xtask-k6-gen-test:{}", std::process::id());
     let dir = TempDir::new("generators-compose");
-    let _cleanup = Cleanup {
-        image: image.clone(),
-        dir: dir.path().to_path_buf(),
-    };
-    let context = dir.join("image");
-    std::fs::create_dir_all(&context).unwrap();
-    std::fs::copy(&k6, context.join("k6")).unwrap();
-    std::fs::write(
-        context.join("Dockerfile"),
-        "FROM tcs-offline/debian-runtime:bookworm\nCOPY k6 /usr/local/bin/k6\nENTRYPOINT [\"k6\"]\n",
-    )
-    .unwrap();
-    let built = std::process::Command::new("docker")
-        .args(["build", "-q", "-t", &image])
-        .arg(&context)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "cannot build the k6 test image (is tcs-offline/debian-runtime:bookworm there? cargo xtask images): {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    let image = K6Image::build("xtask-k6-gen-test", &k6, dir.path());
+    let image = &image.0;
     let project = format!("xtgen{}", std::process::id());
     let run = Xtask::new(&dir, &common::repo_config(23390))
         .args(["k6", "distributed", "--env", "compose", "--replicas", "2"])
         .args(["--compose-project", &project, "--generators", "3"])
-        .args(["--docker-image", &image])
+        .args(["--docker-image", image])
         .env("K6_DURATION", "5s")
         .env("K6_VUS", "6")
         .run();

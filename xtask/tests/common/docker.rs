@@ -1,6 +1,6 @@
 //! The Docker engine, for the compose tests and what they must leave behind.
 
-use std::process::Command;
+use std::{path::Path, process::Command};
 
 /// The offline image compose runs on here (no registry).
 pub const OFFLINE_IMAGE: &str = "tcs-offline/debian-runtime:bookworm";
@@ -84,4 +84,42 @@ pub fn passive_opens(project: &str, service: &str) -> std::collections::BTreeMap
             (name.trim_start_matches('/').to_string(), n)
         })
         .collect()
+}
+
+/// A k6 image made here from the offline base and the real k6 binary (there
+/// is no registry to pull `grafana/k6` from); removed when dropped.
+pub struct K6Image(pub String);
+
+impl K6Image {
+    /// Builds `NAME:<pid>` from a context folder made under `dir`.
+    pub fn build(name: &str, k6: &Path, dir: &Path) -> K6Image {
+        let image = K6Image(format!("{name}:{}", std::process::id()));
+        let context = dir.join("image");
+        std::fs::create_dir_all(&context).unwrap();
+        std::fs::copy(k6, context.join("k6")).unwrap();
+        std::fs::write(
+            context.join("Dockerfile"),
+            format!("FROM {OFFLINE_IMAGE}\nCOPY k6 /usr/local/bin/k6\nENTRYPOINT [\"k6\"]\n"),
+        )
+        .unwrap();
+        let built = Command::new("docker")
+            .args(["build", "-q", "-t", &image.0])
+            .arg(&context)
+            .output()
+            .expect("docker is needed: install Docker Engine");
+        assert!(
+            built.status.success(),
+            "cannot build the k6 test image (is {OFFLINE_IMAGE} there? cargo xtask images): {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        image
+    }
+}
+
+impl Drop for K6Image {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "-f", &self.0])
+            .output();
+    }
 }
