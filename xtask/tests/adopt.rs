@@ -4,24 +4,9 @@
 
 mod common;
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use common::*;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A repository shaped like the service: its .gitignore (which ignores
 /// neither target/ nor reports/), a Makefile calling the legacy scripts,

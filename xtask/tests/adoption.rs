@@ -99,20 +99,6 @@ fn copy_tree(from: &Path, to: &Path, skip: &[&str]) {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// The demo as the service is laid out: its files at the root, the
 /// service's .gitignore (which ignores neither target/ nor reports/).
 fn service_twin(dir: &Path) {

@@ -8,10 +8,7 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::{Command, Stdio},
-};
+use std::path::Path;
 
 use common::*;
 
@@ -20,22 +17,6 @@ const CLASSES: [&str; 2] = [
     "com.ticketrush.demo.queue.QueuePolicyTest",
     "com.ticketrush.demo.http.JsonCodecTest",
 ];
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A repository of its own: the demo's tracked files and an xtask.toml that
 /// requires the release gate, committed, with the project's .gitignore.

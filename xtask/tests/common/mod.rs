@@ -42,6 +42,24 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `git ARGS` in `dir`, with an identity of its own (a test machine may have
+/// none): its output, trimmed; git must succeed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A fresh folder for one test, removed when dropped.
 pub struct TempDir(pub PathBuf);
 
